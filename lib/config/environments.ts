@@ -1,0 +1,131 @@
+import type { EnvironmentConfig, EnvironmentName } from './schema.js';
+
+/**
+ * The topics every environment carries. Partition counts may only grow (Kafka cannot shrink a topic);
+ * the topic manager refuses a decrease.
+ */
+const topics = (scale: number): EnvironmentConfig['streaming']['topics'] => [
+  { name: 'customer-events.v1', partitions: 12 * scale, retentionHours: 24 * 7 },
+  { name: 'customer-events.v1.dlq', partitions: 3, retentionHours: 24 * 14 },
+];
+
+/**
+ * Account ids are placeholders; override them per deployment with `-c account=... -c region=...`.
+ * Nothing here is secret.
+ */
+export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> = {
+  dev: {
+    name: 'dev',
+    account: '111111111111',
+    region: 'eu-west-1',
+    availabilityZoneCount: 3,
+    network: { cidr: '10.10.0.0/16', flowLogRetentionDays: 14 },
+    streaming: {
+      kafkaVersion: '3.8.x',
+      brokerCount: 3,
+      brokerInstanceType: 'kafka.t3.small',
+      brokerStorageGiB: 100,
+      logRetentionDays: 14,
+      topics: topics(1),
+    },
+    data: {
+      shardCount: 2,
+      aurora: {
+        engineVersion: '16.6',
+        minCapacityAcu: 0.5,
+        maxCapacityAcu: 4,
+        readersPerShard: 1,
+        backupRetentionDays: 1,
+        deletionProtection: false,
+        retainOnDelete: false,
+        secretRotationDays: 30,
+        port: 5433,
+      },
+      cache: {
+        engineVersion: '7.1',
+        nodeType: 'cache.t4g.small',
+        replicasPerNodeGroup: 1,
+        snapshotRetentionDays: 1,
+        port: 6380,
+      },
+    },
+    deployment: { strategy: 'allAtOnce' },
+    alarms: { consumerOffsetLag: 50_000, functionErrors: 10, durationP99Millis: 10_000, dlqDepth: 100 },
+  },
+  uat: {
+    name: 'uat',
+    account: '222222222222',
+    region: 'eu-west-1',
+    availabilityZoneCount: 3,
+    network: { cidr: '10.20.0.0/16', flowLogRetentionDays: 30 },
+    streaming: {
+      kafkaVersion: '3.8.x',
+      brokerCount: 3,
+      brokerInstanceType: 'kafka.m7g.large',
+      brokerStorageGiB: 250,
+      logRetentionDays: 30,
+      topics: topics(1),
+    },
+    data: {
+      shardCount: 4,
+      aurora: {
+        engineVersion: '16.6',
+        minCapacityAcu: 0.5,
+        maxCapacityAcu: 8,
+        readersPerShard: 1,
+        backupRetentionDays: 7,
+        deletionProtection: true,
+        retainOnDelete: false,
+        secretRotationDays: 30,
+        port: 5433,
+      },
+      cache: {
+        engineVersion: '7.1',
+        nodeType: 'cache.m7g.large',
+        replicasPerNodeGroup: 1,
+        snapshotRetentionDays: 7,
+        port: 6380,
+      },
+    },
+    deployment: { strategy: 'canary10Percent5Minutes' },
+    alarms: { consumerOffsetLag: 20_000, functionErrors: 5, durationP99Millis: 8_000, dlqDepth: 10 },
+  },
+  prod: {
+    name: 'prod',
+    account: '333333333333',
+    region: 'eu-west-1',
+    availabilityZoneCount: 3,
+    network: { cidr: '10.30.0.0/16', flowLogRetentionDays: 365 },
+    streaming: {
+      kafkaVersion: '3.8.x',
+      brokerCount: 6,
+      brokerInstanceType: 'kafka.m7g.xlarge',
+      brokerStorageGiB: 1000,
+      logRetentionDays: 365,
+      topics: topics(2),
+    },
+    data: {
+      shardCount: 4,
+      aurora: {
+        engineVersion: '16.6',
+        minCapacityAcu: 2,
+        maxCapacityAcu: 64,
+        readersPerShard: 2,
+        backupRetentionDays: 35,
+        deletionProtection: true,
+        retainOnDelete: true,
+        secretRotationDays: 30,
+        port: 5433,
+      },
+      cache: {
+        engineVersion: '7.1',
+        nodeType: 'cache.r7g.large',
+        replicasPerNodeGroup: 2,
+        snapshotRetentionDays: 35,
+        port: 6380,
+      },
+    },
+    deployment: { strategy: 'canary10Percent10Minutes' },
+    alarms: { consumerOffsetLag: 10_000, functionErrors: 1, durationP99Millis: 5_000, dlqDepth: 1 },
+  },
+};

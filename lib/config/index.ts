@@ -1,0 +1,9 @@
+export { ConfigError } from './errors.js';
+export { availabilityZonesOf, type ConfigOverrides, loadEnvironmentConfig } from './loadEnvironmentConfig.js';
+export {
+  type DeploymentStrategy,
+  ENVIRONMENT_NAMES,
+  type EnvironmentConfig,
+  type EnvironmentName,
+  type TopicConfig,
+} from './schema.js';

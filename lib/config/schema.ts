@@ -1,0 +1,157 @@
+import { z } from 'zod';
+
+export const ENVIRONMENT_NAMES = ['dev', 'uat', 'prod'] as const;
+export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
+
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+const topicSchema = z.strictObject({
+  name: z.string().regex(TOPIC_NAME, 'must be a valid Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)'),
+  partitions: z.number().int().min(1).max(1000),
+  retentionHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 365),
+});
+
+const deploymentSchema = z.strictObject({
+  /** CodeDeploy Lambda traffic-shifting preset; `allAtOnce` is only acceptable where nobody depends on the stage. */
+  strategy: z.enum([
+    'allAtOnce',
+    'canary10Percent5Minutes',
+    'canary10Percent10Minutes',
+    'canary10Percent15Minutes',
+    'linear10PercentEvery1Minute',
+    'linear10PercentEvery3Minutes',
+    'linear10PercentEvery10Minutes',
+  ]),
+});
+
+const alarmsSchema = z.strictObject({
+  /** Sum of MSK OffsetLag for the consumer group above which the consumer is considered behind. */
+  consumerOffsetLag: z.number().int().positive(),
+  /** Function errors per minute that fail a deployment. */
+  functionErrors: z.number().int().positive(),
+  durationP99Millis: z.number().int().positive(),
+  dlqDepth: z.number().int().min(0),
+});
+
+export const environmentConfigSchema = z
+  .strictObject({
+    name: z.enum(ENVIRONMENT_NAMES),
+    account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
+    region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region such as eu-west-1'),
+    availabilityZoneCount: z.number().int().min(2).max(6),
+    network: z.strictObject({
+      cidr: z
+        .string()
+        .regex(/^\d{1,3}(\.\d{1,3}){3}\/(1[6-9]|2[0-4])$/, 'must be an IPv4 CIDR between /16 and /24'),
+      flowLogRetentionDays: z.number().int().positive(),
+    }),
+    streaming: z.strictObject({
+      kafkaVersion: z
+        .string()
+        .regex(/^\d+\.\d+\.(\d+|x)(\.kraft)?$/, 'must be an MSK Kafka version such as 3.8.x'),
+      brokerCount: z.number().int().min(3, 'replication factor 3 needs at least 3 brokers'),
+      brokerInstanceType: z.string().regex(/^kafka\.[a-z0-9]+\.[a-z0-9]+$/, 'must be an MSK instance type'),
+      brokerStorageGiB: z.number().int().min(1).max(16384),
+      logRetentionDays: z.number().int().positive(),
+      topics: z.array(topicSchema).min(1),
+    }),
+    data: z.strictObject({
+      shardCount: z.number().int().min(1, 'must be at least 1').max(32),
+      aurora: z.strictObject({
+        engineVersion: z.string().regex(/^1[5-7]\.\d+$/, 'must be an Aurora PostgreSQL version such as 16.6'),
+        minCapacityAcu: z.number().min(0).max(256),
+        maxCapacityAcu: z.number().min(1).max(256),
+        readersPerShard: z
+          .number()
+          .int()
+          .min(1, 'each shard needs at least one replica to fail over to')
+          .max(15),
+        backupRetentionDays: z.number().int().min(1).max(35),
+        deletionProtection: z.boolean(),
+        retainOnDelete: z.boolean(),
+        secretRotationDays: z.number().int().min(1).max(365),
+        port: z.number().int().min(1150).max(65535),
+      }),
+      cache: z.strictObject({
+        engineVersion: z.string().regex(/^\d+\.\d+$/),
+        nodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, 'must be an ElastiCache node type'),
+        replicasPerNodeGroup: z.number().int().min(1, 'automatic failover needs at least one replica').max(5),
+        snapshotRetentionDays: z.number().int().min(1).max(35),
+        port: z.number().int().min(1024).max(65535),
+      }),
+    }),
+    deployment: deploymentSchema,
+    alarms: alarmsSchema,
+  })
+  .superRefine((cfg, ctx) => {
+    if (cfg.streaming.brokerCount % cfg.availabilityZoneCount !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['streaming', 'brokerCount'],
+        message: `must be a multiple of availabilityZoneCount (${cfg.availabilityZoneCount}), got ${cfg.streaming.brokerCount}`,
+      });
+    }
+    if (cfg.data.aurora.maxCapacityAcu < cfg.data.aurora.minCapacityAcu) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data', 'aurora', 'maxCapacityAcu'],
+        message: `must be >= minCapacityAcu (${cfg.data.aurora.minCapacityAcu})`,
+      });
+    }
+    if (cfg.data.aurora.readersPerShard + 1 > cfg.availabilityZoneCount) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data', 'aurora', 'readersPerShard'],
+        message: `writer plus ${cfg.data.aurora.readersPerShard} readers cannot sit in distinct AZs with only ${cfg.availabilityZoneCount} AZs`,
+      });
+    }
+    if (cfg.data.cache.replicasPerNodeGroup + 1 > cfg.availabilityZoneCount) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data', 'cache', 'replicasPerNodeGroup'],
+        message: `primary plus ${cfg.data.cache.replicasPerNodeGroup} replicas cannot sit in distinct AZs with only ${cfg.availabilityZoneCount} AZs`,
+      });
+    }
+    const names = cfg.streaming.topics.map((t) => t.name);
+    names.forEach((name, i) => {
+      if (names.indexOf(name) !== i) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['streaming', 'topics', i, 'name'],
+          message: `duplicate topic ${name}`,
+        });
+      }
+    });
+    if (cfg.name === 'prod') {
+      const prodRules: Array<[boolean, (string | number)[], string]> = [
+        [cfg.data.shardCount >= 4, ['data', 'shardCount'], 'prod needs at least 4 shards'],
+        [
+          cfg.data.aurora.readersPerShard >= 2,
+          ['data', 'aurora', 'readersPerShard'],
+          'prod needs at least 2 readers per shard',
+        ],
+        [
+          cfg.data.aurora.deletionProtection,
+          ['data', 'aurora', 'deletionProtection'],
+          'must be true in prod',
+        ],
+        [cfg.data.aurora.retainOnDelete, ['data', 'aurora', 'retainOnDelete'], 'must be true in prod'],
+        [
+          cfg.deployment.strategy !== 'allAtOnce',
+          ['deployment', 'strategy'],
+          'prod deploys by canary or linear shifting',
+        ],
+      ];
+      for (const [ok, path, message] of prodRules) {
+        if (!ok) ctx.addIssue({ code: 'custom', path, message });
+      }
+    }
+  });
+
+export type EnvironmentConfig = Readonly<z.infer<typeof environmentConfigSchema>>;
+export type TopicConfig = Readonly<z.infer<typeof topicSchema>>;
+export type DeploymentStrategy = EnvironmentConfig['deployment']['strategy'];

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Test files start real PostgreSQL/Redis processes and synthesize CDK apps: keep each in its own process.
+    pool: 'forks',
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    setupFiles: ['test/setup.ts'],
+    reporters: ['default'],
+  },
+});
