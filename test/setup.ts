@@ -1,6 +1,6 @@
 // Node 20 lacks Promise.withResolvers, which aws-local-stepfunctions needs (Lambda itself runs Node 22).
-const promiseConstructor: { withResolvers?: unknown } = Promise;
-if (typeof promiseConstructor.withResolvers !== 'function') {
+const promiseConstructor: object = Promise;
+if (!('withResolvers' in promiseConstructor)) {
   Object.defineProperty(Promise, 'withResolvers', {
     configurable: true,
     writable: true,
