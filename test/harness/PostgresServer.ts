@@ -1,0 +1,588 @@
+import { rmSync } from 'node:fs';
+import { appendFile, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import {
+  createScratchDir,
+  giveToPostgres,
+  postgresBinary,
+  removeScratchDir,
+  runCommand,
+} from './binaries.js';
+import { HarnessError, isHarnessError, tailLines } from './errors.js';
+import { acceptsConnections, assertNotReserved, freePort, LOOPBACK } from './freePort.js';
+import { childPidsOf, commandLineOf, isProcessAlive, signalQuietly } from './processes.js';
+import { type ManagedServer, trackServer, untrackServer } from './registry.js';
+import { sleep, waitFor } from './waitFor.js';
+
+/** Options for {@link PostgresServer.start}. */
+export interface PostgresStartOptions {
+  /** Port to listen on; a free one unless told. A given port is kept even when it is busy (start then fails). */
+  readonly port?: number;
+  /** Short label used in the temp dir name and error messages. */
+  readonly name?: string;
+  /** Extra `postgresql.conf` settings, e.g. `{ max_connections: '50' }`; they override the harness defaults. */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+/** Options for {@link PostgresServer.createStandby}. */
+export interface PostgresStandbyOptions {
+  /** Port for the standby; a free one unless told. */
+  readonly port?: number;
+  /** Short label; `<primary name>-standby` unless told. */
+  readonly name?: string;
+}
+
+/** `fast` rolls back open transactions and checkpoints; `immediate` aborts without a checkpoint (crash-like). */
+export type PostgresStopMode = 'fast' | 'immediate';
+
+interface PostgresServerInit {
+  readonly name: string;
+  readonly rootDir: string;
+  readonly port: number;
+  readonly portFixed: boolean;
+  readonly settings: Readonly<Record<string, string>>;
+}
+
+/**
+ * Settings for a throwaway server: flushing to disk off for speed, streaming replication on.
+ * `synchronous_commit` stays on: with `fsync` off a commit's WAL write only reaches the page cache, so turning it
+ * off saves nothing measurable, while it would let `kill()` and `stop('immediate')` lose acknowledged commits and
+ * make crash and failover tests flaky. Pass `{ synchronous_commit: 'off' }` in the settings to opt in.
+ */
+const DEFAULT_SETTINGS: Readonly<Record<string, string>> = {
+  fsync: 'off',
+  full_page_writes: 'off',
+  wal_level: 'replica',
+  max_wal_senders: '10',
+  max_connections: '200',
+};
+/** Settings the harness owns: they decide where the server listens. */
+const IDENTITY_SETTINGS = new Set(['listen_addresses', 'port', 'unix_socket_directories']);
+const HARNESS_CONF = 'harness.conf';
+const REPLICATION_HBA_LINE = 'host    replication     all             127.0.0.1/32            trust';
+/** Fresh ports tried when the kernel-chosen port is taken before the postmaster binds it. */
+const START_ATTEMPTS = 5;
+/** How long a fixed port (e.g. on restart) is retried while another socket still holds it. */
+const FIXED_PORT_RETRY_MS = 5_000;
+const READY_TIMEOUT_MS = 30_000;
+const PG_CTL_TIMEOUT_SECONDS = '60';
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+const SETTING_NAME = /^[a-z_][a-z0-9_.]*$/i;
+const BIND_FAILURE = /could not bind|address already in use|could not create any TCP\/IP sockets/i;
+
+function assertIdentifier(name: string): void {
+  if (!IDENTIFIER.test(name)) {
+    throw new HarnessError(
+      `Invalid database name ${JSON.stringify(name)}: use lower-case letters, digits and _`,
+    );
+  }
+}
+
+function assertSettings(settings: Readonly<Record<string, string>>): void {
+  for (const key of Object.keys(settings)) {
+    if (!SETTING_NAME.test(key))
+      throw new HarnessError(`Invalid PostgreSQL setting name ${JSON.stringify(key)}`);
+    if (IDENTITY_SETTINGS.has(key)) {
+      throw new HarnessError(`Setting ${key} is managed by the harness; pass \`port\` as an option instead`);
+    }
+  }
+}
+
+function quoteSetting(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function readFrom(path: string, offset: number): Promise<string> {
+  try {
+    return (await readFile(path)).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A throwaway PostgreSQL server started from the system binaries in its own temp dir, on 127.0.0.1 and a
+ * free port (never 5432). Runs as the `postgres` OS user when this process is root. Every instance is
+ * tracked so {@link destroyAll} and the process exit hooks remove it.
+ */
+export class PostgresServer implements ManagedServer {
+  /** Always the loopback address. */
+  readonly host = LOOPBACK;
+  /** Label from the options, used in the temp dir name and errors. */
+  readonly name: string;
+  /** Temp dir holding the data dir, the Unix socket and the log file; removed by {@link destroy}. */
+  readonly rootDir: string;
+  /** The PostgreSQL data directory (`PGDATA`). */
+  readonly dataDir: string;
+  /** Server log (stderr of the postmaster), appended across restarts. */
+  readonly logFile: string;
+
+  private currentPort: number;
+  /** True once the port must not change: given by the caller, or the server has run on it. */
+  private portPinned: boolean;
+  private readonly settings: Readonly<Record<string, string>>;
+  private postmasterPid: number | undefined;
+  private destroyed = false;
+
+  private constructor(init: PostgresServerInit) {
+    this.name = init.name;
+    this.rootDir = init.rootDir;
+    this.dataDir = join(init.rootDir, 'data');
+    this.logFile = join(init.rootDir, 'postgres.log');
+    this.currentPort = init.port;
+    this.portPinned = init.portFixed;
+    this.settings = init.settings;
+  }
+
+  /**
+   * Creates a fresh cluster (`initdb --no-sync -A trust -U postgres`) in a new temp dir, starts it and waits
+   * until `SELECT`s succeed. On failure the temp dir is removed before the error is thrown.
+   * @throws {HarnessError} when a binary is missing, initdb or pg_ctl fails, or the server does not get ready.
+   */
+  static async start(options: PostgresStartOptions = {}): Promise<PostgresServer> {
+    const settings = { ...options.settings };
+    assertSettings(settings);
+    if (options.port !== undefined) assertNotReserved(options.port);
+    const initdb = await postgresBinary('initdb');
+    const name = options.name ?? 'postgres';
+    const server = new PostgresServer({
+      name,
+      rootDir: await createScratchDir(`cdp-pg-${name}`, { forPostgres: true }),
+      port: options.port ?? (await freePort()),
+      portFixed: options.port !== undefined,
+      settings,
+    });
+    trackServer(server);
+    try {
+      await runCommand(
+        initdb,
+        ['-D', server.dataDir, '--no-sync', '-A', 'trust', '-U', 'postgres', '--encoding=UTF8', '--locale=C'],
+        { asPostgres: true, cwd: server.rootDir },
+      );
+      await server.prepareConfiguration();
+      await server.start();
+      return server;
+    } catch (error: unknown) {
+      await server.discard();
+      throw error;
+    }
+  }
+
+  /** The TCP port the server listens on (stays the same across restarts). */
+  get port(): number {
+    return this.currentPort;
+  }
+
+  /** PID of the postmaster (from `postmaster.pid`), or undefined when the server is not running. */
+  get pid(): number | undefined {
+    return this.isRunning() ? this.postmasterPid : undefined;
+  }
+
+  /** Connection URL for `database` as the `postgres` superuser (no password: the cluster trusts 127.0.0.1). */
+  url(database = 'postgres'): string {
+    return `postgres://postgres@${this.host}:${this.port}/${encodeURIComponent(database)}`;
+  }
+
+  /** Identity for error messages. */
+  describe(): string {
+    return `postgres ${this.name} on ${this.host}:${this.port} (${this.rootDir})`;
+  }
+
+  /**
+   * Runs one statement on a fresh connection as `postgres` and closes it.
+   * @throws {Error} whatever `pg` raises (connection refused, SQL errors).
+   */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params: readonly unknown[] = [],
+    database = 'postgres',
+  ): Promise<pg.QueryResult<R>> {
+    const client = new pg.Client({
+      host: this.host,
+      port: this.port,
+      user: 'postgres',
+      database,
+      connectionTimeoutMillis: 5_000,
+    });
+    // A server killed mid-session makes the client emit 'error'; the failing query already reports it.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return await client.query<R>(sql, [...params]);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Creates each database that does not exist yet.
+   * @throws {HarnessError} for a name that is not a plain lower-case identifier.
+   * @throws {Error} when PostgreSQL rejects the statement.
+   */
+  async createDatabases(names: readonly string[]): Promise<void> {
+    for (const name of names) assertIdentifier(name);
+    const existing = await this.query<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE datname = ANY($1::text[])',
+      [[...names]],
+    );
+    const present = new Set(existing.rows.map((row) => row.datname));
+    for (const name of names) {
+      if (present.has(name)) continue;
+      await this.query(`CREATE DATABASE "${name}"`);
+      present.add(name);
+    }
+  }
+
+  /**
+   * Creates `<prefix>_0` … `<prefix>_<count-1>` and returns their URLs in shard order.
+   * @throws {HarnessError} when `count` is not a positive integer or the prefix is not an identifier.
+   */
+  async createShardDatabases(count: number, prefix = 'shard'): Promise<string[]> {
+    if (!Number.isInteger(count) || count < 1) {
+      throw new HarnessError(`Shard count must be a positive integer, got ${count}`);
+    }
+    const names = Array.from({ length: count }, (_, index) => `${prefix}_${index}`);
+    await this.createDatabases(names);
+    return names.map((name) => this.url(name));
+  }
+
+  /**
+   * Reports whether the server is a standby still replaying WAL (`pg_is_in_recovery()`).
+   * @throws {Error} when the server cannot be queried.
+   */
+  async isInRecovery(): Promise<boolean> {
+    const result = await this.query<{ in_recovery: boolean }>('SELECT pg_is_in_recovery() AS in_recovery');
+    return result.rows[0]?.in_recovery === true;
+  }
+
+  /**
+   * Clones this running server with `pg_basebackup -R -X stream` into a new temp dir and starts the copy as a
+   * streaming standby on its own port; resolves once it accepts connections and is in recovery.
+   * @throws {HarnessError} when this server is not running, or pg_basebackup / the standby start fails.
+   */
+  async createStandby(options: PostgresStandbyOptions = {}): Promise<PostgresServer> {
+    if (!this.isRunning()) throw new HarnessError(`Cannot clone ${this.describe()}: it is not running`);
+    if (options.port !== undefined) assertNotReserved(options.port);
+    const basebackup = await postgresBinary('pg_basebackup');
+    const name = options.name ?? `${this.name}-standby`;
+    const standby = new PostgresServer({
+      name,
+      rootDir: await createScratchDir(`cdp-pg-${name}`, { forPostgres: true }),
+      port: options.port ?? (await freePort()),
+      portFixed: options.port !== undefined,
+      settings: this.settings,
+    });
+    trackServer(standby);
+    try {
+      await runCommand(
+        basebackup,
+        [
+          '-D',
+          standby.dataDir,
+          '-h',
+          this.host,
+          '-p',
+          String(this.port),
+          '-U',
+          'postgres',
+          '-R',
+          '-X',
+          'stream',
+          '--checkpoint=fast',
+          '--no-sync',
+        ],
+        { asPostgres: true, cwd: standby.rootDir },
+      );
+      await standby.start();
+      await waitFor(() => standby.isInRecovery(), {
+        timeoutMs: READY_TIMEOUT_MS,
+        description: `${standby.describe()} to be in recovery`,
+        output: () => standby.logTail(),
+      });
+      return standby;
+    } catch (error: unknown) {
+      await standby.discard();
+      throw error;
+    }
+  }
+
+  /**
+   * Promotes a standby to a primary and waits until `pg_is_in_recovery()` is false.
+   * @throws {HarnessError} when the server is not running, is not a standby, or promotion fails.
+   */
+  async promote(): Promise<void> {
+    if (!this.isRunning()) throw new HarnessError(`Cannot promote ${this.describe()}: it is not running`);
+    if (!(await this.isInRecovery())) {
+      throw new HarnessError(`Cannot promote ${this.describe()}: it is not a standby`);
+    }
+    await this.pgCtl(['promote', '-D', this.dataDir, '-w', '-t', PG_CTL_TIMEOUT_SECONDS, '-s']);
+    await waitFor(async () => !(await this.isInRecovery()), {
+      timeoutMs: READY_TIMEOUT_MS,
+      description: `${this.describe()} to leave recovery`,
+      output: () => this.logTail(),
+    });
+  }
+
+  /**
+   * Starts the server again on the same port and data dir (after {@link stop} or {@link kill}; a killed
+   * server runs crash recovery). Does nothing when it is already running.
+   * @throws {HarnessError} when the server was destroyed, pg_ctl fails, or it does not get ready.
+   */
+  async start(): Promise<void> {
+    if (this.destroyed) throw new HarnessError(`Cannot start ${this.describe()}: it was destroyed`);
+    if (this.isRunning()) return;
+    if (this.postmasterPid !== undefined) await this.forgetDeadPostmaster();
+    const retryUntil = Date.now() + FIXED_PORT_RETRY_MS;
+    for (let attempt = 1; ; attempt += 1) {
+      await this.writeHarnessConf();
+      const logOffset = await fileSize(this.logFile);
+      try {
+        await this.pgCtl([
+          'start',
+          '-D',
+          this.dataDir,
+          '-l',
+          this.logFile,
+          '-w',
+          '-t',
+          PG_CTL_TIMEOUT_SECONDS,
+          '-s',
+        ]);
+        break;
+      } catch (error: unknown) {
+        const newLog = await readFrom(this.logFile, logOffset);
+        const retry = this.portPinned ? Date.now() < retryUntil : attempt < START_ATTEMPTS;
+        if (!BIND_FAILURE.test(newLog) || !retry) throw error;
+        // Another process took the port between freePort() and bind(), or the old socket lingers.
+        if (this.portPinned) await sleep(250);
+        else this.currentPort = await freePort();
+      }
+    }
+    this.postmasterPid = await this.readPostmasterPid();
+    this.portPinned = true;
+    await this.waitUntilQueryable();
+  }
+
+  /**
+   * Stops the server with `pg_ctl stop -m <mode>` and waits until the port is closed. No-op when not running.
+   * @throws {HarnessError} when pg_ctl fails.
+   */
+  async stop(mode: PostgresStopMode = 'fast'): Promise<void> {
+    if (!this.isRunning()) {
+      if (this.postmasterPid !== undefined) await this.forgetDeadPostmaster();
+      return;
+    }
+    await this.pgCtl(['stop', '-D', this.dataDir, '-m', mode, '-w', '-t', PG_CTL_TIMEOUT_SECONDS, '-s']);
+    this.postmasterPid = undefined;
+    await this.waitUntilPortClosed();
+  }
+
+  /**
+   * Stops (fast) and starts again on the same port and data dir.
+   * @throws {HarnessError} when stopping or starting fails.
+   */
+  async restart(): Promise<void> {
+    await this.stop('fast');
+    await this.start();
+  }
+
+  /**
+   * Simulates a crash: SIGKILLs the postmaster, waits until the port refuses connections and until the
+   * postmaster's former children (which notice their parent's death) have exited, SIGKILLing stragglers.
+   * Leaves the data dir as a crash would, so {@link start} runs crash recovery. No-op when not running.
+   * @throws {HarnessError} when the processes do not go away.
+   */
+  async kill(): Promise<void> {
+    const pid = this.postmasterPid;
+    if (pid === undefined) return;
+    if (this.isOurPostmaster(pid)) {
+      const children = childPidsOf(pid);
+      signalQuietly(pid, 'SIGKILL');
+      await waitFor(() => !isProcessAlive(pid), {
+        timeoutMs: 10_000,
+        description: `postmaster ${pid} of ${this.describe()} to die`,
+      });
+      await this.waitUntilPortClosed();
+      const childrenGone = (): boolean => children.every((child) => !isProcessAlive(child));
+      try {
+        await waitFor(childrenGone, { timeoutMs: 5_000, description: 'orphaned backends to exit' });
+      } catch {
+        for (const child of children) signalQuietly(child, 'SIGKILL');
+        await waitFor(childrenGone, {
+          timeoutMs: 5_000,
+          description: `backends of ${this.describe()} to die`,
+        });
+      }
+    }
+    await this.forgetDeadPostmaster();
+  }
+
+  /** Reports whether the postmaster this harness started is alive. */
+  isRunning(): boolean {
+    return this.postmasterPid !== undefined && this.isOurPostmaster(this.postmasterPid);
+  }
+
+  /**
+   * Stops the server (immediate; SIGKILL if that fails) and removes its temp dir. Safe to call twice.
+   * @throws {HarnessError} when the temp dir cannot be removed.
+   */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    try {
+      await this.stop('immediate');
+    } catch {
+      await this.kill().catch(() => undefined);
+    }
+    if (this.isRunning()) this.killSync();
+    untrackServer(this);
+    await removeScratchDir(this.rootDir);
+  }
+
+  /** Synchronous last resort for process exit: SIGKILL the postmaster and its children, remove the temp dir. */
+  killSync(): void {
+    const pid = this.postmasterPid;
+    if (pid !== undefined && this.isOurPostmaster(pid)) {
+      const children = childPidsOf(pid);
+      signalQuietly(pid, 'SIGKILL');
+      for (const child of children) signalQuietly(child, 'SIGKILL');
+    }
+    this.postmasterPid = undefined;
+    this.destroyed = true;
+    try {
+      rmSync(this.rootDir, { recursive: true, force: true });
+    } catch {
+      // Best effort during exit.
+    }
+  }
+
+  /** The last `lines` lines of the server log. */
+  async logTail(lines = 30): Promise<string> {
+    return tailLines(await readFrom(this.logFile, 0), lines);
+  }
+
+  private async discard(): Promise<void> {
+    try {
+      await this.destroy();
+    } catch {
+      this.killSync();
+      untrackServer(this);
+    }
+  }
+
+  /**
+   * Clears the PID of a postmaster that died without `pg_ctl stop` and removes its lock files: a dead but not yet
+   * reaped postmaster still "exists" for `kill(pid, 0)`, which would make the next start refuse them.
+   */
+  private async forgetDeadPostmaster(): Promise<void> {
+    this.postmasterPid = undefined;
+    await rm(join(this.dataDir, 'postmaster.pid'), { force: true });
+    await rm(join(this.rootDir, `.s.PGSQL.${this.port}.lock`), { force: true });
+  }
+
+  private isOurPostmaster(pid: number): boolean {
+    if (!isProcessAlive(pid)) return false;
+    const commandLine = commandLineOf(pid);
+    // Without /proc the PID cannot be double-checked; it came from our own postmaster.pid.
+    return commandLine === undefined || commandLine.includes(this.dataDir);
+  }
+
+  private async pgCtl(args: readonly string[]): Promise<void> {
+    const pgCtl = await postgresBinary('pg_ctl');
+    try {
+      await runCommand(pgCtl, args, { asPostgres: true, cwd: this.rootDir });
+    } catch (error: unknown) {
+      if (!isHarnessError(error)) throw error;
+      const output = [error.output, '--- server log ---', await this.logTail(20)].join('\n');
+      throw new HarnessError(`pg_ctl ${args[0] ?? ''} failed for ${this.describe()}`, {
+        command: error.command,
+        exitCode: error.exitCode,
+        signal: error.signal,
+        output,
+        cause: error,
+      });
+    }
+  }
+
+  private async prepareConfiguration(): Promise<void> {
+    await appendFile(
+      join(this.dataDir, 'postgresql.conf'),
+      `\n# Test harness: listen address, port and speed settings live in ${HARNESS_CONF}.\ninclude_if_exists '${HARNESS_CONF}'\n`,
+    );
+    const hbaPath = join(this.dataDir, 'pg_hba.conf');
+    const hba = await readFile(hbaPath, 'utf8');
+    if (!/^host\s+replication\s+all\s+127\.0\.0\.1\/32\s+trust\s*$/m.test(hba)) {
+      await appendFile(hbaPath, `\n${REPLICATION_HBA_LINE}\n`);
+    }
+  }
+
+  private async writeHarnessConf(): Promise<void> {
+    const settings: Record<string, string> = {
+      ...DEFAULT_SETTINGS,
+      ...this.settings,
+      listen_addresses: this.host,
+      port: String(this.port),
+      unix_socket_directories: this.rootDir,
+    };
+    const lines = Object.entries(settings).map(([key, value]) => `${key} = ${quoteSetting(value)}`);
+    const path = join(this.dataDir, HARNESS_CONF);
+    await writeFile(path, `# Written by the test harness on every start.\n${lines.join('\n')}\n`, {
+      mode: 0o600,
+    });
+    await giveToPostgres(path);
+  }
+
+  private async readPostmasterPid(): Promise<number> {
+    const path = join(this.dataDir, 'postmaster.pid');
+    const content = await readFile(path, 'utf8').catch(() => '');
+    const pid = Number.parseInt(content.split('\n')[0] ?? '', 10);
+    if (!Number.isInteger(pid) || pid <= 0) {
+      throw new HarnessError(`pg_ctl reported ${this.describe()} started, but ${path} holds no PID`, {
+        output: await this.logTail(),
+      });
+    }
+    return pid;
+  }
+
+  private async waitUntilQueryable(): Promise<void> {
+    const expectedDataDir = await realpath(this.dataDir);
+    await waitFor(
+      async () => {
+        if (!this.isRunning()) {
+          throw new HarnessError(`${this.describe()} exited while starting`, {
+            output: await this.logTail(),
+          });
+        }
+        try {
+          const result = await this.query<{ data_directory: string }>('SHOW data_directory');
+          const reported = result.rows[0]?.data_directory ?? '';
+          // Guards against talking to some other server that holds the port.
+          return (await realpath(reported).catch(() => reported)) === expectedDataDir;
+        } catch {
+          return false;
+        }
+      },
+      {
+        timeoutMs: READY_TIMEOUT_MS,
+        description: `${this.describe()} to accept queries`,
+        output: () => this.logTail(),
+      },
+    );
+  }
+
+  private async waitUntilPortClosed(): Promise<void> {
+    await waitFor(async () => !(await acceptsConnections(this.port)), {
+      timeoutMs: 10_000,
+      description: `port ${this.port} of ${this.describe()} to close`,
+    });
+  }
+}

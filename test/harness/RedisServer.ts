@@ -1,0 +1,366 @@
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  createScratchDir,
+  formatCommand,
+  isolatedEnv,
+  redisServerBinary,
+  removeScratchDir,
+} from './binaries.js';
+import { HarnessError, tailLines } from './errors.js';
+import { acceptsConnections, assertNotReserved, freePort, LOOPBACK } from './freePort.js';
+import { type ManagedServer, trackServer, untrackServer } from './registry.js';
+import { sleep, waitFor } from './waitFor.js';
+
+/** Options for {@link RedisServer.start}. */
+export interface RedisStartOptions {
+  /** Port to listen on; a free one unless told. */
+  readonly port?: number;
+  /** Extra `redis-server` arguments, appended after the harness defaults (so they win), e.g. `['--maxmemory', '64mb']`. */
+  readonly args?: readonly string[];
+  /** Short label used in the temp dir name and error messages. */
+  readonly name?: string;
+}
+
+interface RedisServerInit {
+  readonly name: string;
+  readonly binary: string;
+  readonly dir: string;
+  readonly port: number;
+  readonly portFixed: boolean;
+  readonly args: readonly string[];
+}
+
+type RedisChild = ChildProcessByStdio<null, null, Readable>;
+
+/** Fresh ports tried when the kernel-chosen port is taken before redis-server binds it. */
+const START_ATTEMPTS = 5;
+/** How long a fixed port (e.g. on restart) is retried while another socket still holds it. */
+const FIXED_PORT_RETRY_MS = 5_000;
+const READY_TIMEOUT_MS = 15_000;
+const STOP_TIMEOUT_MS = 10_000;
+const STDERR_LIMIT = 16 * 1024;
+const ADDRESS_IN_USE = /address already in use/i;
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function readFrom(path: string, offset: number): Promise<string> {
+  try {
+    return (await readFile(path)).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Resolves true when `promise` settles within `ms`, false otherwise; never leaves a timer behind. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Asks the server on `port` for `PING` and `INFO server` over a raw socket and returns its `process_id`,
+ * or undefined when nothing answers `+PONG` yet.
+ */
+function probeProcessId(port: number, timeoutMs = 500): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: LOOPBACK, port });
+    let reply = '';
+    const finish = (pid: number | undefined): void => {
+      socket.removeAllListeners();
+      socket.on('error', () => undefined);
+      socket.destroy();
+      resolve(pid);
+    };
+    socket.setEncoding('utf8');
+    socket.setTimeout(timeoutMs, () => finish(undefined));
+    socket.once('error', () => finish(undefined));
+    socket.once('close', () => finish(undefined));
+    socket.once('connect', () => socket.write('PING\r\nINFO server\r\n'));
+    socket.on('data', (chunk: string) => {
+      reply += chunk;
+      if (!reply.startsWith('+PONG') && reply.length >= 5) {
+        finish(undefined);
+        return;
+      }
+      const match = /\r\nprocess_id:(\d+)\r\n/.exec(reply);
+      if (match?.[1] !== undefined) finish(Number(match[1]));
+    });
+  });
+}
+
+/**
+ * A throwaway `redis-server` run as a child process of this process, on 127.0.0.1 and a free port (never
+ * 6379), without persistence, in its own temp dir. Every instance is tracked so {@link destroyAll} and the
+ * process exit hooks remove it.
+ */
+export class RedisServer implements ManagedServer {
+  /** Always the loopback address. */
+  readonly host = LOOPBACK;
+  /** Label from the options, used in the temp dir name and errors. */
+  readonly name: string;
+  /** Temp dir used as Redis' working dir and for its log file; removed by {@link destroy}. */
+  readonly dir: string;
+  /** Redis log file, appended across restarts. */
+  readonly logFile: string;
+
+  private readonly binary: string;
+  private readonly extraArgs: readonly string[];
+  /** True once the port must not change: given by the caller, or the server has run on it. */
+  private portPinned: boolean;
+  private currentPort: number;
+  private child: RedisChild | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private spawnError: Error | undefined;
+  private stderr = '';
+  private destroyed = false;
+
+  private constructor(init: RedisServerInit) {
+    this.name = init.name;
+    this.binary = init.binary;
+    this.dir = init.dir;
+    this.logFile = join(init.dir, 'redis.log');
+    this.currentPort = init.port;
+    this.portPinned = init.portFixed;
+    this.extraArgs = init.args;
+  }
+
+  /**
+   * Starts `redis-server` in a new temp dir and waits until it answers `PING` (and `INFO` shows its own PID).
+   * On failure the temp dir is removed before the error is thrown.
+   * @throws {HarnessError} when the binary is missing, the server exits, or it does not get ready.
+   */
+  static async start(options: RedisStartOptions = {}): Promise<RedisServer> {
+    if (options.port !== undefined) assertNotReserved(options.port);
+    const binary = await redisServerBinary();
+    const name = options.name ?? 'redis';
+    const server = new RedisServer({
+      name,
+      binary,
+      dir: await createScratchDir(`cdp-redis-${name}`),
+      port: options.port ?? (await freePort()),
+      portFixed: options.port !== undefined,
+      args: [...(options.args ?? [])],
+    });
+    trackServer(server);
+    try {
+      await server.start();
+      return server;
+    } catch (error: unknown) {
+      await server.destroy().catch(() => server.killSync());
+      untrackServer(server);
+      throw error;
+    }
+  }
+
+  /** The TCP port the server listens on (stays the same across restarts). */
+  get port(): number {
+    return this.currentPort;
+  }
+
+  /** `redis://127.0.0.1:<port>`. */
+  get url(): string {
+    return `redis://${this.host}:${this.port}`;
+  }
+
+  /** PID of the redis-server child process, or undefined when it is not running. */
+  get pid(): number | undefined {
+    return this.isRunning() ? this.child?.pid : undefined;
+  }
+
+  /** Identity for error messages. */
+  describe(): string {
+    return `redis ${this.name} on ${this.host}:${this.port} (${this.dir})`;
+  }
+
+  /**
+   * Starts the server again on the same port (after {@link stop} or {@link kill}), retrying briefly while the
+   * port is still taken. Does nothing when it is already running.
+   * @throws {HarnessError} when the server was destroyed, exits during startup, or does not get ready.
+   */
+  async start(): Promise<void> {
+    if (this.destroyed) throw new HarnessError(`Cannot start ${this.describe()}: it was destroyed`);
+    if (this.isRunning()) return;
+    const retryUntil = Date.now() + FIXED_PORT_RETRY_MS;
+    for (let attempt = 1; ; attempt += 1) {
+      const logOffset = await fileSize(this.logFile);
+      this.launch();
+      try {
+        await this.waitUntilReady();
+        this.portPinned = true;
+        return;
+      } catch (error: unknown) {
+        await this.killProcess();
+        const output = `${this.stderr}\n${await readFrom(this.logFile, logOffset)}`;
+        const retry = this.portPinned ? Date.now() < retryUntil : attempt < START_ATTEMPTS;
+        if (!ADDRESS_IN_USE.test(output) || !retry) throw error;
+        if (this.portPinned) await sleep(250);
+        else this.currentPort = await freePort();
+      }
+    }
+  }
+
+  /**
+   * Stops the server gracefully (SIGTERM; without persistence nothing is saved) and waits for the process to
+   * exit, SIGKILLing it after 10 s. No-op when not running.
+   */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || !this.isRunning()) return;
+    child.kill('SIGTERM');
+    if (!(await settlesWithin(this.exited, STOP_TIMEOUT_MS))) {
+      child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+
+  /**
+   * Simulates a crash: SIGKILLs the process, waits for it to exit and for the port to refuse connections.
+   * No-op when not running.
+   * @throws {HarnessError} when the port stays open.
+   */
+  async kill(): Promise<void> {
+    if (!this.isRunning()) return;
+    await this.killProcess();
+    await waitFor(async () => !(await acceptsConnections(this.port)), {
+      timeoutMs: 5_000,
+      description: `port ${this.port} of ${this.describe()} to close`,
+    });
+  }
+
+  /**
+   * Stops gracefully and starts again on the same port.
+   * @throws {HarnessError} when the restart fails.
+   */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** Reports whether the redis-server child process is alive. */
+  isRunning(): boolean {
+    const child = this.child;
+    return (
+      child !== undefined &&
+      this.spawnError === undefined &&
+      child.exitCode === null &&
+      child.signalCode === null
+    );
+  }
+
+  /**
+   * Stops the server and removes its temp dir. Safe to call twice.
+   * @throws {HarnessError} when the temp dir cannot be removed.
+   */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await this.stop();
+    untrackServer(this);
+    await removeScratchDir(this.dir);
+  }
+
+  /** Synchronous last resort for process exit: SIGKILL the child process and remove the temp dir. */
+  killSync(): void {
+    if (this.isRunning()) this.child?.kill('SIGKILL');
+    this.destroyed = true;
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+    } catch {
+      // Best effort during exit.
+    }
+  }
+
+  /** The last `lines` lines of the server log. */
+  async logTail(lines = 30): Promise<string> {
+    return tailLines(await readFrom(this.logFile, 0), lines);
+  }
+
+  private async killProcess(): Promise<void> {
+    if (!this.isRunning()) return;
+    this.child?.kill('SIGKILL');
+    await this.exited;
+  }
+
+  private args(): string[] {
+    return [
+      '--port',
+      String(this.port),
+      '--bind',
+      this.host,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      '--dir',
+      this.dir,
+      '--logfile',
+      this.logFile,
+      ...this.extraArgs,
+    ];
+  }
+
+  private launch(): void {
+    const child = spawn(this.binary, this.args(), {
+      cwd: this.dir,
+      env: isolatedEnv(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.child = child;
+    this.spawnError = undefined;
+    this.stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-STDERR_LIMIT);
+    });
+    this.exited = new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', (error: Error) => {
+        this.spawnError = error;
+        resolve();
+      });
+    });
+  }
+
+  private async waitUntilReady(): Promise<void> {
+    await waitFor(
+      async () => {
+        const child = this.child;
+        if (child === undefined || !this.isRunning()) {
+          throw new HarnessError(`${this.describe()} exited during startup`, {
+            command: formatCommand(this.binary, this.args()),
+            exitCode: child?.exitCode,
+            signal: child?.signalCode,
+            output: tailLines(`${this.spawnError?.message ?? ''}\n${this.stderr}\n${await this.logTail(15)}`),
+            cause: this.spawnError,
+          });
+        }
+        // Another server answering on the port (we lost a bind race) does not count; our child will exit.
+        return (await probeProcessId(this.port)) === child.pid;
+      },
+      {
+        timeoutMs: READY_TIMEOUT_MS,
+        description: `${this.describe()} to answer PING`,
+        output: () => this.logTail(),
+      },
+    );
+  }
+}
