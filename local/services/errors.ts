@@ -13,7 +13,7 @@ export interface HarnessErrorDetails {
 }
 
 /**
- * Raised by the test harness when a binary is missing, a command fails or a server does not become ready.
+ * Raised when a binary is missing, a command fails or a server does not become ready.
  * The message carries the command, its exit code and the tail of its output so a failing test explains itself.
  */
 export class HarnessError extends Error {

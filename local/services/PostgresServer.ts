@@ -516,7 +516,7 @@ export class PostgresServer implements ManagedServer {
   private async prepareConfiguration(): Promise<void> {
     await appendFile(
       join(this.dataDir, 'postgresql.conf'),
-      `\n# Test harness: listen address, port and speed settings live in ${HARNESS_CONF}.\ninclude_if_exists '${HARNESS_CONF}'\n`,
+      `\n# Local service manager: listen address, port and speed settings live in ${HARNESS_CONF}.\ninclude_if_exists '${HARNESS_CONF}'\n`,
     );
     const hbaPath = join(this.dataDir, 'pg_hba.conf');
     const hba = await readFile(hbaPath, 'utf8');
@@ -535,7 +535,7 @@ export class PostgresServer implements ManagedServer {
     };
     const lines = Object.entries(settings).map(([key, value]) => `${key} = ${quoteSetting(value)}`);
     const path = join(this.dataDir, HARNESS_CONF);
-    await writeFile(path, `# Written by the test harness on every start.\n${lines.join('\n')}\n`, {
+    await writeFile(path, `# Written by the local service manager on every start.\n${lines.join('\n')}\n`, {
       mode: 0o600,
     });
     await giveToPostgres(path);

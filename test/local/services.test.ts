@@ -12,7 +12,7 @@ import {
   runCommand,
   trackedServers,
   waitFor,
-} from './index.js';
+} from '../../local/services/index.js';
 
 function redisClient(url: string) {
   const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 2_000 } });
