@@ -1,0 +1,31 @@
+/** Why a record can never be processed, however often it is retried. */
+export type PoisonReason =
+  | 'missing-value'
+  | 'bad-base64'
+  | 'oversized'
+  | 'bad-json'
+  | 'schema-violation'
+  | 'unknown-type'
+  | 'key-mismatch';
+
+/** Base of event-model errors. */
+export class EventError extends Error {
+  public override readonly name: string = 'EventError';
+  public readonly retriable: boolean = false;
+}
+
+/**
+ * A record that is permanently invalid. It goes to the on-failure destination with its `reason` and
+ * `details`, and never blocks its neighbours.
+ */
+export class PoisonRecordError extends EventError {
+  public override readonly name = 'PoisonRecordError';
+
+  public constructor(
+    public readonly reason: PoisonReason,
+    public readonly details: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${reason}: ${details}`, options);
+  }
+}
