@@ -1,0 +1,19 @@
+/**
+ * Raised by every SQL adapter. `retriable` tells the caller whether trying again later can succeed
+ * (connection lost, failover in progress, database resuming, serialization failure) or never will
+ * (syntax, constraint, permission).
+ */
+export class SqlError extends Error {
+  public override readonly name = 'SqlError';
+
+  public constructor(
+    message: string,
+    public readonly retriable: boolean,
+    public readonly context: { readonly client: string; readonly code?: string | undefined },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export const isSqlError = (error: unknown): error is SqlError => error instanceof SqlError;

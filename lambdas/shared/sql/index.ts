@@ -1,0 +1,16 @@
+export { classifyDataApiError } from './classifyDataApiError.js';
+export { classifyPgError } from './classifyPgError.js';
+export { DataApiSqlClient, type DataApiSqlClientOptions } from './DataApiSqlClient.js';
+export { fromFormattedRecords, toSqlParameters } from './dataApiMarshalling.js';
+export { isSqlError, SqlError } from './errors.js';
+export { type CompiledStatement, compileNamedParameters } from './namedParameters.js';
+export { PG_DEFAULTS, PgSqlClient, type PgSqlClientOptions } from './PgSqlClient.js';
+export {
+  type SqlClient,
+  type SqlExecutor,
+  SqlJson,
+  type SqlParams,
+  type SqlResult,
+  type SqlRow,
+  type SqlValue,
+} from './types.js';
