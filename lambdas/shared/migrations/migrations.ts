@@ -1,0 +1,66 @@
+/**
+ * The shard schema, as ordered, immutable migrations. A migration once released is never edited:
+ * the runner records a checksum of each and refuses to run when a released one has changed. Each
+ * migration is a list of single statements because the RDS Data API runs one statement per call.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly statements: readonly string[];
+}
+
+export const SHARD_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'customers and applied events',
+    statements: [
+      `CREATE TABLE customers (
+        customer_id   text PRIMARY KEY,
+        bucket        integer NOT NULL,
+        email         text,
+        phone         text,
+        given_name    text,
+        family_name   text,
+        address       jsonb,
+        registered_at timestamptz,
+        erased_at     timestamptz,
+        -- Per-attribute last-writer-wins: each attribute keeps the time of the fact that set it, so
+        -- events applied in any order converge, and an older event never overwrites newer state.
+        email_at       timestamptz,
+        phone_at       timestamptz,
+        given_name_at  timestamptz,
+        family_name_at timestamptz,
+        address_at     timestamptz,
+        event_count   bigint NOT NULL DEFAULT 0,
+        last_event_id uuid NOT NULL,
+        last_event_at timestamptz NOT NULL,
+        updated_at    timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX customers_email_idx ON customers (email) WHERE email IS NOT NULL',
+      'CREATE INDEX customers_phone_idx ON customers (phone) WHERE phone IS NOT NULL',
+      'CREATE INDEX customers_updated_at_idx ON customers (updated_at)',
+      'CREATE INDEX customers_bucket_idx ON customers (bucket)',
+      `CREATE TABLE applied_events (
+        event_id         uuid PRIMARY KEY,
+        customer_id      text NOT NULL,
+        type             text NOT NULL,
+        version          integer NOT NULL,
+        occurred_at      timestamptz NOT NULL,
+        outcome          text NOT NULL CHECK (outcome IN ('applied', 'stale')),
+        source_topic     text,
+        source_partition integer,
+        source_offset    bigint,
+        applied_at       timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX applied_events_customer_idx ON applied_events (customer_id, occurred_at)',
+      'CREATE INDEX applied_events_applied_at_idx ON applied_events (applied_at)',
+      `CREATE TABLE index_outbox (
+        customer_id text PRIMARY KEY,
+        event_count bigint NOT NULL,
+        enqueued_at timestamptz NOT NULL DEFAULT now(),
+        attempts    integer NOT NULL DEFAULT 0,
+        last_error  text
+      )`,
+    ],
+  },
+];
