@@ -1,0 +1,82 @@
+import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { type ConsumerSettings, CustomerEventConsumer } from '../shared/consumer/CustomerEventConsumer.js';
+import type { DeadLetterSink } from '../shared/consumer/deadLetters.js';
+import { CustomerIndex } from '../shared/index/CustomerIndex.js';
+import { connectLeniently, createRedisClient, type RedisClient } from '../shared/redis/createRedisClient.js';
+import { type ShardDescriptor, type ShardMap, ShardRouter } from '../shared/sharding/index.js';
+import { DataApiSqlClient, PgSqlClient, type SqlClient } from '../shared/sql/index.js';
+
+export interface ConsumerWiring {
+  readonly shardMap: ShardMap;
+  readonly redis?: { readonly url: string; readonly password?: string | undefined } | undefined;
+  readonly deadLetters: DeadLetterSink;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly settings?: Partial<ConsumerSettings>;
+  /** Connections per shard for the `pg` adapter. */
+  readonly maxConnectionsPerShard?: number;
+}
+
+export interface WiredConsumer {
+  readonly consumer: CustomerEventConsumer;
+  readonly redis: RedisClient | undefined;
+  close(): Promise<void>;
+}
+
+/** A shard reached through the Data API when it names a cluster, over `pg` when it names a URL. */
+export function sqlClientFor(shard: ShardDescriptor, maxConnections?: number): SqlClient {
+  if (shard.clusterArn && shard.secretArn) {
+    return new DataApiSqlClient({
+      name: shard.id,
+      resourceArn: shard.clusterArn,
+      secretArn: shard.secretArn,
+      database: shard.database,
+    });
+  }
+  if (shard.url) {
+    return new PgSqlClient({
+      name: shard.id,
+      connectionString: shard.url,
+      ...(maxConnections === undefined ? {} : { maxConnections }),
+    });
+  }
+  throw new RangeError(`${shard.id} names neither a cluster (clusterArn + secretArn) nor a url`);
+}
+
+/**
+ * Builds the consumer and its adapters. Used by the Lambda handler (Data API, ElastiCache, SQS) and by
+ * the local runtime (pg, local Redis, local log) alike, so both run the same processing code.
+ */
+export async function wireConsumer(wiring: ConsumerWiring): Promise<WiredConsumer> {
+  const router = new ShardRouter(wiring.shardMap);
+  const shards = new Map(router.shards.map((s) => [s.id, sqlClientFor(s, wiring.maxConnectionsPerShard)]));
+  let redis: RedisClient | undefined;
+  if (wiring.redis) {
+    const onError = (error: unknown) =>
+      wiring.logger.debug('redis connection error', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    redis = createRedisClient(wiring.redis, onError);
+    await connectLeniently(redis, onError);
+  }
+  const consumer = new CustomerEventConsumer({
+    router,
+    shards,
+    deadLetters: wiring.deadLetters,
+    logger: wiring.logger,
+    metrics: wiring.metrics,
+    index: redis ? new CustomerIndex(redis) : undefined,
+    idempotencyStore: redis ? new CachePersistenceLayer({ client: redis }) : undefined,
+    ...(wiring.settings ? { settings: wiring.settings } : {}),
+  });
+  return {
+    consumer,
+    redis,
+    async close() {
+      await Promise.all([...shards.values()].map((s) => s.close()));
+      if (redis?.isOpen) redis.destroy();
+    },
+  };
+}

@@ -1,0 +1,387 @@
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, MSKEvent, MSKRecord } from 'aws-lambda';
+import type { IPolicy } from 'cockatiel';
+import { applyEventsToShard, type IndexEntry, type PendingEvent } from '../customers/applyEventsToShard.js';
+import { decodeEvent, PoisonRecordError } from '../events/index.js';
+import type { CustomerIndex } from '../index/CustomerIndex.js';
+import { rebuildIndexStep } from '../index/rebuildIndex.js';
+import {
+  type ResilienceSettings,
+  redisPolicy,
+  resilienceSettings,
+  shardWritePolicy,
+} from '../resilience/policies.js';
+import type { ShardRouter } from '../sharding/index.js';
+import type { SqlClient } from '../sql/index.js';
+import { batchResponseFor, type KafkaBatchResponse, recordsOf } from './batchResponse.js';
+import type { DeadLetter, DeadLetterSink } from './deadLetters.js';
+import { clearIndexOutbox, drainIndexOutbox } from './indexOutbox.js';
+import { type EventOutcome, ShardBatcher } from './ShardBatcher.js';
+
+export interface ConsumerDependencies {
+  readonly router: ShardRouter;
+  /** One SQL client per shard id of the router's map. */
+  readonly shards: ReadonlyMap<string, SqlClient>;
+  readonly deadLetters: DeadLetterSink;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** The Redis secondary index; absent when no Redis is configured. */
+  readonly index?: CustomerIndex | undefined;
+  /** Powertools idempotency store (Redis); absent means the database guard alone. */
+  readonly idempotencyStore?: BasePersistenceLayer | undefined;
+  readonly settings?: Partial<ConsumerSettings>;
+}
+
+export interface ConsumerSettings extends ResilienceSettings {
+  /** Most events applied in one shard transaction. */
+  maxEventsPerTransaction: number;
+  /** Longest wait for stragglers before a shard transaction starts anyway. */
+  flushWaitMillis: number;
+  /** How long a completed event id is remembered by the idempotency store. */
+  idempotencyTtlSeconds: number;
+  /** Outbox rows repaired per shard per invocation once Redis is healthy. */
+  outboxDrainLimit: number;
+  /** Customers per shard copied into a lost index per invocation (bounds the rebuild's database load). */
+  indexRebuildPageSize: number;
+}
+
+export const CONSUMER_DEFAULTS: Omit<ConsumerSettings, keyof ResilienceSettings> = {
+  maxEventsPerTransaction: 1_000,
+  flushWaitMillis: 20,
+  idempotencyTtlSeconds: 7 * 24 * 3600,
+  outboxDrainLimit: 500,
+  indexRebuildPageSize: 500,
+};
+
+interface Counters {
+  applied: number;
+  stale: number;
+  duplicates: number;
+  poison: number;
+  failed: number;
+  idempotencyBypassed: number;
+}
+
+/**
+ * Applies a batch of MSK records to the customer shards, exactly once per event:
+ * - poison records (undecodable, invalid, unknown type) go to the dead-letter sink with their reason
+ *   and never block their neighbours;
+ * - each event passes the Powertools idempotency guard (Redis) and, in the same transaction as its
+ *   effect, the database guard, so it has one effect even when Redis is down (the guard is then
+ *   bypassed, logged and counted);
+ * - events are grouped per shard into few transactions; a failing shard fails only its records, which
+ *   are reported in the partial batch response and redelivered;
+ * - the Redis index follows each commit; a failed index update stays in the shard's outbox and is
+ *   repaired by a later invocation.
+ */
+export class CustomerEventConsumer {
+  private readonly settings: ConsumerSettings;
+  private readonly shardPolicies = new Map<string, IPolicy>();
+  /** Guards the idempotency store; only store errors count against it. */
+  private readonly idempotencyBreaker: IPolicy;
+  /** Guards index writes. */
+  private readonly indexBreaker: IPolicy;
+  private lastDrainFailed = true;
+
+  public constructor(private readonly deps: ConsumerDependencies) {
+    this.settings = { ...resilienceSettings(deps.settings), ...CONSUMER_DEFAULTS, ...deps.settings };
+    for (const shard of deps.router.shards) {
+      if (!deps.shards.has(shard.id)) throw new RangeError(`no SQL client for ${shard.id}`);
+      this.shardPolicies.set(shard.id, shardWritePolicy(this.settings));
+    }
+    this.idempotencyBreaker = redisPolicy(this.settings, isIdempotencyStoreError);
+    this.indexBreaker = redisPolicy(this.settings);
+  }
+
+  /**
+   * Handles one MSK event as delivered by Lambda (or the local event-source emulator).
+   * @returns the partial batch response: the records to redeliver, per partition.
+   */
+  public async handle(event: MSKEvent, context?: Context): Promise<KafkaBatchResponse> {
+    const counters: Counters = {
+      applied: 0,
+      stale: 0,
+      duplicates: 0,
+      poison: 0,
+      failed: 0,
+      idempotencyBypassed: 0,
+    };
+    const failed: MSKRecord[] = [];
+    const valid: Array<{ record: MSKRecord; pending: PendingEvent; shardId: string }> = [];
+    const letters: Array<{ record: MSKRecord; letter: DeadLetter }> = [];
+
+    for (const record of recordsOf(event)) {
+      try {
+        const decoded = decodeEvent(record.value, record.key);
+        const source = { topic: record.topic, partition: record.partition, offset: record.offset };
+        valid.push({
+          record,
+          pending: { event: decoded, source },
+          shardId: this.deps.router.shardFor(decoded.customerId).id,
+        });
+      } catch (error: unknown) {
+        if (!(error instanceof PoisonRecordError)) throw error;
+        letters.push({ record, letter: deadLetterOf(record, error) });
+      }
+    }
+
+    await this.sendDeadLetters(letters, failed, counters);
+
+    const indexEntries = new Map<string, IndexEntry[]>();
+    const batcher = new ShardBatcher(
+      (shardId, events) => this.applyToShard(shardId, events, indexEntries),
+      this.settings.maxEventsPerTransaction,
+      this.settings.flushWaitMillis,
+    );
+    for (const v of valid) batcher.expect(v.shardId, 1);
+    const apply = this.guarded(batcher, context, counters);
+
+    const results = await Promise.allSettled(valid.map((v) => apply(v.shardId, v.pending)));
+    results.forEach((result, i) => {
+      const item = valid[i];
+      if (item === undefined) return;
+      if (result.status === 'fulfilled') {
+        count(counters, result.value);
+      } else {
+        counters.failed += 1;
+        failed.push(item.record);
+        this.deps.logger.warn('event not applied; it will be redelivered', {
+          eventId: item.pending.event.eventId,
+          shard: item.shardId,
+          error: describe(result.reason),
+        });
+      }
+    });
+
+    await this.updateIndex(indexEntries);
+    this.publish(counters);
+    return batchResponseFor(failed);
+  }
+
+  /** Wraps "submit to the shard batcher" in the Powertools idempotency guard, degrading to the DB guard. */
+  private guarded(batcher: ShardBatcher, context: Context | undefined, counters: Counters) {
+    const submitted = new Map<string, Promise<EventOutcome>>();
+    const submit = (shardId: string, pending: PendingEvent): Promise<EventOutcome> => {
+      const known = submitted.get(pending.event.eventId);
+      if (known) return known;
+      const outcome = batcher.submit(shardId, pending);
+      submitted.set(pending.event.eventId, outcome);
+      return outcome;
+    };
+    const store = this.deps.idempotencyStore;
+    if (store === undefined) return submit;
+
+    const config = new IdempotencyConfig({
+      eventKeyJmesPath: 'eventId',
+      expiresAfterSeconds: this.settings.idempotencyTtlSeconds,
+      throwOnNoIdempotencyKey: true,
+    });
+    if (context) config.registerLambdaContext(context);
+    const idempotent = makeIdempotent(
+      async (_key: { eventId: string }, shardId: string, pending: PendingEvent) => submit(shardId, pending),
+      { persistenceStore: store, config, keyPrefix: 'cdp-consumer' },
+    );
+
+    return async (shardId: string, pending: PendingEvent): Promise<EventOutcome> => {
+      const { eventId } = pending.event;
+      try {
+        const outcome = await this.idempotencyBreaker.execute(() =>
+          idempotent({ eventId }, shardId, pending),
+        );
+        if (!submitted.has(eventId)) {
+          // Answered from the idempotency store: this event was applied by an earlier delivery.
+          batcher.settleWithoutSubmit(shardId);
+          return 'duplicate';
+        }
+        return outcome;
+      } catch (error: unknown) {
+        const known = submitted.get(eventId);
+        if (known && !isIdempotencyStoreError(error)) throw error;
+        if (known) return known;
+        // The store is down, slow, or holds an in-progress record of a crashed delivery: the database
+        // guard alone decides, in the same transaction as the effect.
+        counters.idempotencyBypassed += 1;
+        return submit(shardId, pending);
+      }
+    };
+  }
+
+  private async applyToShard(
+    shardId: string,
+    events: readonly PendingEvent[],
+    indexEntries: Map<string, IndexEntry[]>,
+  ): Promise<ReadonlyMap<string, EventOutcome>> {
+    const client = this.deps.shards.get(shardId);
+    const policy = this.shardPolicies.get(shardId);
+    if (client === undefined || policy === undefined) throw new RangeError(`unknown shard ${shardId}`);
+    const started = performance.now();
+    const result = await policy.execute(() =>
+      applyEventsToShard(client, events, (id) => this.deps.router.bucketOf(id)),
+    );
+    const latency = this.deps.metrics.singleMetric();
+    latency.addDimension('shard', shardId);
+    latency.addMetric('ShardTransactionLatency', MetricUnit.Milliseconds, performance.now() - started);
+    const list = indexEntries.get(shardId) ?? [];
+    list.push(...result.indexEntries);
+    indexEntries.set(shardId, list);
+    return result.outcomes;
+  }
+
+  private async sendDeadLetters(
+    letters: ReadonlyArray<{ record: MSKRecord; letter: DeadLetter }>,
+    failed: MSKRecord[],
+    counters: Counters,
+  ): Promise<void> {
+    if (letters.length === 0) return;
+    try {
+      await this.deps.deadLetters.send(letters.map((l) => l.letter));
+      counters.poison += letters.length;
+      for (const { letter } of letters) {
+        this.deps.logger.warn('poison record sent to the dead-letter destination', {
+          reason: letter.reason,
+          details: letter.details,
+          topic: letter.record.topic,
+          partition: letter.record.partition,
+          offset: letter.record.offset,
+        });
+      }
+    } catch (error: unknown) {
+      // Never drop a record: if the destination is down, the records are redelivered and tried again.
+      this.deps.logger.error('dead-letter destination unavailable', { error: describe(error) });
+      failed.push(...letters.map((l) => l.record));
+      counters.failed += letters.length;
+    }
+  }
+
+  /** Index updates after commit; whatever fails stays in the shard outbox for a later repair. */
+  private async updateIndex(entries: ReadonlyMap<string, IndexEntry[]>): Promise<void> {
+    const index = this.deps.index;
+    if (index === undefined) return;
+    let failures = 0;
+    await Promise.all(
+      [...entries].map(async ([shardId, list]) => {
+        if (list.length === 0) return;
+        const client = this.deps.shards.get(shardId);
+        if (client === undefined) return;
+        try {
+          await this.indexBreaker.execute(() => index.update(list));
+          await clearIndexOutbox(client, list);
+        } catch (error: unknown) {
+          failures += list.length;
+          this.deps.logger.warn('index update deferred to the outbox', {
+            shard: shardId,
+            error: describe(error),
+          });
+        }
+      }),
+    );
+    if (failures > 0) {
+      this.deps.metrics.addMetric('IndexUpdatesDeferred', MetricUnit.Count, failures);
+      this.lastDrainFailed = true;
+    } else if (this.lastDrainFailed) {
+      this.lastDrainFailed = !(await this.repairIndex());
+    }
+  }
+
+  /**
+   * Heals the index by itself: replays every shard's outbox (changes Redis missed while unreachable) and,
+   * when Redis lost its data, takes one bounded step of the rebuild from the shards. Runs after an index
+   * failure (and at cold start) until a pass finds nothing left to do.
+   * @returns whether the index is complete and every outbox drained.
+   */
+  public async repairIndex(): Promise<boolean> {
+    const index = this.deps.index;
+    if (index === undefined) return true;
+    let complete = true;
+    try {
+      const rebuild = await this.indexBreaker.execute(() =>
+        rebuildIndexStep(index, this.deps.shards, this.settings.indexRebuildPageSize),
+      );
+      if (!rebuild.complete) complete = false;
+      if (rebuild.written > 0) {
+        this.deps.metrics.addMetric('IndexEntriesRebuilt', MetricUnit.Count, rebuild.written);
+        this.deps.logger.info('index rebuild step', { written: rebuild.written, complete: rebuild.complete });
+      }
+    } catch (error: unknown) {
+      complete = false;
+      this.deps.logger.warn('index rebuild postponed', { error: describe(error) });
+    }
+    for (const [shardId, client] of this.deps.shards) {
+      try {
+        const repaired = await drainIndexOutbox(
+          client,
+          (list) => this.indexBreaker.execute(() => index.update(list)),
+          {
+            limit: this.settings.outboxDrainLimit,
+          },
+        );
+        if (repaired.remaining) complete = false;
+        if (repaired.count > 0) {
+          this.deps.metrics.addMetric('IndexEntriesRepaired', MetricUnit.Count, repaired.count);
+          this.deps.logger.info('index entries repaired from the outbox', {
+            shard: shardId,
+            count: repaired.count,
+          });
+        }
+      } catch (error: unknown) {
+        complete = false;
+        this.deps.logger.warn('index repair postponed', { shard: shardId, error: describe(error) });
+      }
+    }
+    return complete;
+  }
+
+  private publish(c: Counters): void {
+    const { metrics } = this.deps;
+    metrics.addMetric('EventsApplied', MetricUnit.Count, c.applied);
+    metrics.addMetric('EventsStale', MetricUnit.Count, c.stale);
+    metrics.addMetric('EventsDuplicate', MetricUnit.Count, c.duplicates);
+    metrics.addMetric('EventsPoison', MetricUnit.Count, c.poison);
+    metrics.addMetric('EventsFailed', MetricUnit.Count, c.failed);
+    metrics.addMetric('IdempotencyStoreBypassed', MetricUnit.Count, c.idempotencyBypassed);
+    if (c.idempotencyBypassed > 0) {
+      this.deps.logger.warn('idempotency store unavailable; database guard used alone', {
+        events: c.idempotencyBypassed,
+      });
+    }
+    metrics.publishStoredMetrics();
+  }
+}
+
+const count = (c: Counters, outcome: EventOutcome): void => {
+  if (outcome === 'applied') c.applied += 1;
+  else if (outcome === 'stale') c.stale += 1;
+  else c.duplicates += 1;
+};
+
+const STORE_ERRORS = new Set([
+  'IdempotencyPersistenceLayerError',
+  'IdempotencyAlreadyInProgressError',
+  'IdempotencyInconsistentStateError',
+  'IdempotencyItemAlreadyExistsError',
+  'IdempotencyPersistenceConsistencyError',
+  'BrokenCircuitError',
+  'TaskCancelledError',
+]);
+const isIdempotencyStoreError = (error: unknown): boolean =>
+  error instanceof Error && STORE_ERRORS.has(error.name);
+
+const describe = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+
+const deadLetterOf = (record: MSKRecord, error: PoisonRecordError): DeadLetter => ({
+  reason: error.reason,
+  details: error.details,
+  failedAt: new Date().toISOString(),
+  record: {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    timestamp: record.timestamp,
+    key: record.key,
+    value: record.value,
+  },
+});

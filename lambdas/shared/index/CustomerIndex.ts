@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import type { RedisClient } from '../redis/createRedisClient.js';
+
+/** A customer as the global index knows it. */
+export interface IndexedCustomer {
+  readonly customerId: string;
+  readonly email: string | null;
+  readonly phone: string | null;
+  /** Events recorded for the customer when this state was read; an older state never overwrites a newer. */
+  readonly eventCount: number;
+}
+
+/**
+ * Moves a customer's index entries atomically: removes the old email/phone keys (only if they still point
+ * at this customer), writes the new ones and remembers them in the customer's hash. A state read before
+ * the one already indexed (lower event count) is ignored, so a slow rebuild never undoes a fresh update.
+ * KEYS[1] = customer hash. ARGV = key prefix, customerId, email or '', phone or '', event count.
+ */
+const UPDATE_SCRIPT = `
+local prefix, id, email, phone, count = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local old = redis.call('HMGET', KEYS[1], 'email', 'phone', 'count')
+if old[3] and tonumber(old[3]) > count then return 0 end
+local function move(kind, before, after)
+  if before and before ~= after then
+    local key = prefix .. kind .. ':' .. before
+    if redis.call('GET', key) == id then redis.call('DEL', key) end
+  end
+  if after ~= '' then redis.call('SET', prefix .. kind .. ':' .. after, id) end
+end
+move('email', old[1], email)
+move('phone', old[2], phone)
+redis.call('HSET', KEYS[1], 'email', email, 'phone', phone, 'count', count)
+return 1
+`;
+const UPDATE_SHA = createHash('sha1').update(UPDATE_SCRIPT).digest('hex');
+
+const isNoScript = (error: unknown): boolean =>
+  error instanceof Error && error.message.startsWith('NOSCRIPT');
+
+/**
+ * The global secondary index in Redis: email → customer and phone → customer, across all shards. The
+ * shards stay the source of truth; the index is rebuilt from them whenever it is lost or doubted.
+ */
+export class CustomerIndex {
+  public constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix = 'cdp:idx:',
+  ) {}
+
+  /**
+   * Writes the entries of several customers (pipelined). Rejects if any update fails; updates are
+   * idempotent, so the caller retries the whole set.
+   * @throws when Redis is unreachable or times out.
+   */
+  public async update(customers: readonly IndexedCustomer[]): Promise<void> {
+    await Promise.all(customers.map((c) => this.updateOne(c)));
+  }
+
+  /** The customer id indexed for an email address (lower-case), if any. */
+  public async findByEmail(email: string): Promise<string | null> {
+    return this.redis.get(`${this.prefix}email:${email.toLowerCase()}`);
+  }
+
+  /** The customer id indexed for an E.164 phone number, if any. */
+  public async findByPhone(phone: string): Promise<string | null> {
+    return this.redis.get(`${this.prefix}phone:${phone}`);
+  }
+
+  /** What the index holds for a customer (used by reconciliation). */
+  public async entryOf(customerId: string): Promise<IndexedCustomer | null> {
+    const hash = await this.redis.hGetAll(`${this.prefix}customer:${customerId}`);
+    if (hash.count === undefined) return null;
+    return {
+      customerId,
+      email: hash.email || null,
+      phone: hash.phone || null,
+      eventCount: Number(hash.count),
+    };
+  }
+
+  /** Whether a full build of the index has completed since Redis last lost its data. */
+  public async isComplete(): Promise<boolean> {
+    return (await this.redis.get(`${this.prefix}meta:complete`)) === '1';
+  }
+
+  /** Where the rebuild of a shard stands: the last customer id written, `done`, or null (not started). */
+  public async rebuildCursor(shardId: string): Promise<string | null> {
+    return this.redis.get(`${this.prefix}meta:cursor:${shardId}`);
+  }
+
+  public async setRebuildCursor(shardId: string, cursor: string): Promise<void> {
+    await this.redis.set(`${this.prefix}meta:cursor:${shardId}`, cursor);
+  }
+
+  public async markComplete(): Promise<void> {
+    await this.redis.set(`${this.prefix}meta:complete`, '1');
+  }
+
+  private async updateOne(customer: IndexedCustomer): Promise<void> {
+    const options = {
+      keys: [`${this.prefix}customer:${customer.customerId}`],
+      arguments: [
+        this.prefix,
+        customer.customerId,
+        customer.email ?? '',
+        customer.phone ?? '',
+        String(customer.eventCount),
+      ],
+    };
+    try {
+      await this.redis.evalSha(UPDATE_SHA, options);
+    } catch (error: unknown) {
+      if (!isNoScript(error)) throw error;
+      await this.redis.eval(UPDATE_SCRIPT, options);
+    }
+  }
+}
