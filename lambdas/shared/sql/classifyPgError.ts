@@ -1,26 +1,5 @@
 import { SqlError } from './errors.js';
-
-/** SQLSTATE codes (or classes) after which the same statement can succeed later. */
-const RETRIABLE_SQLSTATES = new Set([
-  '40001', // serialization_failure
-  '40P01', // deadlock_detected
-  '55P03', // lock_not_available
-  '57P01', // admin_shutdown (primary stopped, failover)
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now (starting up, promoting)
-  '53300', // too_many_connections
-  '25006', // read_only_sql_transaction (connected to a demoted primary)
-  '57014', // query_canceled (statement_timeout)
-]);
-
-const RETRIABLE_NODE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
+import { RETRIABLE_NODE_CODES, RETRIABLE_SQLSTATES } from './retriableCodes.js';
 
 const RETRIABLE_MESSAGES = [
   /Connection terminated/i,
