@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { acknowledge } from '../nag.js';
 import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
 
 export type NetworkStackProps = PlatformStackProps;
@@ -66,6 +67,12 @@ export class NetworkStack extends PlatformStack {
       ],
     });
     this.vpc = vpc;
+    acknowledge(vpc, {
+      id: 'CloudFormation-Validate::W3010',
+      reason:
+        'Availability zones are named explicitly per environment (lib/config) so synthesis is offline and ' +
+        'reviewable; a region change is a reviewed configuration change, not a lookup.',
+    });
 
     const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
       retention: config.network.flowLogRetentionDays,
