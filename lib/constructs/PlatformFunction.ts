@@ -1,4 +1,5 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,7 +11,7 @@ import { Construct } from 'constructs';
 import { acknowledge } from '../nag.js';
 
 /** Repository root: handlers live in `lambdas/<name>/handler.ts` below it. */
-const PROJECT_ROOT = resolve(__dirname, '..', '..');
+const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The platform's Lambda runtime, pinned: upgrades are a deliberate, tested change, not a CDK default. */
 export const PLATFORM_RUNTIME = lambda.Runtime.NODEJS_22_X;

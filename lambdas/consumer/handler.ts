@@ -1,0 +1,57 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, MSKEvent } from 'aws-lambda';
+import type { KafkaBatchResponse } from '../shared/consumer/batchResponse.js';
+import { SqsDeadLetterSink } from '../shared/consumer/SqsDeadLetterSink.js';
+import { parseShardMap } from '../shared/sharding/index.js';
+import { type WiredConsumer, wireConsumer } from './dependencies.js';
+
+const logger = new Logger({ serviceName: 'consumer' });
+const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'consumer' });
+const tracer = new Tracer({ serviceName: 'consumer' });
+
+/** Reads a required environment variable. @throws {RangeError} naming the variable when it is missing. */
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new RangeError(`environment variable ${name} is required`);
+  return value;
+};
+
+/**
+ * Built once per execution environment: the shard map comes from the Data stack (as JSON in SHARD_MAP),
+ * Redis from the cache endpoint with its AUTH token from Secrets Manager, dead letters go to the
+ * consumer's encrypted on-failure queue.
+ */
+async function wireFromEnvironment(): Promise<WiredConsumer> {
+  const password = await getSecret(env('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
+  return wireConsumer({
+    shardMap: parseShardMap(env('SHARD_MAP')),
+    redis: {
+      url: `rediss://${env('REDIS_HOST')}:${env('REDIS_PORT')}`,
+      password: typeof password === 'string' ? password : undefined,
+    },
+    deadLetters: new SqsDeadLetterSink(tracer.captureAWSv3Client(new SQSClient({})), env('DLQ_QUEUE_URL')),
+    logger,
+    metrics,
+  });
+}
+
+let wired: Promise<WiredConsumer> | undefined;
+
+/** Entry point of the MSK event source mapping (provisioned mode, ReportBatchItemFailures). */
+export const handler = async (event: MSKEvent, context: Context): Promise<KafkaBatchResponse> => {
+  logger.addContext(context);
+  wired ??= wireFromEnvironment().catch((error: unknown) => {
+    wired = undefined;
+    throw error;
+  });
+  const { consumer } = await wired;
+  const records = Object.values(event.records).reduce((n, list) => n + list.length, 0);
+  tracer.putAnnotation('records', records);
+  const response = await consumer.handle(event, context);
+  tracer.putAnnotation('failedPartitions', response.batchItemFailures.length);
+  return response;
+};
