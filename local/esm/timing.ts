@@ -1,0 +1,21 @@
+import type { RetryBackoff } from './emulatorSettings.js';
+
+/** Jittered exponential backoff: attempt 1 waits about `initialMillis`, doubling up to `maxMillis`. */
+export function backoffMillis(backoff: RetryBackoff, attempt: number): number {
+  const ceiling = Math.min(backoff.maxMillis, backoff.initialMillis * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+/** Waits `millis`, or less when `signal` aborts first; never rejects. */
+export function sleep(millis: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted === true) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, millis);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
