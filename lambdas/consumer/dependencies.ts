@@ -1,9 +1,7 @@
-import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { type ConsumerSettings, CustomerEventConsumer } from '../shared/consumer/CustomerEventConsumer.js';
 import type { DeadLetterSink } from '../shared/consumer/deadLetters.js';
-import { CustomerIndex } from '../shared/index/CustomerIndex.js';
 import { connectLeniently, createRedisClient, type RedisClient } from '../shared/redis/createRedisClient.js';
 import { type ShardDescriptor, type ShardMap, ShardRouter } from '../shared/sharding/index.js';
 import { DataApiSqlClient, PgSqlClient, type SqlClient } from '../shared/sql/index.js';
@@ -67,8 +65,7 @@ export async function wireConsumer(wiring: ConsumerWiring): Promise<WiredConsume
     deadLetters: wiring.deadLetters,
     logger: wiring.logger,
     metrics: wiring.metrics,
-    index: redis ? new CustomerIndex(redis) : undefined,
-    idempotencyStore: redis ? new CachePersistenceLayer({ client: redis }) : undefined,
+    redis,
     ...(wiring.settings ? { settings: wiring.settings } : {}),
   });
   return {

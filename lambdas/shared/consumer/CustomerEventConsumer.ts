@@ -1,13 +1,14 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, MSKEvent, MSKRecord } from 'aws-lambda';
 import type { IPolicy } from 'cockatiel';
 import { applyEventsToShard, type IndexEntry, type PendingEvent } from '../customers/applyEventsToShard.js';
 import { decodeEvent, PoisonRecordError } from '../events/index.js';
-import type { CustomerIndex } from '../index/CustomerIndex.js';
+import { CustomerIndex } from '../index/CustomerIndex.js';
 import { rebuildIndexStep } from '../index/rebuildIndex.js';
+import { type RedisClient, withDeadline } from '../redis/createRedisClient.js';
 import {
   type ResilienceSettings,
   redisPolicy,
@@ -28,10 +29,11 @@ export interface ConsumerDependencies {
   readonly deadLetters: DeadLetterSink;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** The Redis secondary index; absent when no Redis is configured. */
-  readonly index?: CustomerIndex | undefined;
-  /** Powertools idempotency store (Redis); absent means the database guard alone. */
-  readonly idempotencyStore?: BasePersistenceLayer | undefined;
+  /**
+   * Redis: the Powertools idempotency store and the secondary index. Absent means the database guard
+   * alone and no index.
+   */
+  readonly redis?: RedisClient | undefined;
   readonly settings?: Partial<ConsumerSettings>;
 }
 
@@ -42,6 +44,8 @@ export interface ConsumerSettings extends ResilienceSettings {
   flushWaitMillis: number;
   /** How long a completed event id is remembered by the idempotency store. */
   idempotencyTtlSeconds: number;
+  /** Every Redis command of one invocation is abandoned after this long (then the database guard decides). */
+  redisDeadlineMillis: number;
   /** Outbox rows repaired per shard per invocation once Redis is healthy. */
   outboxDrainLimit: number;
   /** Customers per shard copied into a lost index per invocation (bounds the rebuild's database load). */
@@ -50,8 +54,9 @@ export interface ConsumerSettings extends ResilienceSettings {
 
 export const CONSUMER_DEFAULTS: Omit<ConsumerSettings, keyof ResilienceSettings> = {
   maxEventsPerTransaction: 1_000,
-  flushWaitMillis: 20,
+  flushWaitMillis: 1_000,
   idempotencyTtlSeconds: 7 * 24 * 3600,
+  redisDeadlineMillis: 5_000,
   outboxDrainLimit: 500,
   indexRebuildPageSize: 500,
 };
@@ -85,6 +90,7 @@ export class CustomerEventConsumer {
   /** Guards index writes. */
   private readonly indexBreaker: IPolicy;
   private lastDrainFailed = true;
+  private readonly idempotencyConfig: IdempotencyConfig;
 
   public constructor(private readonly deps: ConsumerDependencies) {
     this.settings = { ...resilienceSettings(deps.settings), ...CONSUMER_DEFAULTS, ...deps.settings };
@@ -92,6 +98,11 @@ export class CustomerEventConsumer {
       if (!deps.shards.has(shard.id)) throw new RangeError(`no SQL client for ${shard.id}`);
       this.shardPolicies.set(shard.id, shardWritePolicy(this.settings));
     }
+    this.idempotencyConfig = new IdempotencyConfig({
+      eventKeyJmesPath: 'eventId',
+      expiresAfterSeconds: this.settings.idempotencyTtlSeconds,
+      throwOnNoIdempotencyKey: true,
+    });
     this.idempotencyBreaker = redisPolicy(this.settings, isIdempotencyStoreError);
     this.indexBreaker = redisPolicy(this.settings);
   }
@@ -129,7 +140,23 @@ export class CustomerEventConsumer {
     }
 
     await this.sendDeadLetters(letters, failed, counters);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.settings.redisDeadlineMillis);
+    const redis = this.deps.redis?.isReady ? withDeadline(this.deps.redis, deadline.signal) : undefined;
+    try {
+      return await this.applyAll(valid, failed, counters, redis, context);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
+  private async applyAll(
+    valid: ReadonlyArray<{ record: MSKRecord; pending: PendingEvent; shardId: string }>,
+    failed: MSKRecord[],
+    counters: Counters,
+    redis: RedisClient | undefined,
+    context: Context | undefined,
+  ): Promise<KafkaBatchResponse> {
     const indexEntries = new Map<string, IndexEntry[]>();
     const batcher = new ShardBatcher(
       (shardId, events) => this.applyToShard(shardId, events, indexEntries),
@@ -137,7 +164,7 @@ export class CustomerEventConsumer {
       this.settings.flushWaitMillis,
     );
     for (const v of valid) batcher.expect(v.shardId, 1);
-    const apply = this.guarded(batcher, context, counters);
+    const apply = this.guarded(batcher, context, counters, redis);
 
     const results = await Promise.allSettled(valid.map((v) => apply(v.shardId, v.pending)));
     results.forEach((result, i) => {
@@ -156,13 +183,18 @@ export class CustomerEventConsumer {
       }
     });
 
-    await this.updateIndex(indexEntries);
+    await this.updateIndex(indexEntries, redis);
     this.publish(counters);
     return batchResponseFor(failed);
   }
 
   /** Wraps "submit to the shard batcher" in the Powertools idempotency guard, degrading to the DB guard. */
-  private guarded(batcher: ShardBatcher, context: Context | undefined, counters: Counters) {
+  private guarded(
+    batcher: ShardBatcher,
+    context: Context | undefined,
+    counters: Counters,
+    redis: RedisClient | undefined,
+  ) {
     const submitted = new Map<string, Promise<EventOutcome>>();
     const submit = (shardId: string, pending: PendingEvent): Promise<EventOutcome> => {
       const known = submitted.get(pending.event.eventId);
@@ -171,18 +203,21 @@ export class CustomerEventConsumer {
       submitted.set(pending.event.eventId, outcome);
       return outcome;
     };
-    const store = this.deps.idempotencyStore;
-    if (store === undefined) return submit;
-
-    const config = new IdempotencyConfig({
-      eventKeyJmesPath: 'eventId',
-      expiresAfterSeconds: this.settings.idempotencyTtlSeconds,
-      throwOnNoIdempotencyKey: true,
-    });
-    if (context) config.registerLambdaContext(context);
+    if (redis === undefined) {
+      // Redis is not connected (down, or reconnecting): skip it instead of failing every event on it.
+      return (shardId: string, pending: PendingEvent) => {
+        if (this.deps.redis !== undefined) counters.idempotencyBypassed += 1;
+        return submit(shardId, pending);
+      };
+    }
+    if (context) this.idempotencyConfig.registerLambdaContext(context);
     const idempotent = makeIdempotent(
       async (_key: { eventId: string }, shardId: string, pending: PendingEvent) => submit(shardId, pending),
-      { persistenceStore: store, config, keyPrefix: 'cdp-consumer' },
+      {
+        persistenceStore: new CachePersistenceLayer({ client: redis }),
+        config: this.idempotencyConfig,
+        keyPrefix: 'cdp-consumer',
+      },
     );
 
     return async (shardId: string, pending: PendingEvent): Promise<EventOutcome> => {
@@ -204,6 +239,7 @@ export class CustomerEventConsumer {
         // The store is down, slow, or holds an in-progress record of a crashed delivery: the database
         // guard alone decides, in the same transaction as the effect.
         counters.idempotencyBypassed += 1;
+        this.deps.logger.debug('idempotency store bypassed', { eventId, error: describe(error) });
         return submit(shardId, pending);
       }
     };
@@ -257,9 +293,16 @@ export class CustomerEventConsumer {
   }
 
   /** Index updates after commit; whatever fails stays in the shard outbox for a later repair. */
-  private async updateIndex(entries: ReadonlyMap<string, IndexEntry[]>): Promise<void> {
-    const index = this.deps.index;
-    if (index === undefined) return;
+  private async updateIndex(
+    entries: ReadonlyMap<string, IndexEntry[]>,
+    redis: RedisClient | undefined,
+  ): Promise<void> {
+    if (this.deps.redis === undefined) return;
+    if (redis === undefined) {
+      this.lastDrainFailed = true;
+      return;
+    }
+    const index = new CustomerIndex(redis);
     let failures = 0;
     await Promise.all(
       [...entries].map(async ([shardId, list]) => {
@@ -282,7 +325,7 @@ export class CustomerEventConsumer {
       this.deps.metrics.addMetric('IndexUpdatesDeferred', MetricUnit.Count, failures);
       this.lastDrainFailed = true;
     } else if (this.lastDrainFailed) {
-      this.lastDrainFailed = !(await this.repairIndex());
+      this.lastDrainFailed = !(await this.repairIndex(redis));
     }
   }
 
@@ -292,9 +335,10 @@ export class CustomerEventConsumer {
    * failure (and at cold start) until a pass finds nothing left to do.
    * @returns whether the index is complete and every outbox drained.
    */
-  public async repairIndex(): Promise<boolean> {
-    const index = this.deps.index;
-    if (index === undefined) return true;
+  public async repairIndex(redis: RedisClient | undefined = this.deps.redis): Promise<boolean> {
+    if (redis === undefined) return this.deps.redis === undefined;
+    if (!redis.isReady) return false;
+    const index = new CustomerIndex(redis);
     let complete = true;
     try {
       const rebuild = await this.indexBreaker.execute(() =>

@@ -6,23 +6,21 @@ export interface RedisConnectionOptions {
   /** `redis://` locally, `rediss://` (TLS) for ElastiCache. */
   readonly url: string;
   readonly password?: string | undefined;
-  /** Per-command deadline: a slow or dead Redis must cost milliseconds, never the batch. */
-  readonly commandTimeoutMillis?: number;
   readonly connectTimeoutMillis?: number;
   /** Longest pause between reconnect attempts. */
   readonly maxReconnectDelayMillis?: number;
 }
 
 export const REDIS_DEFAULTS = {
-  commandTimeoutMillis: 500,
   connectTimeoutMillis: 1_000,
   maxReconnectDelayMillis: 2_000,
 } as const;
 
 /**
  * A Redis client that fails fast while Redis is away: no offline queue (commands fail at once instead of
- * waiting for a reconnect), a per-command timeout, and reconnects with capped, jittered backoff that
- * never give up, so the client heals by itself when Redis returns.
+ * waiting for a reconnect) and reconnects with capped, jittered backoff that never give up, so the client
+ * heals by itself when Redis returns. Deadlines are set per unit of work with `withDeadline`, not per
+ * command: one timer per batch instead of one per command.
  */
 export function createRedisClient(
   options: RedisConnectionOptions,
@@ -33,7 +31,6 @@ export function createRedisClient(
     url: options.url,
     ...(options.password === undefined ? {} : { password: options.password }),
     disableOfflineQueue: true,
-    commandOptions: { timeout: options.commandTimeoutMillis ?? REDIS_DEFAULTS.commandTimeoutMillis },
     socket: {
       connectTimeout: options.connectTimeoutMillis ?? REDIS_DEFAULTS.connectTimeoutMillis,
       reconnectStrategy: (retries: number) =>
@@ -58,4 +55,12 @@ export async function connectLeniently(
   } catch (error: unknown) {
     onError(error);
   }
+}
+
+/**
+ * The same connection, with every command issued through it aborted once `signal` fires: a hanging Redis
+ * then costs the deadline of the batch, never the invocation.
+ */
+export function withDeadline(client: RedisClient, signal: AbortSignal): RedisClient {
+  return client.withAbortSignal(signal);
 }
