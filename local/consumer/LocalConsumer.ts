@@ -1,0 +1,97 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { type WiredConsumer, wireConsumer } from '../../lambdas/consumer/dependencies.js';
+import type { ConsumerSettings } from '../../lambdas/shared/consumer/CustomerEventConsumer.js';
+import type { ShardMap } from '../../lambdas/shared/sharding/index.js';
+import { EventSourceEmulator, type EventSourceStats } from '../esm/index.js';
+import type { LocalLog } from '../log/index.js';
+import { LocalLogDeadLetterSink } from './LocalLogDeadLetterSink.js';
+
+export const LOCAL_TOPIC = 'customer-events.v1';
+export const LOCAL_DLQ_TOPIC = 'customer-events.v1.dlq';
+export const LOCAL_GROUP = 'cdp-consumer';
+
+export interface LocalMapping {
+  readonly batchSize: number;
+  readonly batchWindowMillis: number;
+  readonly retryAttempts: number;
+  readonly maxRecordAgeSeconds: number;
+  readonly bisectBatchOnError: boolean;
+  readonly reportBatchItemFailures: boolean;
+  readonly functionTimeoutMillis: number;
+}
+
+/** The event-source mapping as configured for the consumer in AWS (see lib/config), for local runs. */
+export const LOCAL_MAPPING: LocalMapping = {
+  batchSize: 500,
+  batchWindowMillis: 50,
+  retryAttempts: 10,
+  maxRecordAgeSeconds: -1,
+  bisectBatchOnError: true,
+  reportBatchItemFailures: true,
+  functionTimeoutMillis: 60_000,
+};
+
+export interface LocalConsumerOptions {
+  readonly log: LocalLog;
+  readonly shardMap: ShardMap;
+  readonly redisUrl?: string | undefined;
+  /** Partitions consumed in parallel (the pollers of the mapping). */
+  readonly concurrency?: number;
+  readonly mapping?: Partial<LocalMapping>;
+  readonly settings?: Partial<ConsumerSettings>;
+  readonly onProgress?: (stats: EventSourceStats) => void;
+  readonly progressIntervalMillis?: number;
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+}
+
+/**
+ * The consumer Lambda as it runs in AWS, on this machine: the same handler code, fed by the MSK
+ * event-source emulator from the durable local log, writing to the local shards and Redis, dead letters
+ * to the local DLQ topic.
+ */
+export class LocalConsumer {
+  private constructor(
+    public readonly emulator: EventSourceEmulator,
+    private readonly wired: WiredConsumer,
+  ) {}
+
+  public static async create(options: LocalConsumerOptions): Promise<LocalConsumer> {
+    const logger = new Logger({
+      serviceName: 'consumer',
+      logLevel: options.logLevel ?? (process.env.CDP_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN',
+    });
+    await options.log.createTopic(LOCAL_DLQ_TOPIC, 1);
+    const wired = await wireConsumer({
+      shardMap: options.shardMap,
+      redis: options.redisUrl ? { url: options.redisUrl } : undefined,
+      deadLetters: new LocalLogDeadLetterSink(options.log, LOCAL_DLQ_TOPIC),
+      logger,
+      metrics: new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'consumer' }),
+      ...(options.settings ? { settings: options.settings } : {}),
+    });
+    const mapping = { ...LOCAL_MAPPING, ...options.mapping };
+    const emulator = new EventSourceEmulator({
+      log: options.log,
+      topic: LOCAL_TOPIC,
+      group: LOCAL_GROUP,
+      handler: (event, context) => wired.consumer.handle(event, context),
+      ...mapping,
+      concurrency: options.concurrency ?? 4,
+      onFailure: { topic: LOCAL_DLQ_TOPIC },
+      functionName: 'cdp-local-consumer',
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.progressIntervalMillis ? { progressIntervalMillis: options.progressIntervalMillis } : {}),
+    });
+    return new LocalConsumer(emulator, wired);
+  }
+
+  public get consumer() {
+    return this.wired.consumer;
+  }
+
+  public async close(): Promise<void> {
+    await this.emulator.stop();
+    await this.wired.close();
+  }
+}

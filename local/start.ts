@@ -1,0 +1,148 @@
+/**
+ * `npm start`: runs the platform on this machine. Throwaway PostgreSQL (one database per shard, migrated)
+ * and Redis, a durable local log playing MSK, sample customer traffic published to it, and the real
+ * consumer Lambda fed by the MSK event-source emulator. Prints progress while it consumes and verifies
+ * the result against the shards and the Redis index at the end.
+ *
+ *   npm start -- --events 50000 --customers 5000 --shards 4 --partitions 12 --poison 5 --follow
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: '20000' },
+    customers: { type: 'string', default: '2000' },
+    shards: { type: 'string', default: '4' },
+    partitions: { type: 'string', default: '12' },
+    concurrency: { type: 'string', default: '4' },
+    poison: { type: 'string', default: '3' },
+    seed: { type: 'string', default: '42' },
+    'data-dir': { type: 'string' },
+    follow: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (args.help) {
+  console.log(`Usage: npm start -- [options]
+  --events N        sample events to publish (default 20000; 0 publishes none)
+  --customers N     distinct customers in the sample (default 2000)
+  --shards N        shard databases (default 4)
+  --partitions N    partitions of customer-events.v1 (default 12)
+  --concurrency N   partitions consumed in parallel (default 4)
+  --poison N        invalid records mixed in, to show the dead-letter path (default 3)
+  --seed N          traffic seed (default 42)
+  --data-dir DIR    where the local log lives (default: a new temporary directory)
+  --follow          keep consuming after the sample is done, until Ctrl-C`);
+  process.exit(0);
+}
+
+const count = (name: string, value: string | undefined, min: number): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`--${name} must be a whole number >= ${min}, got ${value}`);
+    process.exit(2);
+  }
+  return n;
+};
+const events = count('events', args.events, 0);
+const customers = count('customers', args.customers, 1);
+const shards = count('shards', args.shards, 1);
+const partitions = count('partitions', args.partitions, 1);
+const concurrency = count('concurrency', args.concurrency, 1);
+const poison = count('poison', args.poison, 0);
+const seed = count('seed', args.seed, 0);
+
+const { LocalDataServices } = await import('./platform/LocalDataServices.js');
+const { LocalLog } = await import('./log/index.js');
+const { LocalConsumer, LOCAL_DLQ_TOPIC, LOCAL_TOPIC } = await import('./consumer/LocalConsumer.js');
+const { generateTraffic } = await import('./traffic/generateTraffic.js');
+const { publishToLog } = await import('./traffic/publishToLog.js');
+const { verifyPlatform } = await import('./platform/verifyPlatform.js');
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+const step = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+  const started = performance.now();
+  process.stdout.write(`  ${label} ... `);
+  const result = await work();
+  console.log(`done (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  return result;
+};
+
+console.log('Customer data platform: local run');
+const services = await step(`starting PostgreSQL (${shards} shard databases, migrated) and Redis`, () =>
+  LocalDataServices.start({ shards, name: 'cdp-start' }),
+).catch((error: unknown) => {
+  console.error(
+    `\ncannot start the local data services: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  console.error('PostgreSQL and Redis binaries are needed: apt-get install -y postgresql redis-server');
+  process.exit(1);
+});
+const dataDir = args['data-dir'] ?? (await mkdtemp(join(tmpdir(), 'cdp-log-')));
+const log = await LocalLog.open(dataDir);
+await log.createTopic(LOCAL_TOPIC, partitions);
+console.log(`  local log: ${dataDir} (${LOCAL_TOPIC}: ${partitions} partitions)`);
+
+const traffic = generateTraffic({ events, customers: Math.min(customers, Math.max(events, 1)), seed });
+await step(`publishing ${fmt(traffic.length)} events for ${fmt(Math.min(customers, events))} customers`, () =>
+  publishToLog(log, LOCAL_TOPIC, traffic),
+);
+if (poison > 0) {
+  const bad = ['{"eventId": "truncated', 'not json at all', JSON.stringify({ type: 'customer.teleported' })];
+  await log.append(
+    LOCAL_TOPIC,
+    Array.from({ length: poison }, (_, i) => ({ key: `poison-${i}`, value: bad[i % bad.length] ?? '' })),
+  );
+  console.log(`  published ${poison} poison records (they must land in ${LOCAL_DLQ_TOPIC})`);
+}
+
+let lastLine = 0;
+const started = performance.now();
+const local = await LocalConsumer.create({
+  log,
+  shardMap: services.shardMap,
+  redisUrl: services.redis?.url,
+  concurrency,
+  progressIntervalMillis: 500,
+  onProgress: (s) => {
+    if (performance.now() - lastLine < 1_000) return;
+    lastLine = performance.now();
+    const lag = Object.entries(s.lag).map(([p, n]) => `p${p}=${n}`);
+    const rate = s.recordsCommitted / ((performance.now() - started) / 1000);
+    console.log(
+      `  consumed ${fmt(s.recordsCommitted)} | ${fmt(Math.round(rate))} records/s | invocations ${fmt(s.invocations)}` +
+        ` | retries ${s.retries} | lag ${lag.join(' ')}`,
+    );
+  },
+});
+
+const shutdown = async (code: number) => {
+  await local.close();
+  await services.stop();
+  process.exit(code);
+};
+process.once('SIGINT', () => void shutdown(130));
+process.once('SIGTERM', () => void shutdown(143));
+
+await local.emulator.drain();
+const seconds = (performance.now() - started) / 1000;
+const stats = local.emulator.stats();
+console.log(
+  `  consumed ${fmt(stats.recordsCommitted)} records in ${seconds.toFixed(1)} s ` +
+    `(${fmt(Math.round(stats.recordsCommitted / seconds))} records/s), ${stats.invocations} invocations`,
+);
+const report = await verifyPlatform(services, log, traffic);
+console.log(report.lines.map((l) => `  ${l}`).join('\n'));
+
+if (args.follow) {
+  console.log(`  following ${LOCAL_TOPIC} in ${dataDir}; Ctrl-C to stop`);
+  await local.emulator.start();
+} else {
+  await shutdown(report.ok ? 0 : 1);
+}
