@@ -8,6 +8,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     setupFiles: ['test/setup.ts'],
+    // Metrics go to stdout as EMF in Lambda; in tests they would only drown the output.
+    env: { POWERTOOLS_METRICS_DISABLED: 'true' },
     reporters: ['default'],
   },
 });

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { UnknownTopicError } from '../log/index.js';
 import {
   EMULATOR_DEFAULTS,
@@ -142,6 +143,8 @@ export class EventSourceEmulator {
     }
     this.fatal = undefined;
     const controller = new AbortController();
+    // One listener per partition worker waits on this signal.
+    setMaxListeners(0, controller.signal);
     const loops = new Set<Promise<void>>();
     await this.discoverPartitions(controller, loops);
     const supervisor = this.supervise(controller, loops);

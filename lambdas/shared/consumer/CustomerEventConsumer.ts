@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -90,6 +91,7 @@ export class CustomerEventConsumer {
   /** Guards index writes. */
   private readonly indexBreaker: IPolicy;
   private lastDrainFailed = true;
+  private repairing: Promise<boolean> | undefined;
   private readonly idempotencyConfig: IdempotencyConfig;
 
   public constructor(private readonly deps: ConsumerDependencies) {
@@ -141,6 +143,8 @@ export class CustomerEventConsumer {
 
     await this.sendDeadLetters(letters, failed, counters);
     const deadline = new AbortController();
+    // Every command of the invocation listens to this one signal.
+    setMaxListeners(0, deadline.signal);
     const timer = setTimeout(() => deadline.abort(), this.settings.redisDeadlineMillis);
     const redis = this.deps.redis?.isReady ? withDeadline(this.deps.redis, deadline.signal) : undefined;
     try {
@@ -335,7 +339,15 @@ export class CustomerEventConsumer {
    * failure (and at cold start) until a pass finds nothing left to do.
    * @returns whether the index is complete and every outbox drained.
    */
-  public async repairIndex(redis: RedisClient | undefined = this.deps.redis): Promise<boolean> {
+  public repairIndex(redis: RedisClient | undefined = this.deps.redis): Promise<boolean> {
+    // Concurrent invocations in one process share one repair instead of racing each other.
+    this.repairing ??= this.repairOnce(redis).finally(() => {
+      this.repairing = undefined;
+    });
+    return this.repairing;
+  }
+
+  private async repairOnce(redis: RedisClient | undefined): Promise<boolean> {
     if (redis === undefined) return this.deps.redis === undefined;
     if (!redis.isReady) return false;
     const index = new CustomerIndex(redis);
@@ -387,9 +399,12 @@ export class CustomerEventConsumer {
     metrics.addMetric('EventsFailed', MetricUnit.Count, c.failed);
     metrics.addMetric('IdempotencyStoreBypassed', MetricUnit.Count, c.idempotencyBypassed);
     if (c.idempotencyBypassed > 0) {
-      this.deps.logger.warn('idempotency store unavailable; database guard used alone', {
-        events: c.idempotencyBypassed,
-      });
+      this.deps.logger.warn(
+        'idempotency store bypassed (unreachable, or holding in-progress records of an interrupted delivery); the database guard decided alone',
+        {
+          events: c.idempotencyBypassed,
+        },
+      );
     }
     metrics.publishStoredMetrics();
   }
