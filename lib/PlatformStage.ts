@@ -1,6 +1,7 @@
 import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from './config/index.js';
+import { ConsumerStack } from './stacks/ConsumerStack.js';
 import { DataStack } from './stacks/DataStack.js';
 import { NetworkStack } from './stacks/NetworkStack.js';
 import { StreamingStack } from './stacks/StreamingStack.js';
@@ -17,6 +18,7 @@ export class PlatformStage extends Stage {
   public readonly network: NetworkStack;
   public readonly streaming: StreamingStack;
   public readonly data: DataStack;
+  public readonly consumer: ConsumerStack;
 
   public constructor(scope: Construct, id: string, props: PlatformStageProps) {
     const { config } = props;
@@ -49,6 +51,17 @@ export class PlatformStage extends Stage {
       stackName: `${prefix}-data`,
       description: `Customer data platform (${config.name}): Aurora shard clusters, shard map, Redis index`,
       terminationProtection: config.name === 'prod',
+    });
+    // Stateless compute: rebuilt from code, so never termination protected.
+    this.consumer = new ConsumerStack(this, 'Consumer', {
+      config,
+      vpc: this.network.vpc,
+      computeSubnets: this.network.computeSubnets,
+      securityGroups: this.network.securityGroups,
+      streaming: this.streaming,
+      data: this.data,
+      stackName: `${prefix}-consumer`,
+      description: `Customer data platform (${config.name}): customer event consumer and shard schema migrations`,
     });
   }
 }

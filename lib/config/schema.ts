@@ -37,6 +37,32 @@ const alarmsSchema = z.strictObject({
   dlqDepth: z.number().int().min(0),
 });
 
+/** Lambda's limits for a Kafka event source mapping in provisioned mode, and for a function. */
+const consumerSchema = z.strictObject({
+  /** The topic the consumer reads; one of `streaming.topics`. */
+  topic: z.string().regex(TOPIC_NAME, 'must be a valid Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)'),
+  /** Kafka consumer group of the event source mapping; fixed once the mapping exists. */
+  consumerGroup: z
+    .string()
+    .regex(/^[a-zA-Z0-9\-/*:_+=.@]{1,200}$/, 'must be 1-200 characters of [a-zA-Z0-9-/*:_+=.@]'),
+  batchSize: z.number().int().min(1, 'must be at least 1').max(10_000, 'must be at most 10000'),
+  maxBatchingWindowSeconds: z.number().int().min(0).max(300, 'must be at most 300 (5 minutes)'),
+  minimumPollers: z.number().int().min(1, 'must be at least 1').max(200, 'must be at most 200'),
+  maximumPollers: z.number().int().min(1, 'must be at least 1').max(2000, 'must be at most 2000'),
+  /** Retries of a failed batch before its records go to the on-failure queue. */
+  retryAttempts: z.number().int().min(0, 'must be at least 0').max(10_000, 'must be at most 10000'),
+  /** Records older than this go to the on-failure queue unprocessed. */
+  maxRecordAgeSeconds: z
+    .number()
+    .int()
+    .min(60, 'must be at least 60')
+    .max(604_800, 'must be at most 604800 (7 days)'),
+  memoryMiB: z.number().int().min(128, 'must be at least 128').max(10_240, 'must be at most 10240'),
+  timeoutSeconds: z.number().int().min(1, 'must be at least 1').max(900, 'must be at most 900 (15 minutes)'),
+  /** Caps the consumer's concurrency so a backlog cannot starve the account's other functions. */
+  reservedConcurrency: z.number().int().min(1, 'must be at least 1').optional(),
+});
+
 export const environmentConfigSchema = z
   .strictObject({
     name: z.enum(ENVIRONMENT_NAMES),
@@ -86,6 +112,7 @@ export const environmentConfigSchema = z
     }),
     deployment: deploymentSchema,
     alarms: alarmsSchema,
+    consumer: consumerSchema,
   })
   .superRefine((cfg, ctx) => {
     if (cfg.streaming.brokerCount % cfg.availabilityZoneCount !== 0) {
@@ -126,6 +153,20 @@ export const environmentConfigSchema = z
         });
       }
     });
+    if (!names.includes(cfg.consumer.topic)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['consumer', 'topic'],
+        message: `must be one of streaming.topics (${names.join(', ')}), got ${cfg.consumer.topic}`,
+      });
+    }
+    if (cfg.consumer.maximumPollers < cfg.consumer.minimumPollers) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['consumer', 'maximumPollers'],
+        message: `must be >= minimumPollers (${cfg.consumer.minimumPollers})`,
+      });
+    }
     if (cfg.name === 'prod') {
       const prodRules: Array<[boolean, (string | number)[], string]> = [
         [cfg.data.shardCount >= 4, ['data', 'shardCount'], 'prod needs at least 4 shards'],

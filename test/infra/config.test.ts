@@ -119,6 +119,68 @@ describe('loadEnvironmentConfig', () => {
     expect(message).toMatch(/dev\.network: Unrecognized key: "natGateways"/);
   });
 
+  it.each(ENVIRONMENT_NAMES)('points the %s consumer at a declared topic, within Lambda limits', (name) => {
+    const { consumer, streaming } = loadEnvironmentConfig(name);
+
+    expect(streaming.topics.map((t) => t.name)).toContain(consumer.topic);
+    expect(consumer.maximumPollers).toBeGreaterThanOrEqual(consumer.minimumPollers);
+    expect(consumer.timeoutSeconds).toBeLessThanOrEqual(900);
+  });
+
+  it('gives prod more pollers than dev, and at most one per partition of its topic', () => {
+    const dev = loadEnvironmentConfig('dev');
+    const prod = loadEnvironmentConfig('prod');
+    const partitionsOf = (config: EnvironmentConfig) =>
+      config.streaming.topics.find((t) => t.name === config.consumer.topic)?.partitions ?? 0;
+
+    expect(prod.consumer.minimumPollers).toBeGreaterThan(dev.consumer.minimumPollers);
+    expect(prod.consumer.maximumPollers).toBeGreaterThan(dev.consumer.maximumPollers);
+    expect(prod.consumer.maximumPollers).toBeLessThanOrEqual(partitionsOf(prod));
+  });
+
+  it('names consumer.topic when it is not one of the declared topics', () => {
+    const base = variantOf('uat', (c) => {
+      c.consumer.topic = 'orders.v1';
+    });
+
+    expect(messageOf(() => loadEnvironmentConfig('uat', {}, base))).toContain(
+      'uat.consumer.topic: must be one of streaming.topics (customer-events.v1, customer-events.v1.dlq), got orders.v1',
+    );
+  });
+
+  it('names consumer.maximumPollers when it is below minimumPollers', () => {
+    const base = variantOf('prod', (c) => {
+      c.consumer.minimumPollers = 10;
+      c.consumer.maximumPollers = 5;
+    });
+
+    expect(messageOf(() => loadEnvironmentConfig('prod', {}, base))).toContain(
+      'prod.consumer.maximumPollers: must be >= minimumPollers (10)',
+    );
+  });
+
+  it('refuses consumer settings outside what Lambda accepts, naming every field', () => {
+    const base = variantOf('dev', (c) => {
+      c.consumer.batchSize = 20_000;
+      c.consumer.maxBatchingWindowSeconds = 301;
+      c.consumer.minimumPollers = 0;
+      c.consumer.retryAttempts = -1;
+      c.consumer.maxRecordAgeSeconds = 30;
+      c.consumer.timeoutSeconds = 901;
+      c.consumer.consumerGroup = 'has spaces';
+    });
+
+    const message = messageOf(() => loadEnvironmentConfig('dev', {}, base));
+
+    expect(message).toContain('dev.consumer.batchSize: must be at most 10000');
+    expect(message).toContain('dev.consumer.maxBatchingWindowSeconds: must be at most 300 (5 minutes)');
+    expect(message).toContain('dev.consumer.minimumPollers: must be at least 1');
+    expect(message).toContain('dev.consumer.retryAttempts: must be at least 0');
+    expect(message).toContain('dev.consumer.maxRecordAgeSeconds: must be at least 60');
+    expect(message).toContain('dev.consumer.timeoutSeconds: must be at most 900 (15 minutes)');
+    expect(message).toContain('dev.consumer.consumerGroup: must be 1-200 characters');
+  });
+
   it('applies account and region overrides from context and validates them', () => {
     const config = loadEnvironmentConfig('uat', { account: '123456789012', region: 'us-east-2' });
 

@@ -12,6 +12,7 @@ export interface SynthesizedEnvironment {
   readonly network: Template;
   readonly streaming: Template;
   readonly data: Template;
+  readonly consumer: Template;
 }
 
 const cache = new Map<EnvironmentName, SynthesizedEnvironment>();
@@ -28,6 +29,7 @@ export function synthesize(name: EnvironmentName): SynthesizedEnvironment {
     network: Template.fromStack(stage.network),
     streaming: Template.fromStack(stage.streaming),
     data: Template.fromStack(stage.data),
+    consumer: Template.fromStack(stage.consumer),
   };
   rmSync(outdir, { recursive: true, force: true });
   cache.set(name, result);

@@ -1,0 +1,205 @@
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { ManagedKafkaEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { GuardedFunction } from '../constructs/GuardedFunction.js';
+import { ShardSchemaMigrations } from '../constructs/ShardSchemaMigrations.js';
+import { acknowledge } from '../nag.js';
+import { type DataStack, SHARD_MAP_VERSION } from './DataStack.js';
+import type { PlatformSecurityGroups } from './NetworkStack.js';
+import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
+import type { StreamingStack } from './StreamingStack.js';
+
+export interface ConsumerStackProps extends PlatformStackProps {
+  readonly vpc: ec2.IVpc;
+  readonly computeSubnets: ec2.SubnetSelection;
+  readonly securityGroups: PlatformSecurityGroups;
+  readonly streaming: StreamingStack;
+  readonly data: DataStack;
+}
+
+/** Namespace of the consumer's own Powertools metrics. */
+export const CONSUMER_METRICS_NAMESPACE = 'CustomerDataPlatform';
+
+/** SQS keeps a message at most 14 days: the time operators have to inspect and redrive a failed record. */
+const FAILURE_RETENTION = Duration.days(14);
+/** Lambda holds all environment variables of a function in 4 KB; the shard map must leave room for the rest. */
+const SHARD_MAP_ENV_BUDGET_BYTES = 3072;
+/** Upper bound of one shard's entry in SHARD_MAP (id, cluster and secret ARNs, database). */
+const SHARD_ENTRY_BYTES = 256;
+/** Minutes the consumer may stay behind its threshold before the lag alarm fires. */
+const LAG_EVALUATION_MINUTES = 5;
+
+/**
+ * The stateless customer-event consumer: a guarded Lambda function reading the configured topic through a
+ * provisioned-mode MSK event source mapping on its `live` alias, writing to every shard through the Data
+ * API and to the Redis index, and sending records it cannot process to an encrypted on-failure queue.
+ * Shard schemas are migrated before the function is updated; deployments shift traffic by the configured
+ * strategy and roll back on errors, slow invocations, a growing dead-letter queue or lag.
+ */
+export class ConsumerStack extends PlatformStack {
+  public readonly consumer: GuardedFunction;
+  public readonly failureQueue: sqs.Queue;
+  public readonly failureQueueKey: kms.Key;
+  public readonly eventSource: ManagedKafkaEventSource;
+  public readonly migrations: ShardSchemaMigrations;
+  public readonly failureQueueAlarm: cloudwatch.Alarm;
+  public readonly offsetLagAlarm: cloudwatch.Alarm;
+
+  public constructor(scope: Construct, id: string, props: ConsumerStackProps) {
+    super(scope, id, props);
+    const { config } = this;
+    const { consumer: settings, alarms } = config;
+    const { data, streaming } = props;
+    const placement = {
+      vpc: props.vpc,
+      subnets: props.computeSubnets,
+      securityGroups: [props.securityGroups.compute],
+      logRetentionDays: config.network.flowLogRetentionDays,
+      logRemovalPolicy: config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    };
+
+    if (data.shards.length * SHARD_ENTRY_BYTES > SHARD_MAP_ENV_BUDGET_BYTES) {
+      throw new Error(
+        `${data.shards.length} shards do not fit the consumer's SHARD_MAP environment variable ` +
+          `(${SHARD_MAP_ENV_BUDGET_BYTES} bytes); read the shard map from ${data.shardMapParameter.parameterName} instead`,
+      );
+    }
+    const shardMap = this.toJsonString({
+      version: SHARD_MAP_VERSION,
+      shards: data.shards.map((shard) => ({
+        id: shard.shardId,
+        clusterArn: shard.clusterArn,
+        secretArn: shard.secret.secretArn,
+        database: shard.databaseName,
+      })),
+    });
+
+    this.migrations = new ShardSchemaMigrations(this, 'ShardSchema', { shardMap, ...placement });
+    data.grantShardAccess(this.migrations.handler);
+
+    this.failureQueueKey = new kms.Key(this, 'FailureQueueKey', {
+      description: `Failed customer events of ${config.name} (consumer on-failure queue)`,
+      enableKeyRotation: true,
+      // Messages may outlive the stack's compute; the key must outlive the messages.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.failureQueue = new sqs.Queue(this, 'FailureQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.failureQueueKey,
+      retentionPeriod: FAILURE_RETENTION,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledge(this.failureQueue, {
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter destination of the consumer (the event source mapping sends ' +
+        'records it gave up on here, and the consumer its poison records); nothing consumes it automatically, ' +
+        'operators inspect and redrive it, so a further dead-letter queue behind it would never receive anything',
+    });
+
+    this.consumer = new GuardedFunction(this, 'Consumer', {
+      name: 'consumer',
+      description: `Applies customer events from ${settings.topic} to the shards and the Redis index`,
+      ...placement,
+      memorySize: settings.memoryMiB,
+      timeout: Duration.seconds(settings.timeoutSeconds),
+      ...(settings.reservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrentExecutions: settings.reservedConcurrency }),
+      environment: {
+        SHARD_MAP: shardMap,
+        REDIS_HOST: data.cache.primaryEndpoint.hostname,
+        REDIS_PORT: Token.asString(data.cache.primaryEndpoint.port),
+        REDIS_AUTH_SECRET_ARN: data.cache.authSecret.secretArn,
+        DLQ_QUEUE_URL: this.failureQueue.queueUrl,
+        POWERTOOLS_METRICS_NAMESPACE: CONSUMER_METRICS_NAMESPACE,
+      },
+      deploymentStrategy: config.deployment.strategy,
+      thresholds: alarms,
+    });
+    // Never run a new consumer against a schema it does not know.
+    this.consumer.function.node.addDependency(this.migrations.resource);
+
+    data.grantShardAccess(this.consumer);
+    data.cache.grantConnect(this.consumer);
+    streaming.cluster.grantConsume(this.consumer, [settings.topic], settings.consumerGroup);
+    this.failureQueue.grantSendMessages(this.consumer);
+
+    this.eventSource = new ManagedKafkaEventSource({
+      clusterArn: streaming.cluster.clusterArn,
+      topic: settings.topic,
+      consumerGroupId: settings.consumerGroup,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: settings.batchSize,
+      maxBatchingWindow: Duration.seconds(settings.maxBatchingWindowSeconds),
+      // Retries, record age, bisection, partial batch responses and destinations need provisioned mode.
+      provisionedPollerConfig: {
+        minimumPollers: settings.minimumPollers,
+        maximumPollers: settings.maximumPollers,
+      },
+      retryAttempts: settings.retryAttempts,
+      maxRecordAge: Duration.seconds(settings.maxRecordAgeSeconds),
+      bisectBatchOnError: true,
+      reportBatchItemFailures: true,
+      onFailure: new SqsDlq(this.failureQueue),
+    });
+    this.consumer.alias.addEventSource(this.eventSource);
+    const queueKeyReason =
+      'Granted by Queue.grantSendMessages, which the SQS on-failure destination of the event source ' +
+      'mapping calls: SSE-KMS needs data keys to send to the queue; the statement names only the ' +
+      "queue's own customer-managed key, so the wildcard covers the variants of one action on one key";
+    acknowledge(
+      this.consumer.function,
+      { id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', reason: queueKeyReason },
+      { id: 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]', reason: queueKeyReason },
+    );
+    acknowledge(this.consumer.function, {
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole]',
+      reason:
+        'Attached by the MSK event source mapping, which polls with the function role: the AWS-maintained ' +
+        'policy holds the MSK describe/bootstrap reads and the ENI create/describe/delete actions the pollers ' +
+        'need in the cluster VPC, none of which supports resource-level scoping; every data-plane permission ' +
+        '(kafka-cluster:*) is granted separately on the exact cluster, topic and group ARNs',
+    });
+
+    this.failureQueueAlarm = new cloudwatch.Alarm(this, 'FailureQueueDepthAlarm', {
+      alarmDescription: `consumer: more than ${alarms.dlqDepth} failed customer events wait in the on-failure queue`,
+      metric: this.failureQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: alarms.dlqDepth,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      // SQS stops publishing for a queue that has been idle for hours: an idle queue is an empty one.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.offsetLagAlarm = new cloudwatch.Alarm(this, 'OffsetLagAlarm', {
+      alarmDescription:
+        `consumer: more than ${alarms.consumerOffsetLag} records of ${settings.topic} unprocessed ` +
+        `for ${LAG_EVALUATION_MINUTES} minutes`,
+      // Lambda's own lag of the mapping's consumer group, at topic level; the function has this one mapping.
+      metric: new cloudwatch.Metric({
+        namespace: 'AWS/Lambda',
+        metricName: 'OffsetLag',
+        dimensionsMap: { FunctionName: this.consumer.function.functionName },
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: alarms.consumerOffsetLag,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: LAG_EVALUATION_MINUTES,
+      datapointsToAlarm: LAG_EVALUATION_MINUTES,
+      // Lambda publishes the lag while its pollers fetch; a quiet topic is not a lagging consumer.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.consumer.addAlarm(this.failureQueueAlarm);
+    this.consumer.addAlarm(this.offsetLagAlarm);
+  }
+}

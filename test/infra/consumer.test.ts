@@ -1,0 +1,429 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { describe, expect, it } from 'vitest';
+import {
+  type DeploymentStrategy,
+  ENVIRONMENT_NAMES,
+  type EnvironmentName,
+  loadEnvironmentConfig,
+} from '../../lib/config/index.js';
+import { DEPLOYMENT_CONFIGS, GuardedFunction } from '../../lib/constructs/GuardedFunction.js';
+import { synthesize } from '../support/synth.js';
+
+interface Resource {
+  readonly Type: string;
+  readonly Properties: Record<string, unknown>;
+  readonly DependsOn?: string[];
+}
+type Resources = Record<string, Resource>;
+
+interface Statement {
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource: unknown;
+  readonly Condition?: unknown;
+}
+
+const MIGRATIONS_SOURCE = fileURLToPath(
+  new URL('../../lambdas/shared/migrations/migrations.ts', import.meta.url),
+);
+
+const DEPLOYMENT_CONFIG_NAMES: Record<EnvironmentName, string> = {
+  dev: 'CodeDeployDefault.LambdaAllAtOnce',
+  uat: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
+  prod: 'CodeDeployDefault.LambdaCanary10Percent10Minutes',
+};
+
+/** The single resource of `type` whose logical id contains `fragment`, with its id. */
+const only = (template: Template, type: string, fragment = ''): [string, Resource] => {
+  const matches = Object.entries(template.findResources(type) as Resources).filter(([id]) =>
+    id.includes(fragment),
+  );
+  expect(matches.map(([id]) => id)).toHaveLength(1);
+  const [match] = matches;
+  if (match === undefined) throw new Error(`no ${type} ${fragment}`);
+  return match;
+};
+
+/** The logical id behind `{ Ref: id }` or `{ 'Fn::GetAtt': [id, attr] }`. */
+const referencedId = (value: unknown): string | undefined => {
+  const json = JSON.stringify(value);
+  return /"Ref":"([A-Za-z0-9]+)"/.exec(json)?.[1] ?? /"Fn::GetAtt":\["([A-Za-z0-9]+)"/.exec(json)?.[1];
+};
+
+/**
+ * Rebuilds a JSON document serialized with `Stack.toJsonString` (an `Fn::Join` of literal fragments and
+ * tokens), replacing each token by a readable placeholder so the document can be parsed and inspected.
+ */
+const parseJoinedJson = (value: unknown): unknown => {
+  const join = (value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+  const placeholder = (part: unknown): string => {
+    const imported = (part as { 'Fn::ImportValue'?: string })['Fn::ImportValue'];
+    if (imported !== undefined) return `<import:${imported.split(':').pop() ?? ''}>`;
+    return `<${referencedId(part) ?? 'token'}>`;
+  };
+  const text = join[1].map((part) => (typeof part === 'string' ? part : placeholder(part))).join(join[0]);
+  return JSON.parse(text);
+};
+
+const statementsOf = (template: Template, policyFragment: string): Statement[] => {
+  const [, policy] = only(template, 'AWS::IAM::Policy', policyFragment);
+  return (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+};
+const actionsOf = (statement: Statement): string[] => [statement.Action].flat();
+
+describe.each(ENVIRONMENT_NAMES)('Consumer stack (%s)', (name) => {
+  const config = loadEnvironmentConfig(name);
+  const { consumer: settings, alarms } = config;
+  const { consumer, stage } = synthesize(name);
+  const [queueId, queue] = only(consumer, 'AWS::SQS::Queue');
+  const [functionId, fn] = only(consumer, 'AWS::Lambda::Function', 'ConsumerFunction');
+  const [aliasId, alias] = only(consumer, 'AWS::Lambda::Alias');
+  const [topicId] = only(consumer, 'AWS::SNS::Topic');
+  const [customResourceId, customResource] = only(consumer, 'Custom::ShardSchemaMigrations');
+  const alarmsById = consumer.findResources('AWS::CloudWatch::Alarm') as Resources;
+  const alarmId = (fragment: string): string => only(consumer, 'AWS::CloudWatch::Alarm', fragment)[0];
+  const keys = consumer.findResources('AWS::KMS::Key') as Resources;
+  const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+
+  it(`is a stateless stack named cdp-${name}-consumer, without termination protection`, () => {
+    expect(stage.consumer.stackName).toBe(`cdp-${name}-consumer`);
+    expect(stage.consumer.terminationProtection).toBe(false);
+  });
+
+  it('reads the configured topic through a provisioned-mode MSK event source mapping on the live alias', () => {
+    consumer.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    consumer.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::ImportValue': Match.stringLikeRegexp(`cdp-${name}-streaming:.*Kafka.*Arn`) },
+      Topics: [settings.topic],
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: settings.consumerGroup },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: settings.batchSize,
+      MaximumBatchingWindowInSeconds: settings.maxBatchingWindowSeconds,
+      ProvisionedPollerConfig: {
+        MinimumPollers: settings.minimumPollers,
+        MaximumPollers: settings.maximumPollers,
+      },
+      FunctionName: {
+        'Fn::Join': ['', [{ 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: aliasId }] }] }, ':live']],
+      },
+    });
+    expect(alias.Properties).toMatchObject({ Name: 'live', FunctionName: { Ref: functionId } });
+  });
+
+  it('retries, bisects and reports partial batches, then sends what still fails to the on-failure queue', () => {
+    consumer.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      MaximumRetryAttempts: settings.retryAttempts,
+      MaximumRecordAgeInSeconds: settings.maxRecordAgeSeconds,
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+    });
+  });
+
+  it('keeps failed records 14 days in a queue encrypted with a rotating customer-managed key, TLS only', () => {
+    const keyId = referencedId(queue.Properties.KmsMasterKeyId);
+
+    expect(queue.Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+    expect(queue.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+    expect(keys[keyId ?? '']?.Properties.EnableKeyRotation).toBe(true);
+    consumer.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it(`deploys the alias with ${DEPLOYMENT_CONFIG_NAMES[name]} and rolls back on failure, stop or alarm`, () => {
+    const [groupId, group] = only(consumer, 'AWS::CodeDeploy::DeploymentGroup');
+    const guarded = (group.Properties.AlarmConfiguration as { Alarms: Array<{ Name: unknown }> }).Alarms.map(
+      (alarm) => referencedId(alarm.Name),
+    );
+
+    expect(group.Properties).toMatchObject({
+      DeploymentConfigName: DEPLOYMENT_CONFIG_NAMES[name],
+      AlarmConfiguration: { Enabled: true },
+      AutoRollbackConfiguration: {
+        Enabled: true,
+        Events: ['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST', 'DEPLOYMENT_STOP_ON_ALARM'],
+      },
+    });
+    expect(guarded.sort()).toEqual(Object.keys(alarmsById).sort());
+    expect(guarded).toHaveLength(4);
+    consumer.hasResource('AWS::Lambda::Alias', {
+      UpdatePolicy: { CodeDeployLambdaAliasUpdate: { DeploymentGroupName: { Ref: groupId } } },
+    });
+  });
+
+  it('alarms on errors and p99 duration of the live alias at the configured thresholds', () => {
+    const aliasDimensions = [
+      { Name: 'FunctionName', Value: { Ref: functionId } },
+      { Name: 'Resource', Value: { 'Fn::Join': ['', [{ Ref: functionId }, ':live']] } },
+    ];
+
+    expect(alarmsById[alarmId('Errors')]?.Properties).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Statistic: 'Sum',
+      Period: 60,
+      Dimensions: aliasDimensions,
+      Threshold: alarms.functionErrors,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(alarmsById[alarmId('Duration')]?.Properties).toMatchObject({
+      MetricName: 'Duration',
+      ExtendedStatistic: 'p99',
+      Dimensions: aliasDimensions,
+      Threshold: alarms.durationP99Millis,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it('alarms on the depth of the on-failure queue and on the consumer offset lag at the configured thresholds', () => {
+    expect(alarmsById[alarmId('FailureQueueDepth')]?.Properties).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      Threshold: alarms.dlqDepth,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(alarmsById[alarmId('OffsetLag')]?.Properties).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'OffsetLag',
+      Statistic: 'Maximum',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId } }],
+      Threshold: alarms.consumerOffsetLag,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it('notifies an encrypted, TLS-only SNS topic from every alarm, on alarm and on recovery', () => {
+    for (const alarm of Object.values(alarmsById)) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+      expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
+    }
+    const [, topic] = only(consumer, 'AWS::SNS::Topic');
+    const keyId = referencedId(topic.Properties.KmsMasterKeyId);
+    expect(keys[keyId ?? '']?.Properties.EnableKeyRotation).toBe(true);
+    consumer.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topicId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: 'sns:Publish',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('runs the consumer on nodejs22.x arm64 in the compute subnets, sized from the configuration', () => {
+    expect(fn.Properties).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      MemorySize: settings.memoryMiB,
+      Timeout: settings.timeoutSeconds,
+      TracingConfig: { Mode: 'Active' },
+      VpcConfig: {
+        SecurityGroupIds: [{ 'Fn::ImportValue': expect.stringMatching('ComputeSg') }],
+        SubnetIds: [1, 2, 3].map((n) => ({
+          'Fn::ImportValue': expect.stringMatching(new RegExp(`VpccomputeSubnet${n}`)),
+        })),
+      },
+    });
+    expect(fn.Properties.ReservedConcurrentExecutions).toBe(settings.reservedConcurrency);
+  });
+
+  it('hands the consumer every shard, the Redis endpoint and secret, and the on-failure queue', () => {
+    const shardMap = parseJoinedJson(variables.SHARD_MAP) as {
+      version: number;
+      shards: Array<{ id: string; clusterArn: string; secretArn: string; database: string }>;
+    };
+
+    expect(shardMap.version).toBe(1);
+    expect(shardMap.shards.map((s) => s.id)).toEqual(
+      Array.from({ length: config.data.shardCount }, (_, i) => `shard-${i}`),
+    );
+    shardMap.shards.forEach((shard, i) => {
+      expect(shard.clusterArn).toMatch(
+        new RegExp(`:rds:${config.region}:${config.account}:cluster:<import:.*Shard${i}Cluster`),
+      );
+      expect(shard.secretArn).toMatch(new RegExp(`<import:.*Shard${i}ClusterSecret`));
+      expect(shard.database).toBe('customers');
+    });
+    expect(variables).toMatchObject({
+      REDIS_HOST: { 'Fn::ImportValue': expect.stringMatching('PrimaryEndPointAddress') },
+      REDIS_PORT: { 'Fn::ImportValue': expect.stringMatching('PrimaryEndPointPort') },
+      REDIS_AUTH_SECRET_ARN: { 'Fn::ImportValue': expect.stringMatching('IndexAuthToken') },
+      DLQ_QUEUE_URL: { Ref: queueId },
+      POWERTOOLS_METRICS_NAMESPACE: 'CustomerDataPlatform',
+      POWERTOOLS_SERVICE_NAME: 'consumer',
+    });
+  });
+
+  it('grants the consumer least privilege: no wildcard data access, Kafka scoped to its topic and group', () => {
+    const statements = statementsOf(consumer, 'ConsumerFunction');
+    const onAnything = statements.filter((s) => [s.Resource].flat().includes('*'));
+    const kafka = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kafka-cluster:')));
+    const rdsData = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('rds-data:')));
+
+    expect(onAnything.flatMap(actionsOf).sort()).toEqual([
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    expect(statements.flatMap(actionsOf).filter((a) => a.endsWith(':*') || a === '*')).toEqual([]);
+    expect(rdsData).toHaveLength(config.data.shardCount);
+    for (const statement of rdsData) {
+      expect(JSON.stringify(statement.Resource)).toMatch(/:rds:.*:cluster:/);
+    }
+    const kafkaResources = kafka.map((s) => JSON.stringify(s.Resource));
+    expect(kafkaResources.filter((r) => r.includes(':topic/'))).toEqual([
+      expect.stringContaining(`/${settings.topic}"`),
+    ]);
+    expect(kafkaResources.filter((r) => r.includes(':group/'))).toEqual([
+      expect.stringContaining(`/${settings.consumerGroup}"`),
+    ]);
+    expect(kafkaResources.every((r) => !r.includes('*'))).toBe(true);
+    expect(kafka.flatMap(actionsOf)).toEqual(
+      expect.arrayContaining(['kafka-cluster:Connect', 'kafka-cluster:ReadData', 'kafka-cluster:AlterGroup']),
+    );
+    expect(kafka.flatMap(actionsOf)).not.toContain('kafka-cluster:WriteData');
+  });
+
+  it('lets the consumer send to the on-failure queue with its key, and to no other queue', () => {
+    const statements = statementsOf(consumer, 'ConsumerFunction');
+    const sqs = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('sqs:')));
+    const queueKey = statements.filter(
+      (s) => referencedId(s.Resource) === referencedId(queue.Properties.KmsMasterKeyId),
+    );
+
+    expect(sqs.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [queueId, 'Arn'] }]);
+    expect(actionsOf(sqs[0] as Statement)).toContain('sqs:SendMessage');
+    expect(queueKey.flatMap(actionsOf)).toEqual(
+      expect.arrayContaining(['kms:GenerateDataKey*', 'kms:Decrypt']),
+    );
+  });
+
+  it('migrates the shard schema in a custom resource keyed on the migrations checksum, before the consumer', () => {
+    const checksum = createHash('sha256').update(readFileSync(MIGRATIONS_SOURCE, 'utf8')).digest('hex');
+
+    expect(customResource.Properties.MigrationsChecksum).toBe(checksum);
+    expect(parseJoinedJson(customResource.Properties.ShardMap)).toEqual(parseJoinedJson(variables.SHARD_MAP));
+    expect(fn.DependsOn).toContain(customResourceId);
+    const [providerId, provider] = only(consumer, 'AWS::Lambda::Function', 'ProviderframeworkonEvent');
+    expect(customResource.Properties.ServiceToken).toEqual({ 'Fn::GetAtt': [providerId, 'Arn'] });
+    // The framework answers CloudFormation's pre-signed S3 URL, which the isolated VPC cannot reach.
+    expect(provider.Properties.VpcConfig).toBeUndefined();
+  });
+
+  it('runs the migration function in the VPC with SQL on every shard and nothing else', () => {
+    const [, migrations] = only(consumer, 'AWS::Lambda::Function', 'ShardSchemaHandler');
+    const statements = statementsOf(consumer, 'ShardSchemaHandler');
+
+    expect(migrations.Properties).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Environment: {
+        Variables: { POWERTOOLS_SERVICE_NAME: 'shard-migrations', SHARD_MAP: variables.SHARD_MAP },
+      },
+      VpcConfig: { SecurityGroupIds: [{ 'Fn::ImportValue': expect.stringMatching('ComputeSg') }] },
+    });
+    expect(statements.filter((s) => actionsOf(s).includes('rds-data:ExecuteStatement'))).toHaveLength(
+      config.data.shardCount,
+    );
+    expect(statements.flatMap(actionsOf).some((a) => /^(kafka|sqs|elasticache)/.test(a))).toBe(false);
+  });
+
+  it('keeps every key of the stack rotating', () => {
+    for (const key of Object.values(keys)) expect(key.Properties.EnableKeyRotation).toBe(true);
+  });
+});
+
+describe('GuardedFunction', () => {
+  const placement = () => {
+    const app = new App();
+    const stack = new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'compute', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+    });
+    const securityGroup = new ec2.SecurityGroup(stack, 'Sg', { vpc });
+    return { stack, vpc, securityGroup };
+  };
+
+  it('maps every deployment strategy of the configuration to a CodeDeploy preset', () => {
+    const strategies: DeploymentStrategy[] = [
+      'allAtOnce',
+      'canary10Percent5Minutes',
+      'canary10Percent10Minutes',
+      'canary10Percent15Minutes',
+      'linear10PercentEvery1Minute',
+      'linear10PercentEvery3Minutes',
+      'linear10PercentEvery10Minutes',
+    ];
+
+    expect(Object.keys(DEPLOYMENT_CONFIGS).sort()).toEqual([...strategies].sort());
+    expect(new Set(Object.values(DEPLOYMENT_CONFIGS).map((c) => c.deploymentConfigName)).size).toBe(
+      strategies.length,
+    );
+  });
+
+  it('notifies a given topic, owns none, and guards deployments with alarms added later', () => {
+    // Prepare
+    const { stack, vpc, securityGroup } = placement();
+    const topic = new sns.Topic(stack, 'Ops');
+
+    // Act
+    const guarded = new GuardedFunction(stack, 'Guarded', {
+      name: 'consumer',
+      vpc,
+      subnets: { subnetGroupName: 'compute' },
+      securityGroups: [securityGroup],
+      logRetentionDays: 7,
+      deploymentStrategy: 'linear10PercentEvery3Minutes',
+      thresholds: { functionErrors: 3, durationP99Millis: 1_000 },
+      alarmTopic: topic,
+    });
+    const extra = new cloudwatch.Alarm(stack, 'Extra', {
+      metric: guarded.alias.metricThrottles(),
+      threshold: 1,
+      evaluationPeriods: 1,
+    });
+    guarded.addAlarm(extra);
+    const template = Template.fromStack(stack);
+
+    // Assess
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    expect(guarded.alarms).toHaveLength(3);
+    expect(guarded.alarms).toContain(extra);
+    template.hasResourceProperties('AWS::CodeDeploy::DeploymentGroup', {
+      DeploymentConfigName: 'CodeDeployDefault.LambdaLinear10PercentEvery3Minutes',
+      AlarmConfiguration: {
+        Alarms: Match.arrayWith([
+          { Name: { Ref: stack.getLogicalId(extra.node.defaultChild as cloudwatch.CfnAlarm) } },
+        ]),
+      },
+    });
+    template.allResourcesProperties('AWS::CloudWatch::Alarm', {
+      AlarmActions: [{ Ref: stack.getLogicalId(topic.node.defaultChild as sns.CfnTopic) }],
+    });
+  });
+});
