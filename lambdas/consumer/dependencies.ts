@@ -3,8 +3,8 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { type ConsumerSettings, CustomerEventConsumer } from '../shared/consumer/CustomerEventConsumer.js';
 import type { DeadLetterSink } from '../shared/consumer/deadLetters.js';
 import { connectLeniently, createRedisClient, type RedisClient } from '../shared/redis/createRedisClient.js';
-import { type ShardDescriptor, type ShardMap, ShardRouter } from '../shared/sharding/index.js';
-import { DataApiSqlClient, PgSqlClient, type SqlClient } from '../shared/sql/index.js';
+import { type ShardMap, ShardRouter } from '../shared/sharding/index.js';
+import { sqlClientFor } from '../shared/sql/index.js';
 
 export interface ConsumerWiring {
   readonly shardMap: ShardMap;
@@ -21,26 +21,6 @@ export interface WiredConsumer {
   readonly consumer: CustomerEventConsumer;
   readonly redis: RedisClient | undefined;
   close(): Promise<void>;
-}
-
-/** A shard reached through the Data API when it names a cluster, over `pg` when it names a URL. */
-export function sqlClientFor(shard: ShardDescriptor, maxConnections?: number): SqlClient {
-  if (shard.clusterArn && shard.secretArn) {
-    return new DataApiSqlClient({
-      name: shard.id,
-      resourceArn: shard.clusterArn,
-      secretArn: shard.secretArn,
-      database: shard.database,
-    });
-  }
-  if (shard.url) {
-    return new PgSqlClient({
-      name: shard.id,
-      connectionString: shard.url,
-      ...(maxConnections === undefined ? {} : { maxConnections }),
-    });
-  }
-  throw new RangeError(`${shard.id} names neither a cluster (clusterArn + secretArn) nor a url`);
 }
 
 /**

@@ -5,6 +5,7 @@ export { fromFormattedRecords, toSqlParameters } from './dataApiMarshalling.js';
 export { isSqlError, SqlError } from './errors.js';
 export { type CompiledStatement, compileNamedParameters } from './namedParameters.js';
 export { PG_DEFAULTS, PgSqlClient, type PgSqlClientOptions } from './PgSqlClient.js';
+export { sqlClientFor } from './sqlClientFor.js';
 export {
   type SqlClient,
   type SqlExecutor,
