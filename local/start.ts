@@ -115,9 +115,11 @@ const local = await LocalConsumer.create({
     lastLine = performance.now();
     const lag = Object.entries(s.lag).map(([p, n]) => `p${p}=${n}`);
     const rate = s.recordsCommitted / ((performance.now() - started) / 1000);
+    const t = local.consumer.totals;
     console.log(
-      `  consumed ${fmt(s.recordsCommitted)} | ${fmt(Math.round(rate))} records/s | invocations ${fmt(s.invocations)}` +
-        ` | retries ${s.retries} | lag ${lag.join(' ')}`,
+      `  consumed ${fmt(s.recordsCommitted)} | ${fmt(Math.round(rate))} records/s | applied ${fmt(t.applied)}` +
+        ` | duplicates ${fmt(t.duplicates)} | DLQ ${t.poison + s.sentToDestination} | retries ${s.retries}` +
+        ` | lag ${lag.join(' ')}`,
     );
   },
 });
@@ -133,9 +135,12 @@ process.once('SIGTERM', () => void shutdown(143));
 await local.emulator.drain();
 const seconds = (performance.now() - started) / 1000;
 const stats = local.emulator.stats();
+const totals = local.consumer.totals;
 console.log(
   `  consumed ${fmt(stats.recordsCommitted)} records in ${seconds.toFixed(1)} s ` +
-    `(${fmt(Math.round(stats.recordsCommitted / seconds))} records/s), ${stats.invocations} invocations`,
+    `(${fmt(Math.round(stats.recordsCommitted / seconds))} records/s), ${stats.invocations} invocations: ` +
+    `${fmt(totals.applied)} applied, ${fmt(totals.stale)} stale, ${fmt(totals.duplicates)} duplicates, ` +
+    `${totals.poison} poison, ${totals.idempotencyBypassed} via the database guard alone`,
 );
 const report = await verifyPlatform(services, log, traffic);
 console.log(report.lines.map((l) => `  ${l}`).join('\n'));

@@ -62,7 +62,8 @@ export const CONSUMER_DEFAULTS: Omit<ConsumerSettings, keyof ResilienceSettings>
   indexRebuildPageSize: 500,
 };
 
-interface Counters {
+/** What happened to the events of an invocation, or (as `totals`) of every invocation so far. */
+export interface Counters {
   applied: number;
   stale: number;
   duplicates: number;
@@ -91,6 +92,15 @@ export class CustomerEventConsumer {
   /** Guards index writes. */
   private readonly indexBreaker: IPolicy;
   private lastDrainFailed = true;
+  /** Running totals since this consumer was created (progress displays, drills). */
+  public readonly totals: Counters = {
+    applied: 0,
+    stale: 0,
+    duplicates: 0,
+    poison: 0,
+    failed: 0,
+    idempotencyBypassed: 0,
+  };
   private repairing: Promise<boolean> | undefined;
   private readonly idempotencyConfig: IdempotencyConfig;
 
@@ -391,6 +401,7 @@ export class CustomerEventConsumer {
   }
 
   private publish(c: Counters): void {
+    for (const key of Object.keys(c) as Array<keyof Counters>) this.totals[key] += c[key];
     const { metrics } = this.deps;
     metrics.addMetric('EventsApplied', MetricUnit.Count, c.applied);
     metrics.addMetric('EventsStale', MetricUnit.Count, c.stale);
