@@ -1,5 +1,6 @@
 /**
- * The shard schema, as ordered, immutable migrations. A migration once released is never edited:
+ * The shard schema, as ordered, immutable migrations. Indexes are added by the migration of the feature
+ * that reads through them (every index costs every write of the consumer's hot path). A migration once released is never edited:
  * the runner records a checksum of each and refuses to run when a released one has changed. Each
  * migration is a list of single statements because the RDS Data API runs one statement per call.
  */
@@ -38,8 +39,6 @@ export const SHARD_MIGRATIONS: readonly Migration[] = [
       )`,
       'CREATE INDEX customers_email_idx ON customers (email) WHERE email IS NOT NULL',
       'CREATE INDEX customers_phone_idx ON customers (phone) WHERE phone IS NOT NULL',
-      'CREATE INDEX customers_updated_at_idx ON customers (updated_at)',
-      'CREATE INDEX customers_bucket_idx ON customers (bucket)',
       `CREATE TABLE applied_events (
         event_id         uuid PRIMARY KEY,
         customer_id      text NOT NULL,
@@ -52,8 +51,6 @@ export const SHARD_MIGRATIONS: readonly Migration[] = [
         source_offset    bigint,
         applied_at       timestamptz NOT NULL DEFAULT now()
       )`,
-      'CREATE INDEX applied_events_customer_idx ON applied_events (customer_id, occurred_at)',
-      'CREATE INDEX applied_events_applied_at_idx ON applied_events (applied_at)',
       `CREATE TABLE index_outbox (
         customer_id text PRIMARY KEY,
         event_count bigint NOT NULL,
