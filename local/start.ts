@@ -102,7 +102,8 @@ if (poison > 0) {
   console.log(`  published ${poison} poison records (they must land in ${LOCAL_DLQ_TOPIC})`);
 }
 
-let lastLine = 0;
+let lastLine = performance.now();
+let lastCommitted = 0;
 const started = performance.now();
 const local = await LocalConsumer.create({
   log,
@@ -111,10 +112,12 @@ const local = await LocalConsumer.create({
   concurrency,
   progressIntervalMillis: 500,
   onProgress: (s) => {
-    if (performance.now() - lastLine < 1_000) return;
-    lastLine = performance.now();
+    const now = performance.now();
+    if (now - lastLine < 1_000 || s.recordsCommitted === lastCommitted) return;
+    const rate = (s.recordsCommitted - lastCommitted) / ((now - lastLine) / 1000);
+    lastLine = now;
+    lastCommitted = s.recordsCommitted;
     const lag = Object.entries(s.lag).map(([p, n]) => `p${p}=${n}`);
-    const rate = s.recordsCommitted / ((performance.now() - started) / 1000);
     const t = local.consumer.totals;
     console.log(
       `  consumed ${fmt(s.recordsCommitted)} | ${fmt(Math.round(rate))} records/s | applied ${fmt(t.applied)}` +

@@ -105,6 +105,8 @@ export class PlatformFunction extends Construct implements iam.IGrantable {
         minify: true,
         sourceMap: true,
         sourcesContent: false,
+        // Bundle sizes are reported only when something is wrong; synth output stays readable.
+        logLevel: nodejs.LogLevel.ERROR,
         externalModules: props.bundleAwsSdk === false ? ['@aws-sdk/*'] : [],
       },
     });
