@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { acknowledge } from '../nag.js';
+import { acknowledgeProviderFindings } from './acknowledgeProviderFindings.js';
 import { PlatformFunction } from './PlatformFunction.js';
 
 /** The shard schema's source: any change to it (a new migration) changes the resource and re-runs it. */
@@ -92,25 +91,6 @@ export class ShardSchemaMigrations extends Construct {
       },
     });
 
-    this.acknowledgeProviderFindings();
-  }
-
-  private acknowledgeProviderFindings(): void {
-    const frameworkFunction = this.provider.node.findChild('framework-onEvent');
-    const handlerFunction = this.handler.function.node.defaultChild as lambda.CfnFunction;
-    const logicalId = Stack.of(this).getLogicalId(handlerFunction);
-    acknowledge(
-      frameworkFunction,
-      {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: 'CDK Provider framework function: the AWS-maintained policy only lets it write its own logs',
-      },
-      {
-        id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>:*]`,
-        reason:
-          'CDK Provider framework grants lambda:InvokeFunction on the migration function and its versions ' +
-          '(the :* suffix); it can invoke nothing else',
-      },
-    );
+    acknowledgeProviderFindings(this.provider, this.handler, 'migration');
   }
 }
