@@ -7,8 +7,6 @@ import type { Context, MSKEvent, MSKRecord } from 'aws-lambda';
 import type { IPolicy } from 'cockatiel';
 import { applyEventsToShard, type IndexEntry, type PendingEvent } from '../customers/applyEventsToShard.js';
 import { decodeEvent, PoisonRecordError } from '../events/index.js';
-import { CustomerIndex } from '../index/CustomerIndex.js';
-import { rebuildIndexStep } from '../index/rebuildIndex.js';
 import { type RedisClient, withDeadline } from '../redis/createRedisClient.js';
 import {
   type ResilienceSettings,
@@ -20,7 +18,8 @@ import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';
 import { batchResponseFor, type KafkaBatchResponse, recordsOf } from './batchResponse.js';
 import type { DeadLetter, DeadLetterSink } from './deadLetters.js';
-import { clearIndexOutbox, drainIndexOutbox } from './indexOutbox.js';
+import { describeError } from './describeError.js';
+import { IndexMaintainer } from './IndexMaintainer.js';
 import { type EventOutcome, ShardBatcher } from './ShardBatcher.js';
 
 export interface ConsumerDependencies {
@@ -89,9 +88,7 @@ export class CustomerEventConsumer {
   private readonly shardPolicies = new Map<string, IPolicy>();
   /** Guards the idempotency store; only store errors count against it. */
   private readonly idempotencyBreaker: IPolicy;
-  /** Guards index writes. */
-  private readonly indexBreaker: IPolicy;
-  private lastDrainFailed = true;
+  private readonly index: IndexMaintainer;
   /** Running totals since this consumer was created (progress displays, drills). */
   public readonly totals: Counters = {
     applied: 0,
@@ -101,7 +98,6 @@ export class CustomerEventConsumer {
     failed: 0,
     idempotencyBypassed: 0,
   };
-  private repairing: Promise<boolean> | undefined;
   private readonly idempotencyConfig: IdempotencyConfig;
 
   public constructor(private readonly deps: ConsumerDependencies) {
@@ -116,7 +112,15 @@ export class CustomerEventConsumer {
       throwOnNoIdempotencyKey: true,
     });
     this.idempotencyBreaker = redisPolicy(this.settings, isIdempotencyStoreError);
-    this.indexBreaker = redisPolicy(this.settings);
+    this.index = new IndexMaintainer({
+      configured: deps.redis !== undefined,
+      shards: deps.shards,
+      breaker: redisPolicy(this.settings),
+      logger: deps.logger,
+      metrics: deps.metrics,
+      outboxDrainLimit: this.settings.outboxDrainLimit,
+      rebuildPageSize: this.settings.indexRebuildPageSize,
+    });
   }
 
   /**
@@ -192,12 +196,12 @@ export class CustomerEventConsumer {
         this.deps.logger.warn('event not applied; it will be redelivered', {
           eventId: item.pending.event.eventId,
           shard: item.shardId,
-          error: describe(result.reason),
+          error: describeError(result.reason),
         });
       }
     });
 
-    await this.updateIndex(indexEntries, redis);
+    await this.index.afterCommit(indexEntries, redis);
     this.publish(counters);
     return batchResponseFor(failed);
   }
@@ -253,7 +257,7 @@ export class CustomerEventConsumer {
         // The store is down, slow, or holds an in-progress record of a crashed delivery: the database
         // guard alone decides, in the same transaction as the effect.
         counters.idempotencyBypassed += 1;
-        this.deps.logger.debug('idempotency store bypassed', { eventId, error: describe(error) });
+        this.deps.logger.debug('idempotency store bypassed', { eventId, error: describeError(error) });
         return submit(shardId, pending);
       }
     };
@@ -300,104 +304,15 @@ export class CustomerEventConsumer {
       }
     } catch (error: unknown) {
       // Never drop a record: if the destination is down, the records are redelivered and tried again.
-      this.deps.logger.error('dead-letter destination unavailable', { error: describe(error) });
+      this.deps.logger.error('dead-letter destination unavailable', { error: describeError(error) });
       failed.push(...letters.map((l) => l.record));
       counters.failed += letters.length;
     }
   }
 
-  /** Index updates after commit; whatever fails stays in the shard outbox for a later repair. */
-  private async updateIndex(
-    entries: ReadonlyMap<string, IndexEntry[]>,
-    redis: RedisClient | undefined,
-  ): Promise<void> {
-    if (this.deps.redis === undefined) return;
-    if (redis === undefined) {
-      this.lastDrainFailed = true;
-      return;
-    }
-    const index = new CustomerIndex(redis);
-    let failures = 0;
-    await Promise.all(
-      [...entries].map(async ([shardId, list]) => {
-        if (list.length === 0) return;
-        const client = this.deps.shards.get(shardId);
-        if (client === undefined) return;
-        try {
-          await this.indexBreaker.execute(() => index.update(list));
-          await clearIndexOutbox(client, list);
-        } catch (error: unknown) {
-          failures += list.length;
-          this.deps.logger.warn('index update deferred to the outbox', {
-            shard: shardId,
-            error: describe(error),
-          });
-        }
-      }),
-    );
-    if (failures > 0) {
-      this.deps.metrics.addMetric('IndexUpdatesDeferred', MetricUnit.Count, failures);
-      this.lastDrainFailed = true;
-    } else if (this.lastDrainFailed) {
-      this.lastDrainFailed = !(await this.repairIndex(redis));
-    }
-  }
-
-  /**
-   * Heals the index by itself: replays every shard's outbox (changes Redis missed while unreachable) and,
-   * when Redis lost its data, takes one bounded step of the rebuild from the shards. Runs after an index
-   * failure (and at cold start) until a pass finds nothing left to do.
-   * @returns whether the index is complete and every outbox drained.
-   */
-  public repairIndex(redis: RedisClient | undefined = this.deps.redis): Promise<boolean> {
-    // Concurrent invocations in one process share one repair instead of racing each other.
-    this.repairing ??= this.repairOnce(redis).finally(() => {
-      this.repairing = undefined;
-    });
-    return this.repairing;
-  }
-
-  private async repairOnce(redis: RedisClient | undefined): Promise<boolean> {
-    if (redis === undefined) return this.deps.redis === undefined;
-    if (!redis.isReady) return false;
-    const index = new CustomerIndex(redis);
-    let complete = true;
-    try {
-      const rebuild = await this.indexBreaker.execute(() =>
-        rebuildIndexStep(index, this.deps.shards, this.settings.indexRebuildPageSize),
-      );
-      if (!rebuild.complete) complete = false;
-      if (rebuild.written > 0) {
-        this.deps.metrics.addMetric('IndexEntriesRebuilt', MetricUnit.Count, rebuild.written);
-        this.deps.logger.info('index rebuild step', { written: rebuild.written, complete: rebuild.complete });
-      }
-    } catch (error: unknown) {
-      complete = false;
-      this.deps.logger.warn('index rebuild postponed', { error: describe(error) });
-    }
-    for (const [shardId, client] of this.deps.shards) {
-      try {
-        const repaired = await drainIndexOutbox(
-          client,
-          (list) => this.indexBreaker.execute(() => index.update(list)),
-          {
-            limit: this.settings.outboxDrainLimit,
-          },
-        );
-        if (repaired.remaining) complete = false;
-        if (repaired.count > 0) {
-          this.deps.metrics.addMetric('IndexEntriesRepaired', MetricUnit.Count, repaired.count);
-          this.deps.logger.info('index entries repaired from the outbox', {
-            shard: shardId,
-            count: repaired.count,
-          });
-        }
-      } catch (error: unknown) {
-        complete = false;
-        this.deps.logger.warn('index repair postponed', { shard: shardId, error: describe(error) });
-      }
-    }
-    return complete;
+  /** Heals the index by itself (see `IndexMaintainer.repair`); tests and operators may call it directly. */
+  public repairIndex(): Promise<boolean> {
+    return this.index.repair(this.deps.redis);
   }
 
   private publish(c: Counters): void {
@@ -438,9 +353,6 @@ const STORE_ERRORS = new Set([
 ]);
 const isIdempotencyStoreError = (error: unknown): boolean =>
   error instanceof Error && STORE_ERRORS.has(error.name);
-
-const describe = (error: unknown): string =>
-  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
 const deadLetterOf = (record: MSKRecord, error: PoisonRecordError): DeadLetter => ({
   reason: error.reason,
