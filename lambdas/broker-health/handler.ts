@@ -1,0 +1,37 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { KafkaClient } from '@aws-sdk/client-kafka';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import {
+  type BrokerHealthReport,
+  brokerHealthConfigFrom,
+  checkBrokerHealth,
+} from '../shared/health/brokerHealth.js';
+import { HEALTH_METRICS_NAMESPACE } from '../shared/health/types.js';
+
+const logger = new Logger({ serviceName: 'broker-health' });
+const metrics = new Metrics({ namespace: HEALTH_METRICS_NAMESPACE, serviceName: 'broker-health' });
+const tracer = new Tracer({ serviceName: 'broker-health' });
+
+// One attempt per send: the named control-plane policy owns retries and timeouts, so the check's budget holds.
+const kafka = tracer.captureAWSv3Client(new KafkaClient({ maxAttempts: 1 }));
+
+/**
+ * Entry point of the scheduled MSK health check. Returns the report (also published as metrics).
+ *
+ * @throws {HealthCheckConfigError} when `CLUSTER_ARN` or `EXPECTED_BROKERS` is missing or invalid, or
+ *   the function may not read the cluster.
+ */
+export const handler = async (_event: ScheduledEvent, context: Context): Promise<BrokerHealthReport> => {
+  logger.addContext(context);
+  const config = brokerHealthConfigFrom(process.env);
+  const report = await checkBrokerHealth(config, {
+    client: kafka,
+    metrics,
+    logger,
+    now: () => new Date(),
+  });
+  tracer.putAnnotation('healthy', report.healthy);
+  return report;
+};

@@ -1,0 +1,155 @@
+import { TaskCancelledError } from 'cockatiel';
+import { RETRIABLE_NODE_CODES } from '../sql/retriableCodes.js';
+
+/** Context attached to every health-check error, logged as structured fields. */
+export type HealthCheckErrorContext = Readonly<Record<string, unknown>>;
+
+export interface HealthCheckErrorOptions {
+  readonly cause?: unknown;
+  readonly context?: HealthCheckErrorContext;
+  readonly retriable?: boolean;
+}
+
+/**
+ * Base of the errors raised while checking the health of a dependency. `retriable` tells whether the same
+ * request may succeed if repeated.
+ */
+export class HealthCheckError extends Error {
+  public override readonly name: string = 'HealthCheckError';
+  public readonly context: HealthCheckErrorContext;
+  public readonly retriable: boolean;
+
+  public constructor(message: string, options: HealthCheckErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.context = options.context ?? {};
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+/**
+ * The check itself is broken: a missing or invalid setting, a denied permission, a malformed request.
+ * Thrown, never reported as an unhealthy dependency, because it says nothing about the dependency.
+ */
+export class HealthCheckConfigError extends HealthCheckError {
+  public override readonly name = 'HealthCheckConfigError';
+
+  public constructor(message: string, options: Omit<HealthCheckErrorOptions, 'retriable'> = {}) {
+    super(message, { ...options, retriable: false });
+  }
+}
+
+/**
+ * Why a control-plane read failed: the API could not be reached in time (throttled, 5xx, network,
+ * timeout), or it answered that the resource does not exist.
+ */
+export type ControlPlaneFailure = 'unreachable' | 'not-found';
+
+/** A control-plane read failed in a way that is reported as an unhealthy dependency. */
+export class ControlPlaneError extends HealthCheckError {
+  public override readonly name = 'ControlPlaneError';
+
+  public constructor(
+    message: string,
+    public readonly operation: string,
+    public readonly failure: ControlPlaneFailure,
+    options: Omit<HealthCheckErrorOptions, 'context'> & { readonly resource: string },
+  ) {
+    super(message, { ...options, context: { operation, failure, resource: options.resource } });
+  }
+}
+
+/** AWS error names of throttling, which the SDK models as client faults but which pass with time. */
+const THROTTLING = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'SlowDown',
+]);
+
+/** The SDK's own timeout and abort errors, raised when a socket hangs or our attempt signal fires. */
+const TIMEOUTS = new Set(['TimeoutError', 'AbortError', 'RequestTimeout', 'RequestTimeoutException']);
+
+/** The resource the check watches is gone: a finding about the dependency, not about the check. */
+const NOT_FOUND = new Set(['NotFoundException', 'ReplicationGroupNotFoundFault']);
+
+const MIN_SERVER_STATUS = 500;
+
+const stringProperty = (value: unknown, key: string): string | undefined => {
+  if (typeof value !== 'object' || value === null || !(key in value)) return undefined;
+  const property: unknown = Reflect.get(value, key);
+  return typeof property === 'string' ? property : undefined;
+};
+
+const httpStatusOf = (value: unknown): number | undefined => {
+  if (typeof value !== 'object' || value === null || !('$metadata' in value)) return undefined;
+  const { $metadata } = value;
+  if (typeof $metadata !== 'object' || $metadata === null || !('httpStatusCode' in $metadata))
+    return undefined;
+  return typeof $metadata.httpStatusCode === 'number' ? $metadata.httpStatusCode : undefined;
+};
+
+const messageOf = (value: unknown): string => (value instanceof Error ? value.message : String(value));
+
+/** `TypeError` and `RangeError` are bugs in this code: never retried, never reported as a finding. */
+export const isProgrammingError = (error: unknown): boolean =>
+  error instanceof TypeError || error instanceof RangeError;
+
+/** Whether a failed attempt may succeed if repeated; programming errors never do. */
+export const isRetriable = (error: unknown): boolean =>
+  !isProgrammingError(error) &&
+  (error instanceof TaskCancelledError || (error instanceof HealthCheckError && error.retriable));
+
+/**
+ * Classifies an error thrown by an AWS control-plane read (or by the policy around it).
+ *
+ * - throttling, server faults, socket errors and timeouts: `ControlPlaneError('unreachable')`, retriable;
+ * - the resource does not exist: `ControlPlaneError('not-found')`, not retriable;
+ * - any other client fault (access denied, bad request, invalid parameter): `HealthCheckConfigError`;
+ * - anything else unknown: `ControlPlaneError('unreachable')`, not retriable.
+ *
+ * Programming errors must be filtered out with {@link isProgrammingError} before calling this.
+ */
+export function classifyControlPlaneError(
+  error: unknown,
+  operation: string,
+  resource: string,
+): HealthCheckError {
+  if (error instanceof HealthCheckError) return error;
+  const name = stringProperty(error, 'name');
+  const reason = `${operation} on ${resource} failed: ${messageOf(error)}`;
+  const unreachable = (retriable: boolean): ControlPlaneError =>
+    new ControlPlaneError(reason, operation, 'unreachable', { cause: error, retriable, resource });
+
+  if (error instanceof TaskCancelledError) {
+    return new ControlPlaneError(`${operation} on ${resource} timed out`, operation, 'unreachable', {
+      cause: error,
+      retriable: true,
+      resource,
+    });
+  }
+  if (name !== undefined && NOT_FOUND.has(name)) {
+    return new ControlPlaneError(reason, operation, 'not-found', {
+      cause: error,
+      retriable: false,
+      resource,
+    });
+  }
+  const code = stringProperty(error, 'code');
+  const status = httpStatusOf(error);
+  if (
+    (name !== undefined && (THROTTLING.has(name) || TIMEOUTS.has(name))) ||
+    (code !== undefined && RETRIABLE_NODE_CODES.has(code)) ||
+    stringProperty(error, '$fault') === 'server' ||
+    (status !== undefined && status >= MIN_SERVER_STATUS)
+  ) {
+    return unreachable(true);
+  }
+  if (stringProperty(error, '$fault') === 'client') {
+    return new HealthCheckConfigError(reason, {
+      cause: error,
+      context: { operation, resource, error: name },
+    });
+  }
+  return unreachable(false);
+}
