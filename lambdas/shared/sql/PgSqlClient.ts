@@ -84,6 +84,11 @@ export class PgSqlClient implements SqlClient {
       throw classifyPgError(error, this.name);
     }
     let broken = false;
+    // A checked-out client has no pool listener: a backend dying mid-transaction must not crash the process.
+    const onError = () => {
+      broken = true;
+    };
+    conn.on('error', onError);
     try {
       await run(conn, this.name, 'BEGIN');
       const result = await work({ query: (sql, params) => run(conn, this.name, sql, params) });
@@ -97,6 +102,7 @@ export class PgSqlClient implements SqlClient {
       }
       throw error;
     } finally {
+      conn.removeListener('error', onError);
       conn.release(broken);
     }
   }
