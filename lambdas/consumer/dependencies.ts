@@ -4,7 +4,7 @@ import { type ConsumerSettings, CustomerEventConsumer } from '../shared/consumer
 import type { DeadLetterSink } from '../shared/consumer/deadLetters.js';
 import { connectLeniently, createRedisClient, type RedisClient } from '../shared/redis/createRedisClient.js';
 import { type ShardMap, ShardRouter } from '../shared/sharding/index.js';
-import { sqlClientFor } from '../shared/sql/index.js';
+import { type SqlClient, sqlClientFor } from '../shared/sql/index.js';
 
 export interface ConsumerWiring {
   readonly shardMap: ShardMap;
@@ -15,6 +15,12 @@ export interface ConsumerWiring {
   readonly settings?: Partial<ConsumerSettings>;
   /** Connections per shard for the `pg` adapter. */
   readonly maxConnectionsPerShard?: number;
+  /**
+   * Clients per shard id owned by the caller, e.g. `ShardDirectory.shards`, whose entries are repointed
+   * while the consumer runs. Used as given (looked up per transaction) and left open by `close()`. When
+   * absent, one client per shard of `shardMap` is built here and closed by `close()`.
+   */
+  readonly shards?: ReadonlyMap<string, SqlClient>;
 }
 
 export interface WiredConsumer {
@@ -29,7 +35,10 @@ export interface WiredConsumer {
  */
 export async function wireConsumer(wiring: ConsumerWiring): Promise<WiredConsumer> {
   const router = new ShardRouter(wiring.shardMap);
-  const shards = new Map(router.shards.map((s) => [s.id, sqlClientFor(s, wiring.maxConnectionsPerShard)]));
+  const owned = wiring.shards === undefined;
+  const shards =
+    wiring.shards ??
+    new Map(router.shards.map((s) => [s.id, sqlClientFor(s, wiring.maxConnectionsPerShard)]));
   let redis: RedisClient | undefined;
   if (wiring.redis) {
     const onError = (error: unknown) =>
@@ -52,7 +61,7 @@ export async function wireConsumer(wiring: ConsumerWiring): Promise<WiredConsume
     consumer,
     redis,
     async close() {
-      await Promise.all([...shards.values()].map((s) => s.close()));
+      if (owned) await Promise.all([...shards.values()].map((s) => s.close()));
       if (redis?.isOpen) redis.destroy();
     },
   };

@@ -3,6 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { type WiredConsumer, wireConsumer } from '../../lambdas/consumer/dependencies.js';
 import type { ConsumerSettings } from '../../lambdas/shared/consumer/CustomerEventConsumer.js';
 import type { ShardMap } from '../../lambdas/shared/sharding/index.js';
+import type { SqlClient } from '../../lambdas/shared/sql/index.js';
 import { EventSourceEmulator, type EventSourceStats } from '../esm/index.js';
 import type { LocalLog } from '../log/index.js';
 import { LocalLogDeadLetterSink } from './LocalLogDeadLetterSink.js';
@@ -36,6 +37,8 @@ export interface LocalConsumerOptions {
   readonly log: LocalLog;
   readonly shardMap: ShardMap;
   readonly redisUrl?: string | undefined;
+  /** Live shard clients owned by the caller (e.g. a `ShardDirectory` that follows failovers). */
+  readonly shards?: ReadonlyMap<string, SqlClient> | undefined;
   /** Partitions consumed in parallel (the pollers of the mapping). */
   readonly concurrency?: number;
   readonly mapping?: Partial<LocalMapping>;
@@ -65,6 +68,7 @@ export class LocalConsumer {
     const wired = await wireConsumer({
       shardMap: options.shardMap,
       redis: options.redisUrl ? { url: options.redisUrl } : undefined,
+      ...(options.shards ? { shards: options.shards } : {}),
       deadLetters: new LocalLogDeadLetterSink(options.log, LOCAL_DLQ_TOPIC),
       logger,
       metrics: new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'consumer' }),

@@ -1,10 +1,15 @@
 /**
  * Runs the local consumer as its own process, the way a Lambda execution environment runs apart from
- * the event source: `CDP_LOG_DIR`, `CDP_SHARD_MAP` (JSON) and optionally `CDP_REDIS_URL` and
- * `CDP_CONCURRENCY`. Prints one JSON progress line per interval on stdout; SIGTERM stops gracefully
- * (in-flight batches finish and commit), SIGKILL is the crash the drills inject.
+ * the event source: `CDP_LOG_DIR`, the shard map, and optionally `CDP_REDIS_URL` and `CDP_CONCURRENCY`.
+ * The shard map comes from `CDP_SHARD_MAP_FILE` (preferred: a JSON file re-read every
+ * `CDP_SHARD_MAP_POLL_MILLIS`, 200 by default, so a shard repointed at a promoted replica is followed
+ * without a restart) or `CDP_SHARD_MAP` (JSON, fixed for the life of the process).
+ * Prints one JSON progress line per interval on stdout; SIGTERM stops gracefully (in-flight batches
+ * finish and commit), SIGKILL is the crash the drills inject.
  */
-import { parseShardMap } from '../../lambdas/shared/sharding/index.js';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { fileShardMapSource, parseShardMap, ShardDirectory } from '../../lambdas/shared/sharding/index.js';
+import type { EventSourceStats } from '../esm/index.js';
 import { LocalLog } from '../log/index.js';
 import { LOCAL_TOPIC, LocalConsumer } from './LocalConsumer.js';
 
@@ -17,19 +22,37 @@ const required = (name: string): string => {
   return value;
 };
 
+const concurrency = Number(process.env.CDP_CONCURRENCY ?? 4);
+const redisUrl = process.env.CDP_REDIS_URL;
+const onProgress = (stats: EventSourceStats) =>
+  process.stdout.write(`${JSON.stringify({ type: 'progress', pid: process.pid, ...stats })}\n`);
+
 const log = await LocalLog.open(required('CDP_LOG_DIR'));
 await log.createTopic(LOCAL_TOPIC, Number(process.env.CDP_PARTITIONS ?? 12));
+const mapFile = process.env.CDP_SHARD_MAP_FILE;
+// With a map file, a directory follows it so a shard repointed at a promoted replica is written to on its
+// new endpoint by the next transaction, without a restart.
+const directory = mapFile
+  ? await ShardDirectory.open(fileShardMapSource(mapFile), {
+      pollMillis: Number(process.env.CDP_SHARD_MAP_POLL_MILLIS ?? 200),
+      logger: new Logger({ serviceName: 'consumer', logLevel: 'WARN' }),
+    })
+  : undefined;
+directory?.start();
 const local = await LocalConsumer.create({
   log,
-  shardMap: parseShardMap(required('CDP_SHARD_MAP')),
-  redisUrl: process.env.CDP_REDIS_URL,
-  concurrency: Number(process.env.CDP_CONCURRENCY ?? 4),
+  shardMap: directory?.map ?? parseShardMap(required('CDP_SHARD_MAP')),
+  shards: directory?.shards,
+  redisUrl,
+  concurrency,
   progressIntervalMillis: 100,
-  onProgress: (stats) =>
-    process.stdout.write(`${JSON.stringify({ type: 'progress', pid: process.pid, ...stats })}\n`),
+  onProgress,
 });
 process.once('SIGTERM', () => {
-  void local.close().then(() => process.exit(0));
+  void local
+    .close()
+    .then(() => directory?.close())
+    .then(() => process.exit(0));
 });
 await local.emulator.start();
 process.stdout.write(`${JSON.stringify({ type: 'started', pid: process.pid })}\n`);

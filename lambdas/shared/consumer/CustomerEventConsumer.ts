@@ -85,7 +85,8 @@ export interface Counters {
  */
 export class CustomerEventConsumer {
   private readonly settings: ConsumerSettings;
-  private readonly shardPolicies = new Map<string, IPolicy>();
+  /** Per shard: the policy and the client it guards. A repointed shard (new client) gets a fresh breaker. */
+  private readonly shardPolicies = new Map<string, { client: SqlClient; policy: IPolicy }>();
   /** Guards the idempotency store; only store errors count against it. */
   private readonly idempotencyBreaker: IPolicy;
   private readonly index: IndexMaintainer;
@@ -104,7 +105,9 @@ export class CustomerEventConsumer {
     this.settings = { ...resilienceSettings(deps.settings), ...CONSUMER_DEFAULTS, ...deps.settings };
     for (const shard of deps.router.shards) {
       if (!deps.shards.has(shard.id)) throw new RangeError(`no SQL client for ${shard.id}`);
-      this.shardPolicies.set(shard.id, shardWritePolicy(this.settings));
+      const client = deps.shards.get(shard.id);
+      if (client !== undefined)
+        this.shardPolicies.set(shard.id, { client, policy: shardWritePolicy(this.settings) });
     }
     this.idempotencyConfig = new IdempotencyConfig({
       eventKeyJmesPath: 'eventId',
@@ -269,8 +272,14 @@ export class CustomerEventConsumer {
     indexEntries: Map<string, IndexEntry[]>,
   ): Promise<ReadonlyMap<string, EventOutcome>> {
     const client = this.deps.shards.get(shardId);
-    const policy = this.shardPolicies.get(shardId);
-    if (client === undefined || policy === undefined) throw new RangeError(`unknown shard ${shardId}`);
+    if (client === undefined) throw new RangeError(`unknown shard ${shardId}`);
+    let guarded = this.shardPolicies.get(shardId);
+    if (guarded?.client !== client) {
+      // The shard was repointed (failover): its old breaker state says nothing about the new primary.
+      guarded = { client, policy: shardWritePolicy(this.settings) };
+      this.shardPolicies.set(shardId, guarded);
+    }
+    const { policy } = guarded;
     const started = performance.now();
     const result = await policy.execute(() =>
       applyEventsToShard(client, events, (id) => this.deps.router.bucketOf(id)),

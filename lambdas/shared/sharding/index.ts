@@ -1,4 +1,12 @@
 export { InvalidShardMapError, ShardingError } from './errors.js';
+export {
+  DEFAULT_RETIRE_GRACE_MILLIS,
+  DEFAULT_SHARD_MAP_POLL_MILLIS,
+  type RefreshOutcome,
+  ShardDirectory,
+  type ShardDirectoryLogger,
+  type ShardDirectoryOptions,
+} from './ShardDirectory.js';
 export { bucketOf, ShardRouter } from './ShardRouter.js';
 export {
   type BucketRange,
@@ -9,3 +17,9 @@ export {
   type ShardMap,
   shardMapSchema,
 } from './shardMap.js';
+export {
+  fileShardMapSource,
+  type ShardMapSource,
+  staticShardMapSource,
+  writeShardMapFile,
+} from './shardMapSource.js';
