@@ -7,7 +7,7 @@ import type { Context, MSKEvent, MSKRecord } from 'aws-lambda';
 import type { IPolicy } from 'cockatiel';
 import { applyEventsToShard, type IndexEntry, type PendingEvent } from '../customers/applyEventsToShard.js';
 import { decodeEvent, PoisonRecordError } from '../events/index.js';
-import { type RedisClient, withDeadline } from '../redis/createRedisClient.js';
+import { type RedisClient, untilDeadline, withDeadline } from '../redis/createRedisClient.js';
 import {
   type ResilienceSettings,
   redisPolicy,
@@ -56,7 +56,7 @@ export const CONSUMER_DEFAULTS: Omit<ConsumerSettings, keyof ResilienceSettings>
   maxEventsPerTransaction: 1_000,
   flushWaitMillis: 1_000,
   idempotencyTtlSeconds: 7 * 24 * 3600,
-  redisDeadlineMillis: 5_000,
+  redisDeadlineMillis: 2_000,
   outboxDrainLimit: 500,
   indexRebuildPageSize: 500,
 };
@@ -165,7 +165,7 @@ export class CustomerEventConsumer {
     const timer = setTimeout(() => deadline.abort(), this.settings.redisDeadlineMillis);
     const redis = this.deps.redis?.isReady ? withDeadline(this.deps.redis, deadline.signal) : undefined;
     try {
-      return await this.applyAll(valid, failed, counters, redis, context);
+      return await this.applyAll(valid, failed, counters, redis, context, deadline.signal);
     } finally {
       clearTimeout(timer);
     }
@@ -177,6 +177,7 @@ export class CustomerEventConsumer {
     counters: Counters,
     redis: RedisClient | undefined,
     context: Context | undefined,
+    deadline: AbortSignal,
   ): Promise<KafkaBatchResponse> {
     const indexEntries = new Map<string, IndexEntry[]>();
     const batcher = new ShardBatcher(
@@ -185,7 +186,7 @@ export class CustomerEventConsumer {
       this.settings.flushWaitMillis,
     );
     for (const v of valid) batcher.expect(v.shardId, 1);
-    const apply = this.guarded(batcher, context, counters, redis);
+    const apply = this.guarded(batcher, context, counters, redis, deadline);
 
     const results = await Promise.allSettled(valid.map((v) => apply(v.shardId, v.pending)));
     results.forEach((result, i) => {
@@ -204,7 +205,7 @@ export class CustomerEventConsumer {
       }
     });
 
-    await this.index.afterCommit(indexEntries, redis);
+    await this.index.afterCommit(indexEntries, redis, deadline);
     this.publish(counters);
     return batchResponseFor(failed);
   }
@@ -215,6 +216,7 @@ export class CustomerEventConsumer {
     context: Context | undefined,
     counters: Counters,
     redis: RedisClient | undefined,
+    deadline: AbortSignal,
   ) {
     const submitted = new Map<string, Promise<EventOutcome>>();
     const submit = (shardId: string, pending: PendingEvent): Promise<EventOutcome> => {
@@ -243,9 +245,13 @@ export class CustomerEventConsumer {
 
     return async (shardId: string, pending: PendingEvent): Promise<EventOutcome> => {
       const { eventId } = pending.event;
+      if (deadline.aborted) {
+        counters.idempotencyBypassed += 1;
+        return submit(shardId, pending);
+      }
       try {
         const outcome = await this.idempotencyBreaker.execute(() =>
-          idempotent({ eventId }, shardId, pending),
+          untilDeadline(idempotent({ eventId }, shardId, pending), deadline),
         );
         if (!submitted.has(eventId)) {
           // Answered from the idempotency store: this event was applied by an earlier delivery.
@@ -358,6 +364,7 @@ const STORE_ERRORS = new Set([
   'IdempotencyItemAlreadyExistsError',
   'IdempotencyPersistenceConsistencyError',
   'BrokenCircuitError',
+  'RedisDeadlineError',
   'TaskCancelledError',
 ]);
 const isIdempotencyStoreError = (error: unknown): boolean =>

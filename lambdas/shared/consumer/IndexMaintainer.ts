@@ -4,7 +4,7 @@ import type { IPolicy } from 'cockatiel';
 import type { IndexEntry } from '../customers/applyEventsToShard.js';
 import { CustomerIndex } from '../index/CustomerIndex.js';
 import { rebuildIndexStep } from '../index/rebuildIndex.js';
-import type { RedisClient } from '../redis/createRedisClient.js';
+import { type RedisClient, untilDeadline } from '../redis/createRedisClient.js';
 import type { SqlClient } from '../sql/index.js';
 import { describeError } from './describeError.js';
 import { clearIndexOutbox, drainIndexOutbox } from './indexOutbox.js';
@@ -36,9 +36,11 @@ export class IndexMaintainer {
   public async afterCommit(
     entries: ReadonlyMap<string, IndexEntry[]>,
     redis: RedisClient | undefined,
+    deadline: AbortSignal,
   ): Promise<void> {
     if (!this.options.configured) return;
-    if (redis === undefined) {
+    if (redis === undefined || deadline.aborted) {
+      // Redis is away or already too slow for this invocation: the entries stay in the outbox.
       this.repairPending = true;
       return;
     }
@@ -50,7 +52,7 @@ export class IndexMaintainer {
         const client = this.options.shards.get(shardId);
         if (client === undefined) return;
         try {
-          await this.options.breaker.execute(() => index.update(list));
+          await this.options.breaker.execute(() => untilDeadline(index.update(list), deadline));
           await clearIndexOutbox(client, list);
         } catch (error: unknown) {
           failures += list.length;
@@ -65,7 +67,8 @@ export class IndexMaintainer {
       this.options.metrics.addMetric('IndexUpdatesDeferred', MetricUnit.Count, failures);
       this.repairPending = true;
     } else if (this.repairPending) {
-      this.repairPending = !(await this.repair(redis));
+      // The repair may outlive this invocation's deadline (it is shared and goes on in the background).
+      this.repairPending = !(await untilDeadline(this.repair(redis), deadline).catch(() => false));
     }
   }
 

@@ -58,9 +58,38 @@ export async function connectLeniently(
 }
 
 /**
- * The same connection, with every command issued through it aborted once `signal` fires: a hanging Redis
- * then costs the deadline of the batch, never the invocation.
+ * The same connection, with every command not yet sent when `signal` fires abandoned. Commands already
+ * written wait for their reply regardless (that is how the client works), so callers also bound their
+ * wait with `untilDeadline`.
  */
 export function withDeadline(client: RedisClient, signal: AbortSignal): RedisClient {
   return client.withAbortSignal(signal);
+}
+
+/** Redis did not answer before the invocation's deadline; the work goes on without it. */
+export class RedisDeadlineError extends Error {
+  public override readonly name = 'RedisDeadlineError';
+  public readonly retriable = true;
+}
+
+/**
+ * Resolves or rejects like `work`, but rejects with `RedisDeadlineError` as soon as `signal` fires: a
+ * Redis that accepts connections and never answers costs the deadline, never the invocation.
+ */
+export function untilDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new RedisDeadlineError('Redis deadline already passed'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new RedisDeadlineError('Redis did not answer before the deadline'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
