@@ -1,0 +1,66 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { IngestService, type IngestSettings } from '../shared/ingest/IngestService.js';
+import { KafkaPublisher, type KafkaPublisherOptions } from '../shared/ingest/KafkaPublisher.js';
+import type { EventPublisher } from '../shared/ingest/publisher.js';
+import { connectLeniently, createRedisClient, type RedisClient } from '../shared/redis/createRedisClient.js';
+import { createRouter, type Router, v1Routes } from './routes.js';
+
+/**
+ * The publisher the ingest API writes to. This is the seam where the resilient publisher (retries,
+ * spillover, backpressure) wraps the Kafka adapter; for now it is the adapter itself.
+ */
+export function createPublisher(options: KafkaPublisherOptions): EventPublisher {
+  return new KafkaPublisher(options);
+}
+
+export interface IngestWiring {
+  readonly topic: string;
+  readonly publisher: EventPublisher;
+  /** The idempotency store; without it `Idempotency-Key` is validated but not enforced. */
+  readonly redis?: { readonly url: string; readonly password?: string | undefined } | undefined;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  readonly settings?: Partial<IngestSettings>;
+}
+
+export interface WiredIngest {
+  readonly service: IngestService;
+  readonly router: Router;
+  readonly redis: RedisClient | undefined;
+  /** Closes the publisher and the Redis connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the ingest service and its router. Redis is connected leniently: if it is down at start-up the
+ * client reconnects in the background and requests are accepted without the idempotency guard meanwhile.
+ */
+export async function wireIngest(wiring: IngestWiring): Promise<WiredIngest> {
+  let redis: RedisClient | undefined;
+  if (wiring.redis) {
+    const onError = (error: unknown) =>
+      wiring.logger.debug('redis connection error', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    redis = createRedisClient(wiring.redis, onError);
+    await connectLeniently(redis, onError);
+  }
+  const service = new IngestService({
+    publisher: wiring.publisher,
+    topic: wiring.topic,
+    redis,
+    logger: wiring.logger,
+    ...(wiring.metrics === undefined ? {} : { metrics: wiring.metrics }),
+    ...(wiring.settings === undefined ? {} : { settings: wiring.settings }),
+  });
+  return {
+    service,
+    router: createRouter(v1Routes(service)),
+    redis,
+    async close() {
+      await wiring.publisher.close();
+      if (redis?.isOpen) redis.destroy();
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { KafkaClient } from '@aws-sdk/client-kafka';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { errorResponse, type IngestResponse } from '../shared/ingest/IngestService.js';
+import { createPublisher, type WiredIngest, wireIngest } from './dependencies.js';
+import type { HttpRequest } from './routes.js';
+
+const logger = new Logger({ serviceName: 'ingest' });
+const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'ingest' });
+const tracer = new Tracer({ serviceName: 'ingest' });
+
+/** `Retry-After` when this instance cannot be wired (Secrets Manager or Redis start-up trouble). */
+const WIRING_RETRY_AFTER_SECONDS = 5;
+
+/** Reads a required environment variable. @throws {RangeError} naming the variable when it is missing. */
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new RangeError(`environment variable ${name} is required`);
+  return value;
+};
+
+/**
+ * Built once per execution environment: events go to TOPIC on the MSK cluster CLUSTER_ARN (brokers
+ * discovered at the first publish), the idempotency store is the cache endpoint with its AUTH token from
+ * Secrets Manager.
+ */
+async function wireFromEnvironment(): Promise<WiredIngest> {
+  const password = await getSecret(env('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
+  return wireIngest({
+    topic: env('TOPIC'),
+    publisher: createPublisher({
+      clusterArn: env('CLUSTER_ARN'),
+      kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
+      logger,
+    }),
+    redis: {
+      url: `rediss://${env('REDIS_HOST')}:${env('REDIS_PORT')}`,
+      password: typeof password === 'string' ? password : undefined,
+    },
+    logger,
+    metrics,
+  });
+}
+
+/** The event as the routes see it; the path loses the stage prefix unless the stage is `$default`. */
+export function toHttpRequest(event: APIGatewayProxyEventV2, context?: Context): HttpRequest {
+  const { stage } = event.requestContext;
+  const prefix = `/${stage}`;
+  const path =
+    stage !== '$default' && (event.rawPath === prefix || event.rawPath.startsWith(`${prefix}/`))
+      ? event.rawPath.slice(prefix.length) || '/'
+      : event.rawPath;
+  const headers: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
+  const raw = event.body ?? '';
+  return {
+    method: event.requestContext.http.method,
+    path,
+    headers,
+    body: event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw,
+    context,
+  };
+}
+
+const toResult = (response: IngestResponse): APIGatewayProxyStructuredResultV2 => ({
+  statusCode: response.status,
+  headers: { ...response.headers },
+  body: response.body,
+});
+
+let wired: Promise<WiredIngest> | undefined;
+
+/** Entry point of the HTTP API's `/v1` routes (payload format 2.0). */
+export const handler = async (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+): Promise<APIGatewayProxyStructuredResultV2> => {
+  logger.addContext(context);
+  try {
+    wired ??= wireFromEnvironment().catch((error: unknown) => {
+      wired = undefined;
+      throw error;
+    });
+    let router: WiredIngest['router'];
+    try {
+      ({ router } = await wired);
+    } catch (error: unknown) {
+      logger.error('ingest could not be wired', { error });
+      if (error instanceof RangeError || error instanceof TypeError) {
+        return toResult(errorResponse(500, 'internal', 'The events could not be accepted'));
+      }
+      return toResult(
+        errorResponse(503, 'unavailable', `Ingest is starting; retry after ${WIRING_RETRY_AFTER_SECONDS} s`, {
+          headers: { 'retry-after': String(WIRING_RETRY_AFTER_SECONDS) },
+        }),
+      );
+    }
+    const response = await router(toHttpRequest(event, context));
+    tracer.putAnnotation('status', response.status);
+    return toResult(response);
+  } finally {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  }
+};

@@ -1,0 +1,278 @@
+import type { KafkaClient } from '@aws-sdk/client-kafka';
+import { TaskCancelledError, type TimeoutPolicy, TimeoutStrategy, timeout } from 'cockatiel';
+import kafkajs, { type KafkaConfig, type Producer, type ProducerConfig, type RetryOptions } from 'kafkajs';
+import type { Envelope } from '../events/index.js';
+import { encodeEvent } from '../events/index.js';
+import { getIamBootstrapBrokers } from '../kafka/bootstrapBrokers.js';
+import { type KafkaLogger, kafkaConfig, type MskTokenProvider } from '../kafka/createKafka.js';
+import { BootstrapBrokersError } from '../kafka/errors.js';
+import { BOOTSTRAP_POLICY, type KafkaPolicy, kafkaPolicy } from '../kafka/policies.js';
+import { type EventPublisher, PublishError } from './publisher.js';
+
+// kafkajs is CommonJS and spreads its error classes into module.exports, which Node's ESM loader cannot
+// see as named exports: take them from the default export.
+const {
+  CompressionTypes,
+  Kafka,
+  KafkaJSConnectionError,
+  KafkaJSError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+  KafkaJSRequestTimeoutError,
+  Partitioners,
+} = kafkajs;
+
+/** Shown in broker logs and quotas for this function's connections. */
+export const INGEST_CLIENT_ID = 'cdp-ingest';
+
+/**
+ * Producer settings. `acks: -1` and `idempotent` make a write durable on every in-sync replica and
+ * deduplicated by the broker across kafkajs' own retries. kafkajs keeps no per-request sequence window,
+ * so its idempotent producer needs `maxInFlightRequests: 1` to keep sequence numbers in order.
+ */
+export const PRODUCER_DEFAULTS = {
+  /** How long the broker may wait for all in-sync replicas before answering with an error. */
+  ackTimeoutMillis: 5_000,
+  /**
+   * kafkajs retries of a failed send (leader moves, not-enough-replicas). Bounded, unlike kafkajs' default
+   * for idempotent producers (unlimited), because an HTTP caller is waiting; see {@link KafkaPublisher}.
+   */
+  sendRetries: 3,
+  retryInitialMillis: 100,
+  retryMaxMillis: 1_000,
+  /** Upper bound of one publish call: broker discovery, connection and the send with its retries. */
+  publishTimeoutMillis: 10_000,
+} as const;
+
+export type KafkaPublisherSettings = { -readonly [K in keyof typeof PRODUCER_DEFAULTS]: number };
+
+/** The part of a kafkajs producer the publisher uses; tests pass a fake. */
+export type ProducerHandle = Pick<Producer, 'connect' | 'disconnect' | 'send'>;
+
+/** The part of a kafkajs client the publisher uses. */
+export interface ProducerClient {
+  producer(config: ProducerConfig): ProducerHandle;
+}
+
+export interface KafkaPublisherOptions {
+  /** The MSK cluster; its IAM bootstrap brokers are discovered with `GetBootstrapBrokers`. */
+  readonly clusterArn: string;
+  readonly kafkaClient: KafkaClient;
+  readonly clientId?: string;
+  readonly logger?: KafkaLogger;
+  /** Signs the MSK IAM token; the default uses the function's role credentials. */
+  readonly tokenProvider?: MskTokenProvider;
+  /** Builds the kafkajs client from its configuration: `new Kafka(config)` unless told. */
+  readonly createClient?: (config: KafkaConfig) => ProducerClient;
+  /** Around `GetBootstrapBrokers`; `kafkaPolicy(BOOTSTRAP_POLICY)` unless told. */
+  readonly bootstrapPolicy?: KafkaPolicy;
+  readonly settings?: Partial<KafkaPublisherSettings>;
+}
+
+const CLUSTER_ARN = /^arn:aws[a-z-]*:kafka:([a-z0-9-]+):\d{12}:cluster\/.+/;
+
+/**
+ * {@link EventPublisher} on MSK with kafkajs: one `send` per publish call carrying every envelope as JSON
+ * with key = customerId (kafkajs' default, Java-compatible murmur2 partitioner, so one customer's events
+ * share a partition), GZIP-compressed. GZIP is the only codec kafkajs ships; Snappy, LZ4 and ZSTD need
+ * codec packages registered in `CompressionCodecs`, and none is a dependency of this project.
+ *
+ * The brokers are discovered once per instance and the producer connects on the first publish. A failed
+ * publish discards the producer (the next publish connects a new one) because the outcome of a timed-out
+ * send is unknown: a new producer id guarantees its sequence numbers are never reused for other records,
+ * which the bounded retries would otherwise risk. After a connection failure or timeout the brokers are
+ * discovered again, in case the cluster's brokers changed.
+ */
+export class KafkaPublisher implements EventPublisher {
+  private readonly settings: KafkaPublisherSettings;
+  private readonly region: string;
+  private readonly bootstrapPolicy: KafkaPolicy;
+  private readonly publishDeadline: TimeoutPolicy;
+  private brokers: Promise<string[]> | undefined;
+  private producer: Promise<ProducerHandle> | undefined;
+  private readonly disconnecting = new Set<Promise<void>>();
+  private readonly discarded = new WeakSet<Promise<ProducerHandle>>();
+  private closed = false;
+
+  /** @throws {RangeError} when `clusterArn` is not an MSK cluster ARN. */
+  public constructor(private readonly options: KafkaPublisherOptions) {
+    const region = CLUSTER_ARN.exec(options.clusterArn)?.[1];
+    if (region === undefined) throw new RangeError(`not an MSK cluster ARN: ${options.clusterArn}`);
+    this.region = region;
+    this.settings = { ...PRODUCER_DEFAULTS, ...options.settings };
+    this.bootstrapPolicy = options.bootstrapPolicy ?? kafkaPolicy(BOOTSTRAP_POLICY);
+    this.publishDeadline = timeout(this.settings.publishTimeoutMillis, TimeoutStrategy.Aggressive);
+  }
+
+  /** The options of every producer this publisher creates. */
+  public producerConfig(): ProducerConfig {
+    const retry: RetryOptions = {
+      retries: this.settings.sendRetries,
+      initialRetryTime: this.settings.retryInitialMillis,
+      maxRetryTime: this.settings.retryMaxMillis,
+    };
+    return {
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry,
+    };
+  }
+
+  /**
+   * Publishes every envelope in one send, acknowledged by all in-sync replicas.
+   * @throws {PublishError} classified by {@link classifyKafkaError}; also when the publisher is closed.
+   */
+  public async publish(topic: string, envelopes: readonly Envelope[]): Promise<void> {
+    const context = { topic, events: envelopes.length };
+    if (this.closed) throw new PublishError('publisher is closed', false, context);
+    if (envelopes.length === 0) return;
+    const messages = envelopes.map((envelope) => ({
+      key: envelope.customerId,
+      value: encodeEvent(envelope),
+    }));
+    let used: Promise<ProducerHandle> | undefined;
+    try {
+      await this.publishDeadline.execute(async () => {
+        used = this.connected();
+        const producer = await used;
+        await producer.send({
+          topic,
+          messages,
+          acks: -1,
+          compression: CompressionTypes.GZIP,
+          timeout: this.settings.ackTimeoutMillis,
+        });
+      });
+    } catch (error: unknown) {
+      // Only the producer this call used: a concurrent call may already have connected a new one.
+      this.discard(used);
+      if (isConnectionFailure(error)) this.brokers = undefined;
+      throw classifyKafkaError(error, context);
+    }
+  }
+
+  /** Disconnects the producer; later publishes fail. Safe to call twice. */
+  public async close(): Promise<void> {
+    this.closed = true;
+    this.discard(this.producer);
+    await Promise.all([...this.disconnecting]);
+  }
+
+  private connected(): Promise<ProducerHandle> {
+    this.producer ??= this.connect().catch((error: unknown) => {
+      this.producer = undefined;
+      throw error;
+    });
+    return this.producer;
+  }
+
+  private async connect(): Promise<ProducerHandle> {
+    const config = kafkaConfig({
+      brokers: await this.discoverBrokers(),
+      clientId: this.options.clientId ?? INGEST_CLIENT_ID,
+      region: this.region,
+      ...(this.options.logger === undefined ? {} : { logger: this.options.logger }),
+      ...(this.options.tokenProvider === undefined ? {} : { tokenProvider: this.options.tokenProvider }),
+    });
+    const client = this.options.createClient?.(config) ?? new Kafka(config);
+    const producer = client.producer(this.producerConfig());
+    await producer.connect();
+    return producer;
+  }
+
+  private discoverBrokers(): Promise<string[]> {
+    this.brokers ??= this.bootstrapPolicy
+      .execute(({ signal }) =>
+        getIamBootstrapBrokers(this.options.kafkaClient, this.options.clusterArn, signal),
+      )
+      .catch((error: unknown) => {
+        this.brokers = undefined;
+        throw error;
+      });
+    return this.brokers;
+  }
+
+  private discard(producer: Promise<ProducerHandle> | undefined): void {
+    if (producer === undefined || this.discarded.has(producer)) return;
+    this.discarded.add(producer);
+    if (this.producer === producer) this.producer = undefined;
+    const done = producer
+      .then((p) => p.disconnect())
+      .catch((error: unknown) => {
+        this.options.logger?.debug('producer disconnect failed', { error: String(error) });
+      })
+      .finally(() => this.disconnecting.delete(done));
+    this.disconnecting.add(done);
+  }
+}
+
+/** Follows `cause` links, first the error itself. */
+function* causes(error: unknown): Generator<unknown> {
+  const seen = new Set<unknown>();
+  let current = error;
+  while (current !== undefined && current !== null && !seen.has(current)) {
+    seen.add(current);
+    yield current;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+}
+
+const isConnectionFailure = (error: unknown): boolean =>
+  [...causes(error)].some(
+    (e) =>
+      e instanceof KafkaJSConnectionError ||
+      e instanceof TaskCancelledError ||
+      (e instanceof KafkaJSError && e.name === 'KafkaJSBrokerNotFound'),
+  );
+
+const codeOf = (error: unknown): string | undefined => {
+  if (error instanceof KafkaJSProtocolError) return error.type;
+  return error instanceof Error ? error.name : undefined;
+};
+
+/**
+ * Whether a failed publish may succeed later, as a {@link PublishError}:
+ * - retriable: connection errors, request timeouts, kafkajs' exhausted retries, the publish deadline,
+ *   a transient `GetBootstrapBrokers` failure, and any kafkajs error flagged `retriable` (leader moves,
+ *   not enough replicas);
+ * - fatal: kafkajs errors flagged not retriable (for example TOPIC_AUTHORIZATION_FAILED,
+ *   MESSAGE_TOO_LARGE, INVALID_RECORD, SASL failures), `TypeError`/`RangeError`, and anything unknown.
+ *
+ * A `PublishError` is returned as it is.
+ */
+export function classifyKafkaError(
+  error: unknown,
+  context: { readonly topic: string; readonly events: number } = { topic: 'unknown', events: 0 },
+): PublishError {
+  if (error instanceof PublishError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const fail = (retriable: boolean, code: string | undefined) =>
+    new PublishError(
+      `publishing ${context.events} event(s) to ${context.topic} failed: ${message}`,
+      retriable,
+      { ...context, code },
+      { cause: error },
+    );
+
+  if (error instanceof TypeError || error instanceof RangeError) return fail(false, error.name);
+  if (
+    error instanceof KafkaJSConnectionError ||
+    error instanceof KafkaJSRequestTimeoutError ||
+    error instanceof KafkaJSNumberOfRetriesExceeded
+  ) {
+    return fail(true, codeOf(error));
+  }
+  if (error instanceof TaskCancelledError) {
+    return new PublishError(
+      `publishing ${context.events} event(s) to ${context.topic} did not finish in time`,
+      true,
+      { ...context, code: 'TIMEOUT' },
+      { cause: error },
+    );
+  }
+  if (error instanceof BootstrapBrokersError) return fail(error.retriable, 'BOOTSTRAP_BROKERS');
+  if (error instanceof KafkaJSError) return fail(error.retriable, codeOf(error));
+  return fail(false, codeOf(error));
+}
