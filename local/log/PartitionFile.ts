@@ -37,6 +37,8 @@ export class PartitionFile {
   }
 
   /** Next offset to be written, as of the last refresh. */
+  private queue: Promise<unknown> = Promise.resolve();
+
   public get nextOffset(): number {
     return this.positions.length;
   }
@@ -45,7 +47,21 @@ export class PartitionFile {
    * Indexes the complete records appended since the last call.
    * @throws {CorruptLogError} when the file lost bytes that held complete records.
    */
-  public async refresh(): Promise<void> {
+  public refresh(): Promise<void> {
+    return this.serially(() => this.refreshIndex());
+  }
+
+  /**
+   * Runs index updates (refresh, append, repair) one at a time: a refresh running beside an append would
+   * index the append's lines while they are being written, and the append would then index them again.
+   */
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async refreshIndex(): Promise<void> {
     const size = await sizeOf(this.path);
     if (size < this.indexedBytes) {
       throw new CorruptLogError(
@@ -124,9 +140,13 @@ export class PartitionFile {
    * Appends the records as consecutive offsets with one write, and returns the first offset.
    * @throws {ConcurrentAppendError} while another live process holds the partition's appender lease.
    */
-  public async append(records: readonly PendingRecord[]): Promise<number> {
+  public append(records: readonly PendingRecord[]): Promise<number> {
+    return this.serially(() => this.appendIndexed(records));
+  }
+
+  private async appendIndexed(records: readonly PendingRecord[]): Promise<number> {
     await this.lease.acquire(this.path);
-    await this.refresh();
+    await this.refreshIndex();
     // Under the lock and the lease, a partial tail can only be a write cut short by a crash.
     if (this.seenBytes > this.indexedBytes) await this.truncateTail();
     const first = this.nextOffset;
@@ -158,8 +178,12 @@ export class PartitionFile {
    * lease, a partial tail may be its write in progress: it is left alone (readers skip it anyway).
    * @returns whether bytes were removed.
    */
-  public async repairTornTail(): Promise<boolean> {
-    await this.refresh();
+  public repairTornTail(): Promise<boolean> {
+    return this.serially(() => this.repairIndexedTail());
+  }
+
+  private async repairIndexedTail(): Promise<boolean> {
+    await this.refreshIndex();
     if (this.seenBytes <= this.indexedBytes) return false;
     if ((await this.lease.activeElsewhere()) !== undefined) return false;
     await this.truncateTail();

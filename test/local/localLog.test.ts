@@ -377,3 +377,28 @@ describe('LocalLog across instances and processes', () => {
     expect(text(records[end]?.value ?? null)).toBe('after the crash');
   });
 });
+
+describe('LocalLog under concurrent use of one instance', () => {
+  it('keeps its index whole when reads and appends of one partition interleave', async () => {
+    const log = await LocalLog.open(dir, { fsync: false });
+    await log.createTopic('busy', 1);
+
+    let appending = true;
+    const readers = Array.from({ length: 4 }, async () => {
+      while (appending) await log.read('busy', 0, 0, 10_000);
+    });
+    for (let i = 0; i < 40; i++) {
+      await log.append(
+        'busy',
+        Array.from({ length: 25 }, (_, j) => ({ value: `v${i}-${j}`, partition: 0 })),
+      );
+    }
+    appending = false;
+    await Promise.all(readers);
+
+    const all = await log.read('busy', 0, 0, 10_000);
+    expect(await log.endOffset('busy', 0)).toBe(1_000);
+    expect(all.map((r) => r.offset)).toEqual(Array.from({ length: 1_000 }, (_, i) => i));
+    expect(new Set(all.map((r) => text(r.value))).size).toBe(1_000);
+  });
+});
