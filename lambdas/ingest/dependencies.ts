@@ -1,17 +1,36 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { IngestService, type IngestSettings } from '../shared/ingest/IngestService.js';
 import { KafkaPublisher, type KafkaPublisherOptions } from '../shared/ingest/KafkaPublisher.js';
 import type { EventPublisher } from '../shared/ingest/publisher.js';
+import { ResilientPublisher } from '../shared/ingest/ResilientPublisher.js';
+import { SqsSpilloverBuffer } from '../shared/ingest/SqsSpilloverBuffer.js';
 import { connectLeniently, createRedisClient, type RedisClient } from '../shared/redis/createRedisClient.js';
 import { createRouter, type Router, v1Routes } from './routes.js';
 
+export interface PublisherWiring extends KafkaPublisherOptions {
+  readonly topic: string;
+  /** The encrypted SQS FIFO spillover queue and its bound (events). */
+  readonly spillover: { readonly sqs: SQSClient; readonly queueUrl: string; readonly bound?: number };
+}
+
 /**
- * The publisher the ingest API writes to. This is the seam where the resilient publisher (retries,
- * spillover, backpressure) wraps the Kafka adapter; for now it is the adapter itself.
+ * The publisher the ingest API writes to: the Kafka adapter inside the resilient publisher, so a broker
+ * outage costs a bounded wait and then a durable spill (or a 503 when the spillover is full), never an
+ * accepted event.
  */
-export function createPublisher(options: KafkaPublisherOptions): EventPublisher {
-  return new KafkaPublisher(options);
+export function createPublisher(options: PublisherWiring): EventPublisher {
+  const { topic, spillover, ...kafka } = options;
+  return new ResilientPublisher({
+    inner: new KafkaPublisher(kafka),
+    spillover: new SqsSpilloverBuffer({
+      sqs: spillover.sqs,
+      queueUrl: spillover.queueUrl,
+      ...(spillover.bound === undefined ? {} : { bound: spillover.bound }),
+    }),
+    topic,
+  });
 }
 
 export interface IngestWiring {

@@ -3,6 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { errorResponse, type IngestResponse } from '../shared/ingest/IngestService.js';
 import { createPublisher, type WiredIngest, wireIngest } from './dependencies.js';
@@ -24,17 +25,24 @@ const env = (name: string): string => {
 
 /**
  * Built once per execution environment: events go to TOPIC on the MSK cluster CLUSTER_ARN (brokers
- * discovered at the first publish), the idempotency store is the cache endpoint with its AUTH token from
- * Secrets Manager.
+ * discovered at the first publish), through the resilient publisher that spills to SPILLOVER_QUEUE_URL
+ * (bounded by SPILLOVER_MAX_DEPTH) when the brokers are unavailable; the idempotency store is the cache
+ * endpoint with its AUTH token from Secrets Manager.
  */
 async function wireFromEnvironment(): Promise<WiredIngest> {
   const password = await getSecret(env('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
   return wireIngest({
     topic: env('TOPIC'),
     publisher: createPublisher({
+      topic: env('TOPIC'),
       clusterArn: env('CLUSTER_ARN'),
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       logger,
+      spillover: {
+        sqs: tracer.captureAWSv3Client(new SQSClient({})),
+        queueUrl: env('SPILLOVER_QUEUE_URL'),
+        ...(process.env.SPILLOVER_MAX_DEPTH ? { bound: Number(process.env.SPILLOVER_MAX_DEPTH) } : {}),
+      },
     }),
     redis: {
       url: `rediss://${env('REDIS_HOST')}:${env('REDIS_PORT')}`,

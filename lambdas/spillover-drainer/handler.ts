@@ -1,0 +1,61 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { KafkaClient } from '@aws-sdk/client-kafka';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
+import { KafkaPublisher } from '../shared/ingest/KafkaPublisher.js';
+import { type DrainPass, SpilloverDrainer } from '../shared/ingest/SpilloverDrainer.js';
+import { SqsSpilloverBuffer } from '../shared/ingest/SqsSpilloverBuffer.js';
+
+const logger = new Logger({ serviceName: 'spillover-drainer' });
+const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'ingest' });
+const tracer = new Tracer({ serviceName: 'spillover-drainer' });
+
+/** Stop starting new passes when less than this much of the invocation is left. */
+const SAFETY_MARGIN_MILLIS = 15_000;
+
+/** Reads a required environment variable. @throws {RangeError} naming the variable when it is missing. */
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new RangeError(`environment variable ${name} is required`);
+  return value;
+};
+
+let drainer: SpilloverDrainer | undefined;
+
+/**
+ * Scheduled every minute: republishes the spilled events (SPILLOVER_QUEUE_URL) to TOPIC on CLUSTER_ARN in
+ * spill order, acknowledging each chunk only after the brokers took it. Passes repeat while the queue
+ * still holds events and time is left; an unhealthy broker ends the invocation, the next one tries again.
+ */
+export const handler = async (_event: unknown, context: Context): Promise<DrainPass> => {
+  logger.addContext(context);
+  drainer ??= new SpilloverDrainer({
+    spillover: new SqsSpilloverBuffer({
+      sqs: tracer.captureAWSv3Client(new SQSClient({})),
+      queueUrl: env('SPILLOVER_QUEUE_URL'),
+    }),
+    inner: new KafkaPublisher({
+      clusterArn: env('CLUSTER_ARN'),
+      kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
+      logger,
+    }),
+    topic: env('TOPIC'),
+    metrics,
+    logger,
+  });
+  let total = 0;
+  for (;;) {
+    const pass = await drainer.drainOnce();
+    total += pass.drained;
+    if (
+      pass.emptied ||
+      pass.error !== undefined ||
+      context.getRemainingTimeInMillis() < SAFETY_MARGIN_MILLIS
+    ) {
+      metrics.publishStoredMetrics();
+      return { ...pass, drained: total };
+    }
+  }
+};
