@@ -1,0 +1,74 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { parseShardMap } from '../shared/sharding/index.js';
+import { type WiredQueryService, wireQueryService } from './dependencies.js';
+import { problem, requestOf } from './http.js';
+import { route } from './routes.js';
+
+const logger = new Logger({ serviceName: 'query' });
+const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'query' });
+const tracer = new Tracer({ serviceName: 'query' });
+
+/** Reads a required environment variable. @throws {RangeError} naming the variable when it is missing. */
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new RangeError(`environment variable ${name} is required`);
+  return value;
+};
+
+/**
+ * Built once per execution environment: the shard map from the Data stack (JSON in SHARD_MAP), Redis from
+ * the cache endpoint with its AUTH token from Secrets Manager. The fallback cache and the breakers live as
+ * long as the environment.
+ */
+async function wireFromEnvironment(): Promise<WiredQueryService> {
+  const password = await getSecret(env('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
+  return wireQueryService({
+    shardMap: parseShardMap(env('SHARD_MAP')),
+    redis: {
+      url: `rediss://${env('REDIS_HOST')}:${env('REDIS_PORT')}`,
+      password: typeof password === 'string' ? password : undefined,
+    },
+    logger,
+    metrics,
+  });
+}
+
+let wired: Promise<WiredQueryService> | undefined;
+
+/**
+ * Wires on first use; a failed wiring is retried by the next request.
+ * @throws whatever the wiring throws (a missing variable, an unreadable secret, an invalid shard map).
+ */
+function service(): Promise<WiredQueryService> {
+  wired ??= wireFromEnvironment().catch((error: unknown) => {
+    wired = undefined;
+    throw error;
+  });
+  return wired;
+}
+
+/** Entry point of the HTTP API (payload format 2.0): `GET /v1/customers/{customerId}` and `GET /v1/customers`. */
+export const handler = async (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+): Promise<APIGatewayProxyResultV2> => {
+  logger.addContext(context);
+  try {
+    let customers: WiredQueryService['service'];
+    try {
+      customers = (await service()).service;
+    } catch (error: unknown) {
+      logger.error('query function could not be wired', { error });
+      return problem(500, 'InternalError', 'The request could not be processed.');
+    }
+    const response = await route(requestOf(event), { customers, logger });
+    tracer.putAnnotation('status', response.statusCode);
+    return response;
+  } finally {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  }
+};

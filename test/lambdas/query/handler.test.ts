@@ -1,0 +1,72 @@
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+const VARIABLES = ['SHARD_MAP', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_AUTH_SECRET_ARN'] as const;
+
+const context: Context = {
+  callbackWaitsForEmptyEventLoop: false,
+  functionName: 'query',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111111111111:function:query',
+  memoryLimitInMB: '256',
+  awsRequestId: 'request-1',
+  logGroupName: '/aws/lambda/query',
+  logStreamName: 'stream',
+  getRemainingTimeInMillis: () => 10_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
+};
+
+const event: APIGatewayProxyEventV2 = {
+  version: '2.0',
+  routeKey: '$default',
+  rawPath: '/v1/customers/cust-1',
+  rawQueryString: '',
+  headers: {},
+  isBase64Encoded: false,
+  requestContext: {
+    accountId: '111111111111',
+    apiId: 'api',
+    domainName: 'api.example.com',
+    domainPrefix: 'api',
+    http: {
+      method: 'GET',
+      path: '/v1/customers/cust-1',
+      protocol: 'HTTP/1.1',
+      sourceIp: '192.0.2.1',
+      userAgent: 'test',
+    },
+    requestId: 'request-1',
+    routeKey: '$default',
+    stage: '$default',
+    time: '01/Jan/2026:00:00:00 +0000',
+    timeEpoch: 1_767_225_600_000,
+  },
+};
+
+describe('query function handler', () => {
+  beforeEach(() => {
+    for (const name of VARIABLES) vi.stubEnv(name, undefined);
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+  });
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+
+  it('answers 500 without details, and wires again on the next request, when its configuration is missing', async () => {
+    const { handler } = await import('../../../lambdas/query/handler.js');
+
+    const first = await handler(event, context);
+    const second = await handler(event, context);
+
+    for (const response of [first, second]) {
+      expect(response).toMatchObject({ statusCode: 500 });
+      expect(typeof response === 'object' ? response.body : response).toBe(
+        JSON.stringify({ error: 'InternalError', message: 'The request could not be processed.' }),
+      );
+    }
+  });
+});
