@@ -4,6 +4,8 @@
  */
 const benches: Record<string, () => Promise<{ runBench: (args: string[]) => Promise<void> }>> = {
   consumer: () => import('./consumerBench.js'),
+  ingest: () => import('./ingestBench.js'),
+  query: () => import('./queryBench.js'),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -1,0 +1,174 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Envelope } from '../lambdas/shared/events/index.js';
+import { IngestService } from '../lambdas/shared/ingest/IngestService.js';
+import type { EventPublisher } from '../lambdas/shared/ingest/publisher.js';
+import { LOCAL_TOPIC } from '../local/consumer/LocalConsumer.js';
+import { ApiGatewayServer } from '../local/http/ApiGatewayServer.js';
+import { ingestGatewayRoutes, logPublisher } from '../local/http/ingestApi.js';
+import { LocalLog } from '../local/log/index.js';
+import { generateTraffic } from '../local/traffic/generateTraffic.js';
+
+/** Accepts and drops: what the HTTP path costs without the log (`--publisher discard`). */
+const DISCARD: EventPublisher = { publish: async () => undefined, close: async () => undefined };
+
+/** Requests sent before timing starts: connections opened, code paths compiled. */
+const WARM_UP_REQUESTS = 200;
+
+interface Phase {
+  readonly events: number;
+  readonly requests: number;
+  readonly seconds: number;
+  /** Request latencies in milliseconds, sorted. */
+  readonly latencies: readonly number[];
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
+
+/**
+ * Sends every body as one POST to `path` from `concurrency` clients (each keeps its connection alive) and
+ * times it. @throws {Error} when a request is not answered 202.
+ */
+async function drive(url: string, path: string, bodies: readonly string[], concurrency: number) {
+  let next = 0;
+  const latencies: number[] = [];
+  const client = async (): Promise<void> => {
+    for (let i = next++; i < bodies.length; i = next++) {
+      const started = performance.now();
+      const response = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: bodies[i],
+      });
+      const text = await response.text();
+      if (response.status !== 202) throw new Error(`${path} answered ${response.status}: ${text}`);
+      latencies.push(performance.now() - started);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: Math.min(concurrency, bodies.length) }, client));
+  return { seconds: (performance.now() - started) / 1000, latencies: latencies.sort((a, b) => a - b) };
+}
+
+async function oneByOne(url: string, events: readonly Envelope[], concurrency: number): Promise<Phase> {
+  const bodies = events.map((e) => JSON.stringify(e));
+  return {
+    events: events.length,
+    requests: bodies.length,
+    ...(await drive(url, '/v1/events', bodies, concurrency)),
+  };
+}
+
+async function batched(
+  url: string,
+  events: readonly Envelope[],
+  concurrency: number,
+  size: number,
+): Promise<Phase> {
+  const bodies: string[] = [];
+  for (let i = 0; i < events.length; i += size)
+    bodies.push(JSON.stringify({ events: events.slice(i, i + size) }));
+  return {
+    events: events.length,
+    requests: bodies.length,
+    ...(await drive(url, '/v1/events/batch', bodies, concurrency)),
+  };
+}
+
+const describePhase = (phase: Phase): string =>
+  `${fmt(phase.events / phase.seconds)} events/s (${fmt(phase.events)} events, ${fmt(phase.requests)} requests ` +
+  `in ${phase.seconds.toFixed(2)} s; ${fmt(phase.requests / phase.seconds)} requests/s; latency p50 ` +
+  `${percentile(phase.latencies, 0.5).toFixed(1)} ms, p99 ${percentile(phase.latencies, 0.99).toFixed(1)} ms)`;
+
+const whole = (name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(`--${name} must be a whole number from ${min} to ${max}, got ${value}`);
+    process.exit(2);
+  }
+  return n;
+};
+
+/**
+ * `npm run bench -- ingest [--events N] [--concurrency N] [--batch N] [--partitions N] [--fsync on|off]
+ * [--publisher log|discard]`: the ingest API over HTTP on loopback, through the local API Gateway, the real
+ * routes and IngestService, onto a local log topic (no Redis: no Idempotency-Key is sent). Accepted events
+ * per second sending each event alone versus in batches, in one run; client and server share this process
+ * and its CPU. `--publisher discard` drops accepted events, leaving the cost of HTTP and validation.
+ */
+export async function runBench(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      events: { type: 'string', default: '20000' },
+      concurrency: { type: 'string', default: '16' },
+      batch: { type: 'string', default: '100' },
+      partitions: { type: 'string', default: '12' },
+      fsync: { type: 'string', default: 'on' },
+      publisher: { type: 'string', default: 'log' },
+    },
+  });
+  const events = whole('events', values.events, 1);
+  const concurrency = whole('concurrency', values.concurrency, 1);
+  const batch = whole('batch', values.batch, 1, 500);
+  const partitions = whole('partitions', values.partitions, 1);
+  if (values.fsync !== 'on' && values.fsync !== 'off') {
+    console.error(`--fsync must be on or off, got ${values.fsync}`);
+    process.exit(2);
+  }
+  const fsync = values.fsync === 'on';
+  if (values.publisher !== 'log' && values.publisher !== 'discard') {
+    console.error(`--publisher must be log or discard, got ${values.publisher}`);
+    process.exit(2);
+  }
+  const toLog = values.publisher === 'log';
+  console.log(
+    `ingest bench: ${fmt(events)} events per mode, ${concurrency} concurrent clients, ${batch} events per batch, ` +
+      (toLog ? `${partitions} partitions, fsync ${values.fsync}` : 'events discarded after validation'),
+  );
+
+  const dir = await mkdtemp(join(tmpdir(), 'cdp-bench-ingest-'));
+  let server: ApiGatewayServer | undefined;
+  try {
+    const log = await LocalLog.open(dir, { fsync });
+    await log.createTopic(LOCAL_TOPIC, partitions);
+    const service = new IngestService({
+      publisher: toLog ? logPublisher(log) : DISCARD,
+      topic: LOCAL_TOPIC,
+      logger: new Logger({ serviceName: 'ingest', logLevel: 'ERROR' }),
+    });
+    server = await ApiGatewayServer.start({ routes: ingestGatewayRoutes(service) });
+    const customers = Math.max(1, Math.floor(events / 5));
+    const traffic = (prefix: string, count: number) =>
+      generateTraffic({ events: count, customers: Math.min(customers, count), customerPrefix: prefix });
+
+    const warmUp = traffic('bench-warm', WARM_UP_REQUESTS + batch * concurrency);
+    await oneByOne(server.url, warmUp.slice(0, WARM_UP_REQUESTS), concurrency);
+    await batched(server.url, warmUp.slice(WARM_UP_REQUESTS), concurrency, batch);
+
+    const single = await oneByOne(server.url, traffic('bench-single', events), concurrency);
+    const batches = await batched(server.url, traffic('bench-batch', events), concurrency, batch);
+
+    const singleRate = single.events / single.seconds;
+    const batchRate = batches.events / batches.seconds;
+    console.log(`one-by-one (POST /v1/events): ${describePhase(single)}`);
+    console.log(`batched    (POST /v1/events/batch, ${batch} per request): ${describePhase(batches)}`);
+    console.log(`ratio batched / one-by-one: ${(batchRate / singleRate).toFixed(1)}x`);
+
+    if (!toLog) return;
+    const reader = await LocalLog.open(dir, { fsync });
+    let records = 0;
+    for (let p = 0; p < partitions; p += 1) records += await reader.endOffset(LOCAL_TOPIC, p);
+    const expected = warmUp.length + 2 * events;
+    console.log(`log: ${fmt(records)} records in ${LOCAL_TOPIC} (expected ${fmt(expected)})`);
+    if (records !== expected) process.exitCode = 1;
+  } finally {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
