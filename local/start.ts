@@ -62,8 +62,10 @@ const { LocalDataServices } = await import('./platform/LocalDataServices.js');
 const { LocalLog } = await import('./log/index.js');
 const { LocalConsumer, LOCAL_DLQ_TOPIC, LOCAL_TOPIC } = await import('./consumer/LocalConsumer.js');
 const { generateTraffic } = await import('./traffic/generateTraffic.js');
-const { publishToLog } = await import('./traffic/publishToLog.js');
 const { verifyPlatform } = await import('./platform/verifyPlatform.js');
+const { LocalApis } = await import('./platform/LocalApis.js');
+const { Logger } = await import('@aws-lambda-powertools/logger');
+const { Metrics } = await import('@aws-lambda-powertools/metrics');
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 const step = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
@@ -89,9 +91,52 @@ const log = await LocalLog.open(dataDir);
 await log.createTopic(LOCAL_TOPIC, partitions);
 console.log(`  local log: ${dataDir} (${LOCAL_TOPIC}: ${partitions} partitions)`);
 
+const apiLogger = new Logger({ serviceName: 'api', logLevel: 'ERROR' });
+const apis = await LocalApis.start({
+  log,
+  shardMap: services.shardMap,
+  redisUrl: services.redis?.url,
+  logger: apiLogger,
+  metrics: new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'api' }),
+});
+console.log(
+  `  HTTP API (API Gateway payload v2): ${apis.url}  POST /v1/events, /v1/events/batch; GET /v1/customers`,
+);
+
+const post = async (path: string, body: unknown) => {
+  const response = await fetch(`${apis.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.text() };
+};
+const rejected = await post('/v1/events/batch', { events: [] });
+console.log(`  an empty batch is refused: ${rejected.status} ${rejected.body.slice(0, 100)}`);
+
 const traffic = generateTraffic({ events, customers: Math.min(customers, Math.max(events, 1)), seed });
-await step(`publishing ${fmt(traffic.length)} events for ${fmt(Math.min(customers, events))} customers`, () =>
-  publishToLog(log, LOCAL_TOPIC, traffic),
+const BATCH = 100;
+await step(
+  `publishing ${fmt(traffic.length)} events for ${fmt(Math.min(customers, events))} customers through the ingest API`,
+  async () => {
+    const batches = Array.from({ length: Math.ceil(traffic.length / BATCH) }, (_, i) =>
+      traffic.slice(i * BATCH, (i + 1) * BATCH),
+    );
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = next++; i < batches.length; i = next++) {
+          for (;;) {
+            const answer = await post('/v1/events/batch', { events: batches[i] });
+            if (answer.status === 202) break;
+            if (answer.status !== 503)
+              throw new Error(`ingest API answered ${answer.status}: ${answer.body}`);
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+          }
+        }
+      }),
+    );
+  },
 );
 if (poison > 0) {
   const bad = ['{"eventId": "truncated', 'not json at all', JSON.stringify({ type: 'customer.teleported' })];
@@ -128,6 +173,7 @@ const local = await LocalConsumer.create({
 });
 
 const shutdown = async (code: number) => {
+  await apis.close();
   await local.close();
   await services.stop();
   process.exit(code);
@@ -147,9 +193,20 @@ console.log(
 );
 const report = await verifyPlatform(services, log, traffic);
 console.log(report.lines.map((l) => `  ${l}`).join('\n'));
+const sample = services.shardClient('shard-0');
+const someone = await sample.query<{ email: string }>(
+  'SELECT email FROM customers WHERE email IS NOT NULL LIMIT 1',
+);
+await sample.close();
+const email = someone.rows[0]?.email;
+if (email) {
+  const found = await fetch(`${apis.url}/v1/customers?email=${encodeURIComponent(email)}`);
+  console.log(`  GET /v1/customers?email=${email} -> ${found.status} ${(await found.text()).slice(0, 120)}`);
+}
 
 if (args.follow) {
-  console.log(`  following ${LOCAL_TOPIC} in ${dataDir}; Ctrl-C to stop`);
+  console.log(`  following ${LOCAL_TOPIC} in ${dataDir}; the HTTP API stays at ${apis.url}; Ctrl-C to stop`);
+  console.log(`  try: curl -s '${apis.url}/v1/customers?email=${email ?? 'someone@example.com'}'`);
   await local.emulator.start();
 } else {
   await shutdown(report.ok ? 0 : 1);
