@@ -1,9 +1,13 @@
 import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from './config/index.js';
+import { ApiStack } from './stacks/ApiStack.js';
 import { ConsumerStack } from './stacks/ConsumerStack.js';
 import { DataStack } from './stacks/DataStack.js';
+import { IngestStack } from './stacks/IngestStack.js';
 import { NetworkStack } from './stacks/NetworkStack.js';
+import { OperationsStack } from './stacks/OperationsStack.js';
+import { QueryStack } from './stacks/QueryStack.js';
 import { StreamingStack } from './stacks/StreamingStack.js';
 
 export interface PlatformStageProps extends StageProps {
@@ -19,6 +23,10 @@ export class PlatformStage extends Stage {
   public readonly streaming: StreamingStack;
   public readonly data: DataStack;
   public readonly consumer: ConsumerStack;
+  public readonly api: ApiStack;
+  public readonly query: QueryStack;
+  public readonly ingest: IngestStack;
+  public readonly operations: OperationsStack;
 
   public constructor(scope: Construct, id: string, props: PlatformStageProps) {
     const { config } = props;
@@ -62,6 +70,43 @@ export class PlatformStage extends Stage {
       data: this.data,
       stackName: `${prefix}-consumer`,
       description: `Customer data platform (${config.name}): customer event consumer and shard schema migrations`,
+    });
+    // One HTTP API for every caller; the query and ingest stacks add their routes to it.
+    this.api = new ApiStack(this, 'Api', {
+      config,
+      stackName: `${prefix}-api`,
+      description: `Customer data platform (${config.name}): HTTP API (IAM authorized) for queries and ingestion`,
+    });
+    this.query = new QueryStack(this, 'Query', {
+      config,
+      vpc: this.network.vpc,
+      computeSubnets: this.network.computeSubnets,
+      securityGroups: this.network.securityGroups,
+      data: this.data,
+      api: this.api.api,
+      stackName: `${prefix}-query`,
+      description: `Customer data platform (${config.name}): customer query routes and function`,
+    });
+    this.ingest = new IngestStack(this, 'Ingest', {
+      config,
+      vpc: this.network.vpc,
+      computeSubnets: this.network.computeSubnets,
+      securityGroups: this.network.securityGroups,
+      streaming: this.streaming,
+      data: this.data,
+      api: this.api.api,
+      stackName: `${prefix}-ingest`,
+      description: `Customer data platform (${config.name}): event ingestion routes and function, spillover queue and drainer`,
+    });
+    this.operations = new OperationsStack(this, 'Operations', {
+      config,
+      vpc: this.network.vpc,
+      computeSubnets: this.network.computeSubnets,
+      securityGroups: this.network.securityGroups,
+      streaming: this.streaming,
+      data: this.data,
+      stackName: `${prefix}-operations`,
+      description: `Customer data platform (${config.name}): scheduled MSK and Redis health checks with alarms`,
     });
   }
 }

@@ -63,6 +63,8 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       memoryMiB: 512,
       timeoutSeconds: 60,
     },
+    api: { throttleRatePerSecond: 50, throttleBurst: 100 },
+    ingest: { spilloverMaxDepth: 10_000, spillDepthAlarm: 1_000 },
   },
   uat: {
     name: 'uat',
@@ -114,6 +116,8 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       timeoutSeconds: 120,
       reservedConcurrency: 50,
     },
+    api: { throttleRatePerSecond: 200, throttleBurst: 400 },
+    ingest: { spilloverMaxDepth: 50_000, spillDepthAlarm: 5_000 },
   },
   prod: {
     name: 'prod',
@@ -167,5 +171,7 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       timeoutSeconds: 120,
       reservedConcurrency: 100,
     },
+    api: { throttleRatePerSecond: 1_000, throttleBurst: 2_000 },
+    ingest: { spilloverMaxDepth: 100_000, spillDepthAlarm: 10_000 },
   },
 };

@@ -37,6 +37,36 @@ const alarmsSchema = z.strictObject({
   dlqDepth: z.number().int().min(0),
 });
 
+/**
+ * Stage-wide throttling of the platform's HTTP API, query and ingest routes together. API Gateway's account
+ * quota in a region (10,000 requests per second, burst 5,000) caps every stage, so a stage limit above it
+ * would never apply.
+ */
+const apiSchema = z.strictObject({
+  /** Steady-state requests per second the stage accepts before answering 429. */
+  throttleRatePerSecond: z
+    .number()
+    .positive('must be positive')
+    .max(10_000, 'must be at most 10000 (the account quota)'),
+  /** The most requests the stage admits at once (the size of its token bucket). */
+  throttleBurst: z
+    .number()
+    .int()
+    .min(1, 'must be at least 1')
+    .max(5_000, 'must be at most 5000 (the account quota)'),
+});
+
+/** The ingest API's durable spillover (an SQS FIFO queue) for events the brokers cannot take. */
+const ingestSchema = z.strictObject({
+  /**
+   * Most spilled events the ingest function lets the queue hold; past it requests get 503 with Retry-After.
+   * Draining 500 events per produce request, 100,000 take a few minutes once the brokers are back.
+   */
+  spilloverMaxDepth: z.number().int().min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000'),
+  /** Spilled events waiting to be drained above which operators are notified, well before the bound. */
+  spillDepthAlarm: z.number().int().min(0, 'must be at least 0'),
+});
+
 /** Lambda's limits for a Kafka event source mapping in provisioned mode, and for a function. */
 const consumerSchema = z.strictObject({
   /** The topic the consumer reads; one of `streaming.topics`. */
@@ -113,6 +143,8 @@ export const environmentConfigSchema = z
     deployment: deploymentSchema,
     alarms: alarmsSchema,
     consumer: consumerSchema,
+    api: apiSchema,
+    ingest: ingestSchema,
   })
   .superRefine((cfg, ctx) => {
     if (cfg.streaming.brokerCount % cfg.availabilityZoneCount !== 0) {
@@ -158,6 +190,13 @@ export const environmentConfigSchema = z
         code: 'custom',
         path: ['consumer', 'topic'],
         message: `must be one of streaming.topics (${names.join(', ')}), got ${cfg.consumer.topic}`,
+      });
+    }
+    if (cfg.ingest.spillDepthAlarm >= cfg.ingest.spilloverMaxDepth) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ingest', 'spillDepthAlarm'],
+        message: `must be below spilloverMaxDepth (${cfg.ingest.spilloverMaxDepth}), so operators hear before requests are refused`,
       });
     }
     if (cfg.consumer.maximumPollers < cfg.consumer.minimumPollers) {

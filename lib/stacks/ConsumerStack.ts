@@ -9,10 +9,11 @@ import type { Construct } from 'constructs';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import { ShardSchemaMigrations } from '../constructs/ShardSchemaMigrations.js';
 import { acknowledge } from '../nag.js';
-import { type DataStack, SHARD_MAP_VERSION } from './DataStack.js';
+import type { DataStack } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
 import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
 import type { StreamingStack } from './StreamingStack.js';
+import { shardMapEnvironment } from './shardMapEnvironment.js';
 
 export interface ConsumerStackProps extends PlatformStackProps {
   readonly vpc: ec2.IVpc;
@@ -27,10 +28,6 @@ export const CONSUMER_METRICS_NAMESPACE = 'CustomerDataPlatform';
 
 /** SQS keeps a message at most 14 days: the time operators have to inspect and redrive a failed record. */
 const FAILURE_RETENTION = Duration.days(14);
-/** Lambda holds all environment variables of a function in 4 KB; the shard map must leave room for the rest. */
-const SHARD_MAP_ENV_BUDGET_BYTES = 3072;
-/** Upper bound of one shard's entry in SHARD_MAP (id, cluster and secret ARNs, database). */
-const SHARD_ENTRY_BYTES = 256;
 /** Minutes the consumer may stay behind its threshold before the lag alarm fires. */
 const LAG_EVALUATION_MINUTES = 5;
 
@@ -63,21 +60,7 @@ export class ConsumerStack extends PlatformStack {
       logRemovalPolicy: config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     };
 
-    if (data.shards.length * SHARD_ENTRY_BYTES > SHARD_MAP_ENV_BUDGET_BYTES) {
-      throw new Error(
-        `${data.shards.length} shards do not fit the consumer's SHARD_MAP environment variable ` +
-          `(${SHARD_MAP_ENV_BUDGET_BYTES} bytes); read the shard map from ${data.shardMapParameter.parameterName} instead`,
-      );
-    }
-    const shardMap = this.toJsonString({
-      version: SHARD_MAP_VERSION,
-      shards: data.shards.map((shard) => ({
-        id: shard.shardId,
-        clusterArn: shard.clusterArn,
-        secretArn: shard.secret.secretArn,
-        database: shard.databaseName,
-      })),
-    });
+    const shardMap = shardMapEnvironment(this, data, 'consumer');
 
     this.migrations = new ShardSchemaMigrations(this, 'ShardSchema', { shardMap, ...placement });
     data.grantShardAccess(this.migrations.handler);

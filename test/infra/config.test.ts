@@ -181,6 +181,67 @@ describe('loadEnvironmentConfig', () => {
     expect(message).toContain('dev.consumer.consumerGroup: must be 1-200 characters');
   });
 
+  it.each(ENVIRONMENT_NAMES)('throttles the %s query API within the account quota', (name) => {
+    const { api } = loadEnvironmentConfig(name);
+
+    expect(api.throttleRatePerSecond).toBeGreaterThan(0);
+    expect(api.throttleRatePerSecond).toBeLessThanOrEqual(10_000);
+    expect(api.throttleBurst).toBeLessThanOrEqual(5_000);
+  });
+
+  it('lets prod take more API traffic than uat, and uat more than dev', () => {
+    const dev = loadEnvironmentConfig('dev').api;
+    const uat = loadEnvironmentConfig('uat').api;
+    const prod = loadEnvironmentConfig('prod').api;
+
+    expect(prod.throttleRatePerSecond).toBeGreaterThan(uat.throttleRatePerSecond);
+    expect(uat.throttleRatePerSecond).toBeGreaterThan(dev.throttleRatePerSecond);
+    expect(prod.throttleBurst).toBeGreaterThan(dev.throttleBurst);
+  });
+
+  it('names the API throttling fields when they exceed the account quota or are missing', () => {
+    const above = variantOf('uat', (c) => {
+      c.api.throttleRatePerSecond = 20_000;
+      c.api.throttleBurst = 0.5;
+    });
+    const missing = variantOf('dev', (c) => {
+      Reflect.deleteProperty(c, 'api');
+    });
+
+    const message = messageOf(() => loadEnvironmentConfig('uat', {}, above));
+
+    expect(message).toContain('uat.api.throttleRatePerSecond: must be at most 10000 (the account quota)');
+    expect(message).toContain('uat.api.throttleBurst');
+    expect(messageOf(() => loadEnvironmentConfig('dev', {}, missing))).toContain('dev.api');
+  });
+
+  it.each(ENVIRONMENT_NAMES)('alarms on the %s spillover well before its bound refuses requests', (name) => {
+    const { ingest } = loadEnvironmentConfig(name);
+
+    expect(ingest.spillDepthAlarm).toBeGreaterThan(0);
+    expect(ingest.spillDepthAlarm).toBeLessThanOrEqual(ingest.spilloverMaxDepth / 2);
+  });
+
+  it('names the ingest fields when the depth alarm is not below the bound, or the block is missing', () => {
+    const late = variantOf('prod', (c) => {
+      c.ingest.spillDepthAlarm = c.ingest.spilloverMaxDepth;
+    });
+    const unbounded = variantOf('uat', (c) => {
+      c.ingest.spilloverMaxDepth = 0;
+    });
+    const missing = variantOf('dev', (c) => {
+      Reflect.deleteProperty(c, 'ingest');
+    });
+
+    expect(messageOf(() => loadEnvironmentConfig('prod', {}, late))).toContain(
+      'prod.ingest.spillDepthAlarm: must be below spilloverMaxDepth (100000)',
+    );
+    expect(messageOf(() => loadEnvironmentConfig('uat', {}, unbounded))).toContain(
+      'uat.ingest.spilloverMaxDepth: must be at least 1',
+    );
+    expect(messageOf(() => loadEnvironmentConfig('dev', {}, missing))).toContain('dev.ingest');
+  });
+
   it('applies account and region overrides from context and validates them', () => {
     const config = loadEnvironmentConfig('uat', { account: '123456789012', region: 'us-east-2' });
 

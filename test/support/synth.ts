@@ -13,6 +13,10 @@ export interface SynthesizedEnvironment {
   readonly streaming: Template;
   readonly data: Template;
   readonly consumer: Template;
+  readonly api: Template;
+  readonly query: Template;
+  readonly ingest: Template;
+  readonly operations: Template;
 }
 
 const cache = new Map<EnvironmentName, SynthesizedEnvironment>();
@@ -30,6 +34,10 @@ export function synthesize(name: EnvironmentName): SynthesizedEnvironment {
     streaming: Template.fromStack(stage.streaming),
     data: Template.fromStack(stage.data),
     consumer: Template.fromStack(stage.consumer),
+    api: Template.fromStack(stage.api),
+    query: Template.fromStack(stage.query),
+    ingest: Template.fromStack(stage.ingest),
+    operations: Template.fromStack(stage.operations),
   };
   rmSync(outdir, { recursive: true, force: true });
   cache.set(name, result);

@@ -1,0 +1,517 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { ENVIRONMENT_NAMES, type EnvironmentName, loadEnvironmentConfig } from '../../lib/config/index.js';
+import { synthesize } from '../support/synth.js';
+
+interface Resource {
+  readonly Type: string;
+  readonly Properties: Record<string, unknown>;
+  readonly DeletionPolicy?: string;
+}
+type Resources = Record<string, Resource>;
+
+interface Statement {
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource: unknown;
+  readonly Condition?: unknown;
+}
+
+const DEPLOYMENT_CONFIG_NAMES: Record<EnvironmentName, string> = {
+  dev: 'CodeDeployDefault.LambdaAllAtOnce',
+  uat: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
+  prod: 'CodeDeployDefault.LambdaCanary10Percent10Minutes',
+};
+
+/** The single resource of `type` whose logical id contains `fragment`, with its id. */
+const only = (template: Template, type: string, fragment = ''): [string, Resource] => {
+  const matches = Object.entries(template.findResources(type) as Resources).filter(([id]) =>
+    id.includes(fragment),
+  );
+  expect(matches.map(([id]) => id)).toHaveLength(1);
+  const [match] = matches;
+  if (match === undefined) throw new Error(`no ${type} ${fragment}`);
+  return match;
+};
+
+/** The logical id behind `{ Ref: id }` or `{ 'Fn::GetAtt': [id, attr] }`. */
+const referencedId = (value: unknown): string | undefined => {
+  const json = JSON.stringify(value);
+  return /"Ref":"([A-Za-z0-9]+)"/.exec(json)?.[1] ?? /"Fn::GetAtt":\["([A-Za-z0-9]+)"/.exec(json)?.[1];
+};
+
+/** Renders an `Fn::Join` of strings and tokens as text, tokens as `<id>`, for matching ARNs. */
+const joined = (value: unknown): string => {
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join === undefined) return typeof value === 'string' ? value : `<${referencedId(value) ?? 'token'}>`;
+  return join[1]
+    .map((part) => (typeof part === 'string' ? part : `<${referencedId(part) ?? 'token'}>`))
+    .join('');
+};
+
+/** The import of the export that carries `{ Ref: logicalId }` out of stack `stackName`. */
+const importOfRef = (stackName: string, logicalId: string) => ({
+  'Fn::ImportValue': expect.stringMatching(
+    new RegExp(`^${stackName}:ExportsOutputRef${logicalId}[0-9A-F]{8}$`),
+  ),
+});
+
+const statementsOf = (template: Template, policyFragment: string): Statement[] => {
+  const [, policy] = only(template, 'AWS::IAM::Policy', policyFragment);
+  return (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+};
+const actionsOf = (statement: Statement): string[] => [statement.Action].flat();
+const withAction = (statements: Statement[], prefix: string): Statement[] =>
+  statements.filter((s) => actionsOf(s).some((a) => a.startsWith(prefix)));
+
+describe.each(ENVIRONMENT_NAMES)('Ingest stack (%s)', (name) => {
+  const config = loadEnvironmentConfig(name);
+  const { ingest, api, stage } = synthesize(name);
+  const [apiId] = only(api, 'AWS::ApiGatewayV2::Api');
+  const [functionId, fn] = only(ingest, 'AWS::Lambda::Function', 'IngestFunction');
+  const [drainerId, drainer] = only(ingest, 'AWS::Lambda::Function', 'DrainerFunction');
+  const [aliasId, alias] = only(ingest, 'AWS::Lambda::Alias', 'IngestLive');
+  const [drainerAliasId, drainerAlias] = only(ingest, 'AWS::Lambda::Alias', 'DrainerAlias');
+  const [queueId, queue] = only(ingest, 'AWS::SQS::Queue');
+  const [topicId, topic] = only(ingest, 'AWS::SNS::Topic');
+  const ingestAlias = importOfRef(`cdp-${name}-ingest`, aliasId);
+  const keys = ingest.findResources('AWS::KMS::Key') as Resources;
+  const alarmsById = ingest.findResources('AWS::CloudWatch::Alarm') as Resources;
+  const alarmOf = (fragment: string): [string, Record<string, unknown>] => {
+    const [id, alarm] = only(ingest, 'AWS::CloudWatch::Alarm', fragment);
+    return [id, alarm.Properties];
+  };
+  const variablesOf = (resource: Resource): Record<string, unknown> =>
+    (resource.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+  const clusterArn = { 'Fn::ImportValue': expect.stringMatching(`cdp-${name}-streaming:.*Kafka.*Arn`) };
+  const topicArn = `arn:<token>:kafka:${config.region}:${config.account}:topic/cdp-${name}/<token>/${config.consumer.topic}`;
+  // The API stack holds the routes; these are the ones integrated with the ingest alias.
+  const integrations = Object.entries(api.findResources('AWS::ApiGatewayV2::Integration') as Resources);
+  const ingestIntegrationIds = integrations
+    .filter(([, integration]) =>
+      JSON.stringify(integration.Properties.IntegrationUri).includes(`Ref${aliasId}`),
+    )
+    .map(([id]) => id);
+  const routes = Object.values(api.findResources('AWS::ApiGatewayV2::Route') as Resources).filter((route) =>
+    ingestIntegrationIds.includes(referencedId(route.Properties.Target) ?? ''),
+  );
+
+  it(`is a stateless stack named cdp-${name}-ingest, without termination protection`, () => {
+    expect(stage.ingest.stackName).toBe(`cdp-${name}-ingest`);
+    expect(stage.ingest.terminationProtection).toBe(false);
+    ingest.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+  });
+
+  describe('HTTP routes', () => {
+    it('serves POST /v1/events and POST /v1/events/batch on the shared API, each requiring IAM (SigV4) authorization', () => {
+      expect(routes.map((route) => route.Properties.RouteKey).sort()).toEqual([
+        'POST /v1/events',
+        'POST /v1/events/batch',
+      ]);
+      for (const route of routes) {
+        expect(route.Properties).toMatchObject({ ApiId: { Ref: apiId }, AuthorizationType: 'AWS_IAM' });
+      }
+    });
+
+    it('integrates both routes with the live alias of the ingest function, payload format 2.0', () => {
+      expect(ingestIntegrationIds).toHaveLength(1);
+      const [integrationId] = ingestIntegrationIds;
+      const integration = integrations.find(([id]) => id === integrationId)?.[1];
+
+      expect(integration?.Properties).toEqual({
+        ApiId: { Ref: apiId },
+        IntegrationType: 'AWS_PROXY',
+        IntegrationUri: ingestAlias,
+        PayloadFormatVersion: '2.0',
+      });
+      for (const route of routes) {
+        expect(route.Properties.Target).toEqual({
+          'Fn::Join': ['', ['integrations/', { Ref: integrationId }]],
+        });
+      }
+      expect(alias.Properties).toMatchObject({ Name: 'live', FunctionName: { Ref: functionId } });
+    });
+
+    it('lets API Gateway invoke the alias only for the ingest routes of the API', () => {
+      const permissions = Object.values(api.findResources('AWS::Lambda::Permission') as Resources).filter(
+        (permission) => JSON.stringify(permission.Properties.FunctionName).includes(`Ref${aliasId}`),
+      );
+
+      expect(permissions).toHaveLength(2);
+      for (const permission of permissions) {
+        expect(permission.Properties).toMatchObject({
+          Action: 'lambda:InvokeFunction',
+          FunctionName: ingestAlias,
+          Principal: 'apigateway.amazonaws.com',
+        });
+      }
+      expect(permissions.map((p) => joined(p.Properties.SourceArn)).sort()).toEqual([
+        `arn:<token>:execute-api:${config.region}:${config.account}:<${apiId}>/*/*/v1/events`,
+        `arn:<token>:execute-api:${config.region}:${config.account}:<${apiId}>/*/*/v1/events/batch`,
+      ]);
+    });
+  });
+
+  describe('ingest function', () => {
+    it('runs on nodejs22.x arm64 in the compute subnets with 512 MiB, traced, within 10 s', () => {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        MemorySize: 512,
+        Timeout: 10,
+        TracingConfig: { Mode: 'Active' },
+        VpcConfig: {
+          SecurityGroupIds: [{ 'Fn::ImportValue': expect.stringMatching('ComputeSg') }],
+          SubnetIds: [1, 2, 3].map((n) => ({
+            'Fn::ImportValue': expect.stringMatching(new RegExp(`VpccomputeSubnet${n}`)),
+          })),
+        },
+      });
+    });
+
+    it('is told the topic, the cluster, the Redis endpoint and secret, and the spillover queue with its bound', () => {
+      expect(variablesOf(fn)).toEqual({
+        TOPIC: config.consumer.topic,
+        CLUSTER_ARN: clusterArn,
+        REDIS_HOST: { 'Fn::ImportValue': expect.stringMatching('PrimaryEndPointAddress') },
+        REDIS_PORT: { 'Fn::ImportValue': expect.stringMatching('PrimaryEndPointPort') },
+        REDIS_AUTH_SECRET_ARN: { 'Fn::ImportValue': expect.stringMatching('IndexAuthToken') },
+        SPILLOVER_QUEUE_URL: { Ref: queueId },
+        SPILLOVER_MAX_DEPTH: String(config.ingest.spilloverMaxDepth),
+        POWERTOOLS_METRICS_NAMESPACE: 'CustomerDataPlatform',
+        POWERTOOLS_SERVICE_NAME: 'ingest',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+    });
+
+    it('may write the consumer topic (its exact ARN) idempotently, and produce nowhere else', () => {
+      const statements = statementsOf(ingest, 'IngestFunction');
+      const kafkaCluster = withAction(statements, 'kafka-cluster:');
+      const onTopic = kafkaCluster.filter((s) => actionsOf(s).includes('kafka-cluster:WriteData'));
+
+      expect(onTopic).toHaveLength(1);
+      expect(actionsOf(onTopic[0] as Statement).sort()).toEqual([
+        'kafka-cluster:DescribeTopic',
+        'kafka-cluster:WriteData',
+      ]);
+      expect(joined(onTopic[0]?.Resource)).toBe(topicArn);
+      expect(kafkaCluster.flatMap(actionsOf).sort()).toEqual([
+        'kafka-cluster:Connect',
+        'kafka-cluster:DescribeCluster',
+        'kafka-cluster:DescribeTopic',
+        'kafka-cluster:WriteData',
+        'kafka-cluster:WriteDataIdempotently',
+      ]);
+      for (const statement of withAction(statements, 'kafka:')) {
+        expect(actionsOf(statement).sort()).toEqual([
+          'kafka:DescribeCluster',
+          'kafka:DescribeClusterV2',
+          'kafka:GetBootstrapBrokers',
+        ]);
+        expect(statement.Resource).toEqual(clusterArn);
+      }
+    });
+
+    it('may spill to the queue and read its depth, but not receive or delete spilled events', () => {
+      const statements = statementsOf(ingest, 'IngestFunction');
+      const sqs = withAction(statements, 'sqs:');
+      const spilloverKey = withAction(statements, 'kms:').filter((s) =>
+        JSON.stringify(s.Condition).includes('sqs.'),
+      );
+
+      expect(sqs).toHaveLength(1);
+      expect(actionsOf(sqs[0] as Statement).sort()).toEqual(['sqs:GetQueueAttributes', 'sqs:SendMessage']);
+      expect(sqs[0]?.Resource).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
+      expect(spilloverKey).toHaveLength(1);
+      expect(actionsOf(spilloverKey[0] as Statement).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+      expect(spilloverKey[0]?.Resource).toEqual({
+        'Fn::GetAtt': [referencedId(queue.Properties.KmsMasterKeyId), 'Arn'],
+      });
+      expect(spilloverKey[0]?.Condition).toEqual({
+        StringEquals: { 'kms:ViaService': `sqs.${config.region}.amazonaws.com` },
+      });
+    });
+
+    it('holds no wildcard action and nothing on Resource "*" but X-Ray', () => {
+      const statements = statementsOf(ingest, 'IngestFunction');
+      const onAnything = statements.filter((s) => [s.Resource].flat().includes('*'));
+
+      expect(onAnything.flatMap(actionsOf).sort()).toEqual([
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
+      expect(statements.flatMap(actionsOf).filter((a) => a.includes('*'))).toEqual([]);
+      expect(JSON.stringify(statements)).not.toMatch(/topic\/[^"]*\/\*"/);
+      expect(statements.flatMap(actionsOf).some((a) => /^(rds|rds-data|execute-api):/.test(a))).toBe(false);
+      expect(statements.flatMap(actionsOf)).toEqual(
+        expect.arrayContaining(['secretsmanager:GetSecretValue', 'elasticache:DescribeReplicationGroups']),
+      );
+    });
+
+    it(`deploys the alias with ${DEPLOYMENT_CONFIG_NAMES[name]}, rolled back by errors and p99 only`, () => {
+      const [, group] = only(ingest, 'AWS::CodeDeploy::DeploymentGroup');
+      const guarded = (
+        group.Properties.AlarmConfiguration as { Alarms: Array<{ Name: unknown }> }
+      ).Alarms.map((alarm) => referencedId(alarm.Name));
+
+      expect(group.Properties).toMatchObject({
+        DeploymentConfigName: DEPLOYMENT_CONFIG_NAMES[name],
+        AutoRollbackConfiguration: {
+          Enabled: true,
+          Events: ['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST', 'DEPLOYMENT_STOP_ON_ALARM'],
+        },
+      });
+      expect(guarded.sort()).toEqual([alarmOf('IngestErrors')[0], alarmOf('IngestDuration')[0]].sort());
+      expect(alarmsById[alarmOf('IngestErrors')[0]]?.Properties).toMatchObject({
+        Threshold: config.alarms.functionErrors,
+      });
+      expect(alarmsById[alarmOf('IngestDuration')[0]]?.Properties).toMatchObject({
+        Threshold: config.alarms.durationP99Millis,
+      });
+    });
+  });
+
+  describe('spillover queue', () => {
+    it('is a FIFO queue deduplicated by the given id (not by content), keeping events 14 days', () => {
+      expect(queue.Properties).toMatchObject({
+        FifoQueue: true,
+        ContentBasedDeduplication: false,
+        DeduplicationScope: 'messageGroup',
+        FifoThroughputLimit: 'perMessageGroupId',
+        MessageRetentionPeriod: 14 * 24 * 3600,
+      });
+      expect(queue.DeletionPolicy).toBe('Retain');
+    });
+
+    it('has no dead-letter queue: a redrive would reorder and strand spilled events', () => {
+      expect(queue.Properties.RedrivePolicy).toBeUndefined();
+      ingest.resourceCountIs('AWS::SQS::Queue', 1);
+    });
+
+    it('is encrypted with its own rotating, retained KMS key', () => {
+      const keyId = referencedId(queue.Properties.KmsMasterKeyId) ?? '';
+
+      expect(queue.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+      expect(keys[keyId]?.Properties.EnableKeyRotation).toBe(true);
+      expect(keys[keyId]?.DeletionPolicy).toBe('Retain');
+    });
+
+    it('refuses every request not made over TLS', () => {
+      ingest.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queueId }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 'sqs:*',
+              Principal: { AWS: '*' },
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      });
+    });
+  });
+
+  describe('spillover drainer', () => {
+    it('runs on nodejs22.x arm64 in the compute subnets, finishing within the schedule interval', () => {
+      expect(drainer.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        VpcConfig: { SecurityGroupIds: [{ 'Fn::ImportValue': expect.stringMatching('ComputeSg') }] },
+      });
+      expect(drainer.Properties.Timeout as number).toBeLessThan(60);
+      expect(variablesOf(drainer)).toEqual({
+        TOPIC: config.consumer.topic,
+        CLUSTER_ARN: clusterArn,
+        SPILLOVER_QUEUE_URL: { Ref: queueId },
+        POWERTOOLS_METRICS_NAMESPACE: 'CustomerDataPlatform',
+        POWERTOOLS_SERVICE_NAME: 'spillover-drainer',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+    });
+
+    it('may receive and delete spilled events and write the consumer topic, and nothing else', () => {
+      const statements = statementsOf(ingest, 'DrainerFunction');
+      const sqs = withAction(statements, 'sqs:');
+      const onTopic = statements.filter((s) => actionsOf(s).includes('kafka-cluster:WriteData'));
+      const spilloverKey = withAction(statements, 'kms:');
+
+      expect(sqs).toHaveLength(1);
+      expect(actionsOf(sqs[0] as Statement).sort()).toEqual([
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:ReceiveMessage',
+      ]);
+      expect(sqs[0]?.Resource).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
+      expect(spilloverKey.flatMap(actionsOf)).toEqual(['kms:Decrypt']);
+      expect(spilloverKey[0]?.Condition).toEqual({
+        StringEquals: { 'kms:ViaService': `sqs.${config.region}.amazonaws.com` },
+      });
+      expect(onTopic).toHaveLength(1);
+      expect(joined(onTopic[0]?.Resource)).toBe(topicArn);
+      expect(
+        statements
+          .filter((s) => [s.Resource].flat().includes('*'))
+          .flatMap(actionsOf)
+          .sort(),
+      ).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      expect(statements.flatMap(actionsOf).filter((a) => a.includes('*'))).toEqual([]);
+      expect(
+        statements.flatMap(actionsOf).some((a) => /^(secretsmanager|elasticache|rds-data):/.test(a)),
+      ).toBe(false);
+    });
+
+    it('is invoked every minute through its live alias by EventBridge Scheduler, never retried', () => {
+      const [, schedule] = only(ingest, 'AWS::Scheduler::Schedule');
+      const [, group] = only(ingest, 'AWS::Scheduler::ScheduleGroup');
+      const [, invokeConfig] = only(ingest, 'AWS::Lambda::EventInvokeConfig');
+
+      expect(group.Properties.Name).toBe(`cdp-${name}-ingest`);
+      expect(schedule.Properties).toMatchObject({
+        ScheduleExpression: 'rate(1 minute)',
+        State: 'ENABLED',
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        GroupName: `cdp-${name}-ingest`,
+        Target: {
+          Arn: { Ref: drainerAliasId },
+          RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+        },
+      });
+      expect(drainerAlias.Properties).toMatchObject({ Name: 'live', FunctionName: { Ref: drainerId } });
+      expect(invokeConfig.Properties).toMatchObject({
+        FunctionName: { Ref: drainerId },
+        Qualifier: { 'Fn::Select': [7, { 'Fn::Split': [':', { Ref: drainerAliasId }] }] },
+        MaximumRetryAttempts: 0,
+        MaximumEventAgeInSeconds: 60,
+      });
+    });
+
+    it("lets the scheduler's role invoke the drainer's alias and nothing else", () => {
+      const statements = statementsOf(ingest, 'SchedulerRoleForTarget');
+
+      expect(statements).toEqual([
+        { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { Ref: drainerAliasId } },
+      ]);
+    });
+  });
+
+  describe('alarms', () => {
+    const sqsDimensions = [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }];
+    const ingestDimensions = [{ Name: 'service', Value: 'ingest' }];
+
+    it(`alarms when more than ${config.ingest.spillDepthAlarm} spilled events wait to be drained`, () => {
+      expect(alarmOf('SpillDepth')[1]).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: sqsDimensions,
+        Statistic: 'Maximum',
+        Period: 60,
+        Threshold: config.ingest.spillDepthAlarm,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      });
+      expect(config.ingest.spillDepthAlarm).toBeLessThan(config.ingest.spilloverMaxDepth);
+    });
+
+    it('alarms when the oldest spilled event is more than 5 minutes old', () => {
+      expect(alarmOf('SpillAge')[1]).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: sqsDimensions,
+        Statistic: 'Maximum',
+        Threshold: 300,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    });
+
+    it('alarms when produce requests failed in each of 2 minutes', () => {
+      expect(alarmOf('PublishErrors')[1]).toMatchObject({
+        Namespace: 'CustomerDataPlatform',
+        MetricName: 'PublishErrors',
+        Dimensions: ingestDimensions,
+        Statistic: 'Sum',
+        Period: 60,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+        TreatMissingData: 'notBreaching',
+      });
+    });
+
+    it("alarms as soon as the brokers' breaker opens", () => {
+      expect(alarmOf('BreakerOpen')[1]).toMatchObject({
+        Namespace: 'CustomerDataPlatform',
+        MetricName: 'BreakerOpen',
+        Dimensions: ingestDimensions,
+        Statistic: 'Sum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+      });
+    });
+
+    it('alarms when events waited and none was drained for 10 minutes', () => {
+      const [, stalled] = alarmOf('DrainStalled');
+      const metrics = stalled.Metrics as Array<{
+        Id: string;
+        Expression?: string;
+        ReturnData?: boolean;
+        MetricStat?: { Metric: Record<string, unknown>; Period: number; Stat: string };
+      }>;
+      const byId = Object.fromEntries(metrics.map((m) => [m.Id, m]));
+
+      expect(stalled).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 10,
+        DatapointsToAlarm: 10,
+        TreatMissingData: 'notBreaching',
+      });
+      expect(metrics.filter((m) => m.ReturnData !== false)).toEqual([
+        expect.objectContaining({ Expression: 'IF(FILL(depth, 0) > 0 AND FILL(drained, 0) == 0, 1, 0)' }),
+      ]);
+      expect(byId.depth?.MetricStat).toEqual({
+        Metric: {
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Dimensions: sqsDimensions,
+        },
+        Period: 60,
+        Stat: 'Maximum',
+      });
+      expect(byId.drained?.MetricStat).toEqual({
+        Metric: { Namespace: 'CustomerDataPlatform', MetricName: 'Drained', Dimensions: ingestDimensions },
+        Period: 60,
+        Stat: 'Sum',
+      });
+    });
+
+    it('notifies an encrypted, TLS-only SNS topic from every alarm, on alarm and on recovery', () => {
+      expect(Object.keys(alarmsById)).toHaveLength(7);
+      for (const alarm of Object.values(alarmsById)) {
+        expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+        expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
+      }
+      expect(keys[referencedId(topic.Properties.KmsMasterKeyId) ?? '']?.Properties.EnableKeyRotation).toBe(
+        true,
+      );
+      ingest.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        Topics: [{ Ref: topicId }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    });
+  });
+
+  it('keeps every key of the stack rotating', () => {
+    for (const key of Object.values(keys)) expect(key.Properties.EnableKeyRotation).toBe(true);
+  });
+});
