@@ -82,8 +82,7 @@ describe('one slow shard (2 s of latency injected on loopback)', () => {
               reasons.set(key, (reasons.get(key) ?? 0) + 1);
               // A caller backs off after a 503 instead of spinning on it.
               await sleep(20);
-            }
-            else outcomes.other += 1;
+            } else outcomes.other += 1;
           }
           latencies.push(performance.now() - started);
         }

@@ -20,7 +20,11 @@ export class PublishError extends Error {
   public constructor(
     message: string,
     public readonly retriable: boolean,
-    public readonly context: { readonly topic: string; readonly events: number; readonly code?: string | undefined },
+    public readonly context: {
+      readonly topic: string;
+      readonly events: number;
+      readonly code?: string | undefined;
+    },
     options?: { cause?: unknown },
   ) {
     super(message, options);
