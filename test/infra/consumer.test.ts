@@ -7,76 +7,23 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import {
-  type DeploymentStrategy,
-  ENVIRONMENT_NAMES,
-  type EnvironmentName,
-  loadEnvironmentConfig,
-} from '../../lib/config/index.js';
+import { type DeploymentStrategy, ENVIRONMENT_NAMES, loadEnvironmentConfig } from '../../lib/config/index.js';
 import { DEPLOYMENT_CONFIGS, GuardedFunction } from '../../lib/constructs/GuardedFunction.js';
 import { synthesize } from '../support/synth.js';
-
-interface Resource {
-  readonly Type: string;
-  readonly Properties: Record<string, unknown>;
-  readonly DependsOn?: string[];
-}
-type Resources = Record<string, Resource>;
-
-interface Statement {
-  readonly Effect: string;
-  readonly Action: string | string[];
-  readonly Resource: unknown;
-  readonly Condition?: unknown;
-}
+import {
+  actionsOf,
+  DEPLOYMENT_CONFIG_NAMES,
+  only,
+  parseJoinedJson,
+  type Resources,
+  referencedId,
+  type Statement,
+  statementsOf,
+} from '../support/templateQueries.js';
 
 const MIGRATIONS_SOURCE = fileURLToPath(
   new URL('../../lambdas/shared/migrations/migrations.ts', import.meta.url),
 );
-
-const DEPLOYMENT_CONFIG_NAMES: Record<EnvironmentName, string> = {
-  dev: 'CodeDeployDefault.LambdaAllAtOnce',
-  uat: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
-  prod: 'CodeDeployDefault.LambdaCanary10Percent10Minutes',
-};
-
-/** The single resource of `type` whose logical id contains `fragment`, with its id. */
-const only = (template: Template, type: string, fragment = ''): [string, Resource] => {
-  const matches = Object.entries(template.findResources(type) as Resources).filter(([id]) =>
-    id.includes(fragment),
-  );
-  expect(matches.map(([id]) => id)).toHaveLength(1);
-  const [match] = matches;
-  if (match === undefined) throw new Error(`no ${type} ${fragment}`);
-  return match;
-};
-
-/** The logical id behind `{ Ref: id }` or `{ 'Fn::GetAtt': [id, attr] }`. */
-const referencedId = (value: unknown): string | undefined => {
-  const json = JSON.stringify(value);
-  return /"Ref":"([A-Za-z0-9]+)"/.exec(json)?.[1] ?? /"Fn::GetAtt":\["([A-Za-z0-9]+)"/.exec(json)?.[1];
-};
-
-/**
- * Rebuilds a JSON document serialized with `Stack.toJsonString` (an `Fn::Join` of literal fragments and
- * tokens), replacing each token by a readable placeholder so the document can be parsed and inspected.
- */
-const parseJoinedJson = (value: unknown): unknown => {
-  const join = (value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
-  const placeholder = (part: unknown): string => {
-    const imported = (part as { 'Fn::ImportValue'?: string })['Fn::ImportValue'];
-    if (imported !== undefined) return `<import:${imported.split(':').pop() ?? ''}>`;
-    return `<${referencedId(part) ?? 'token'}>`;
-  };
-  const text = join[1].map((part) => (typeof part === 'string' ? part : placeholder(part))).join(join[0]);
-  return JSON.parse(text);
-};
-
-const statementsOf = (template: Template, policyFragment: string): Statement[] => {
-  const [, policy] = only(template, 'AWS::IAM::Policy', policyFragment);
-  return (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
-};
-const actionsOf = (statement: Statement): string[] => [statement.Action].flat();
 
 describe.each(ENVIRONMENT_NAMES)('Consumer stack (%s)', (name) => {
   const config = loadEnvironmentConfig(name);

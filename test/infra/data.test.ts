@@ -6,6 +6,7 @@ import { availabilityZonesOf, ENVIRONMENT_NAMES, loadEnvironmentConfig } from '.
 import { DataStack } from '../../lib/stacks/DataStack.js';
 import { NetworkStack } from '../../lib/stacks/NetworkStack.js';
 import { synthesize } from '../support/synth.js';
+import { referencedId } from '../support/templateQueries.js';
 
 interface Resource {
   readonly Properties: Record<string, unknown>;
@@ -14,12 +15,6 @@ interface Resource {
   readonly DependsOn?: string[];
 }
 type Resources = Record<string, Resource>;
-
-/** The logical id behind `{ Ref: id }`, `{ 'Fn::GetAtt': [id, attr] }` or a resolve dynamic reference. */
-const referencedId = (value: unknown): string | undefined => {
-  const json = JSON.stringify(value);
-  return /"Ref":"([A-Za-z0-9]+)"/.exec(json)?.[1] ?? /"Fn::GetAtt":\["([A-Za-z0-9]+)"/.exec(json)?.[1];
-};
 
 /**
  * Rebuilds a JSON document serialized with `Stack.toJsonString` (an `Fn::Join` of literal fragments and

@@ -1,66 +1,20 @@
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { ENVIRONMENT_NAMES, type EnvironmentName, loadEnvironmentConfig } from '../../lib/config/index.js';
+import { ENVIRONMENT_NAMES, loadEnvironmentConfig } from '../../lib/config/index.js';
 import { synthesize } from '../support/synth.js';
+import {
+  actionsOf,
+  DEPLOYMENT_CONFIG_NAMES,
+  importOfRef,
+  joined,
+  only,
+  type Resource,
+  type Resources,
+  referencedId,
+  type Statement,
+  statementsOf,
+} from '../support/templateQueries.js';
 
-interface Resource {
-  readonly Type: string;
-  readonly Properties: Record<string, unknown>;
-  readonly DeletionPolicy?: string;
-}
-type Resources = Record<string, Resource>;
-
-interface Statement {
-  readonly Effect: string;
-  readonly Action: string | string[];
-  readonly Resource: unknown;
-  readonly Condition?: unknown;
-}
-
-const DEPLOYMENT_CONFIG_NAMES: Record<EnvironmentName, string> = {
-  dev: 'CodeDeployDefault.LambdaAllAtOnce',
-  uat: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
-  prod: 'CodeDeployDefault.LambdaCanary10Percent10Minutes',
-};
-
-/** The single resource of `type` whose logical id contains `fragment`, with its id. */
-const only = (template: Template, type: string, fragment = ''): [string, Resource] => {
-  const matches = Object.entries(template.findResources(type) as Resources).filter(([id]) =>
-    id.includes(fragment),
-  );
-  expect(matches.map(([id]) => id)).toHaveLength(1);
-  const [match] = matches;
-  if (match === undefined) throw new Error(`no ${type} ${fragment}`);
-  return match;
-};
-
-/** The logical id behind `{ Ref: id }` or `{ 'Fn::GetAtt': [id, attr] }`. */
-const referencedId = (value: unknown): string | undefined => {
-  const json = JSON.stringify(value);
-  return /"Ref":"([A-Za-z0-9]+)"/.exec(json)?.[1] ?? /"Fn::GetAtt":\["([A-Za-z0-9]+)"/.exec(json)?.[1];
-};
-
-/** Renders an `Fn::Join` of strings and tokens as text, tokens as `<id>`, for matching ARNs. */
-const joined = (value: unknown): string => {
-  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
-  if (join === undefined) return typeof value === 'string' ? value : `<${referencedId(value) ?? 'token'}>`;
-  return join[1]
-    .map((part) => (typeof part === 'string' ? part : `<${referencedId(part) ?? 'token'}>`))
-    .join('');
-};
-
-/** The import of the export that carries `{ Ref: logicalId }` out of stack `stackName`. */
-const importOfRef = (stackName: string, logicalId: string) => ({
-  'Fn::ImportValue': expect.stringMatching(
-    new RegExp(`^${stackName}:ExportsOutputRef${logicalId}[0-9A-F]{8}$`),
-  ),
-});
-
-const statementsOf = (template: Template, policyFragment: string): Statement[] => {
-  const [, policy] = only(template, 'AWS::IAM::Policy', policyFragment);
-  return (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
-};
-const actionsOf = (statement: Statement): string[] => [statement.Action].flat();
 const withAction = (statements: Statement[], prefix: string): Statement[] =>
   statements.filter((s) => actionsOf(s).some((a) => a.startsWith(prefix)));
 

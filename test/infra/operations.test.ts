@@ -1,44 +1,16 @@
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENT_NAMES, loadEnvironmentConfig } from '../../lib/config/index.js';
 import { synthesize } from '../support/synth.js';
-
-interface Resource {
-  readonly Type: string;
-  readonly Properties: Record<string, unknown>;
-}
-type Resources = Record<string, Resource>;
-
-interface Statement {
-  readonly Effect: string;
-  readonly Action: string | string[];
-  readonly Resource: unknown;
-  readonly Principal?: unknown;
-  readonly Condition?: unknown;
-}
-
-/** The single resource of `type` whose logical id contains `fragment`, with its id. */
-const only = (template: Template, type: string, fragment = ''): [string, Resource] => {
-  const matches = Object.entries(template.findResources(type) as Resources).filter(([id]) =>
-    id.includes(fragment),
-  );
-  expect(matches.map(([id]) => id)).toHaveLength(1);
-  const [match] = matches;
-  if (match === undefined) throw new Error(`no ${type} ${fragment}`);
-  return match;
-};
-
-/** The logical id behind `{ Ref: id }` or `{ 'Fn::GetAtt': [id, attr] }`. */
-const referencedId = (value: unknown): string | undefined => {
-  const json = JSON.stringify(value);
-  return /"Ref":"([A-Za-z0-9]+)"/.exec(json)?.[1] ?? /"Fn::GetAtt":\["([A-Za-z0-9]+)"/.exec(json)?.[1];
-};
-
-const statementsOf = (template: Template, policyFragment: string): Statement[] => {
-  const [, policy] = only(template, 'AWS::IAM::Policy', policyFragment);
-  return (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
-};
-const actionsOf = (statement: Statement): string[] => [statement.Action].flat();
+import {
+  actionsOf,
+  only,
+  type Resource,
+  type Resources,
+  referencedId,
+  type Statement,
+  statementsOf,
+} from '../support/templateQueries.js';
 
 const CHECKS = [
   { check: 'BrokerHealth', service: 'broker-health' },

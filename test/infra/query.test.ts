@@ -4,80 +4,21 @@ import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { ENVIRONMENT_NAMES, type EnvironmentName, loadEnvironmentConfig } from '../../lib/config/index.js';
+import { ENVIRONMENT_NAMES, loadEnvironmentConfig } from '../../lib/config/index.js';
 import { PlatformHttpApi } from '../../lib/constructs/PlatformHttpApi.js';
 import { synthesize } from '../support/synth.js';
-
-interface Resource {
-  readonly Type: string;
-  readonly Properties: Record<string, unknown>;
-  readonly DependsOn?: string[];
-}
-type Resources = Record<string, Resource>;
-
-interface Statement {
-  readonly Effect: string;
-  readonly Action: string | string[];
-  readonly Resource: unknown;
-  readonly Condition?: unknown;
-}
-
-const DEPLOYMENT_CONFIG_NAMES: Record<EnvironmentName, string> = {
-  dev: 'CodeDeployDefault.LambdaAllAtOnce',
-  uat: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
-  prod: 'CodeDeployDefault.LambdaCanary10Percent10Minutes',
-};
-
-/** The single resource of `type` whose logical id contains `fragment`, with its id. */
-const only = (template: Template, type: string, fragment = ''): [string, Resource] => {
-  const matches = Object.entries(template.findResources(type) as Resources).filter(([id]) =>
-    id.includes(fragment),
-  );
-  expect(matches.map(([id]) => id)).toHaveLength(1);
-  const [match] = matches;
-  if (match === undefined) throw new Error(`no ${type} ${fragment}`);
-  return match;
-};
-
-/** The logical id behind `{ Ref: id }` or `{ 'Fn::GetAtt': [id, attr] }`. */
-const referencedId = (value: unknown): string | undefined => {
-  const json = JSON.stringify(value);
-  return /"Ref":"([A-Za-z0-9]+)"/.exec(json)?.[1] ?? /"Fn::GetAtt":\["([A-Za-z0-9]+)"/.exec(json)?.[1];
-};
-
-/** The import of the export that carries `{ Ref: logicalId }` out of stack `stackName`. */
-const importOfRef = (stackName: string, logicalId: string) => ({
-  'Fn::ImportValue': expect.stringMatching(
-    new RegExp(`^${stackName}:ExportsOutputRef${logicalId}[0-9A-F]{8}$`),
-  ),
-});
-
-/** A `Stack.toJsonString` document with every token replaced by the logical id or export it names. */
-const parseJoinedJson = (value: unknown): unknown => {
-  const join = (value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
-  const placeholder = (part: unknown): string => {
-    const imported = (part as { 'Fn::ImportValue'?: string })['Fn::ImportValue'];
-    if (imported !== undefined) return `<import:${imported.split(':').pop() ?? ''}>`;
-    return `<${referencedId(part) ?? 'token'}>`;
-  };
-  const text = join[1].map((part) => (typeof part === 'string' ? part : placeholder(part))).join(join[0]);
-  return JSON.parse(text);
-};
-
-/** Renders an `Fn::Join` of strings and tokens as text, tokens as `<id>`, for matching ARNs. */
-const joined = (value: unknown): string => {
-  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
-  if (join === undefined) return typeof value === 'string' ? value : `<${referencedId(value) ?? 'token'}>`;
-  return join[1]
-    .map((part) => (typeof part === 'string' ? part : `<${referencedId(part) ?? 'token'}>`))
-    .join('');
-};
-
-const statementsOf = (template: Template, policyFragment: string): Statement[] => {
-  const [, policy] = only(template, 'AWS::IAM::Policy', policyFragment);
-  return (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
-};
-const actionsOf = (statement: Statement): string[] => [statement.Action].flat();
+import {
+  actionsOf,
+  DEPLOYMENT_CONFIG_NAMES,
+  importOfRef,
+  joined,
+  only,
+  parseJoinedJson,
+  type Resources,
+  referencedId,
+  type Statement,
+  statementsOf,
+} from '../support/templateQueries.js';
 
 describe.each(ENVIRONMENT_NAMES)('Query stack (%s)', (name) => {
   const config = loadEnvironmentConfig(name);
