@@ -1,15 +1,15 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { DeploymentStrategy } from '../config/index.js';
 import { acknowledge } from '../nag.js';
+import { AlarmTopic } from './AlarmTopic.js';
 import { PlatformFunction, type PlatformFunctionProps } from './PlatformFunction.js';
 
 /** The CodeDeploy traffic-shifting preset behind each strategy name of the configuration. */
@@ -86,7 +86,8 @@ export class GuardedFunction extends Construct implements iam.IGrantable {
       version: this.version,
       description: `Traffic of ${props.name}, shifted by CodeDeploy (${deploymentStrategy})`,
     });
-    this.alarmTopic = alarmTopic ?? this.createAlarmTopic(props.name);
+    this.alarmTopic =
+      alarmTopic ?? new AlarmTopic(this, 'AlarmTopic', { displayName: `Alarms of ${props.name}` }).topic;
 
     this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
       alarmDescription: `${props.name}: ${thresholds.functionErrors} or more function errors in a minute on the live alias`,
@@ -140,43 +141,5 @@ export class GuardedFunction extends Construct implements iam.IGrantable {
     alarm.addOkAction(notify);
     this.deploymentGroup.addAlarm(alarm);
     this.guards.push(alarm);
-  }
-
-  private createAlarmTopic(name: string): sns.Topic {
-    const stack = Stack.of(this);
-    const key = new kms.Key(this, 'AlarmTopicKey', {
-      description: `Alarm notifications of ${name}`,
-      enableKeyRotation: true,
-      // Holds no data at rest beyond messages in flight; nothing is lost with it.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    // CloudWatch encrypts the notifications it publishes to the topic with this key.
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-      }),
-    );
-    const topic = new sns.Topic(this, 'AlarmTopic', {
-      displayName: `Alarms of ${name}`,
-      masterKey: key,
-      enforceSSL: true,
-    });
-    // The topic has its own policy (for enforceSSL), so CloudWatch alarms of this account need a grant.
-    topic.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['sns:Publish'],
-        resources: [topic.topicArn],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: {
-            'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*`,
-          },
-        },
-      }),
-    );
-    return topic;
   }
 }
