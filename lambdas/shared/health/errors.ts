@@ -1,5 +1,5 @@
 import { TaskCancelledError } from 'cockatiel';
-import { RETRIABLE_NODE_CODES } from '../sql/retriableCodes.js';
+import { isTransientAwsError, stringProperty } from '../aws/transientAwsError.js';
 
 /** Context attached to every health-check error, logged as structured fields. */
 export type HealthCheckErrorContext = Readonly<Record<string, unknown>>;
@@ -58,36 +58,8 @@ export class ControlPlaneError extends HealthCheckError {
   }
 }
 
-/** AWS error names of throttling, which the SDK models as client faults but which pass with time. */
-const THROTTLING = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'SlowDown',
-]);
-
-/** The SDK's own timeout and abort errors, raised when a socket hangs or our attempt signal fires. */
-const TIMEOUTS = new Set(['TimeoutError', 'AbortError', 'RequestTimeout', 'RequestTimeoutException']);
-
 /** The resource the check watches is gone: a finding about the dependency, not about the check. */
 const NOT_FOUND = new Set(['NotFoundException', 'ReplicationGroupNotFoundFault']);
-
-const MIN_SERVER_STATUS = 500;
-
-const stringProperty = (value: unknown, key: string): string | undefined => {
-  if (typeof value !== 'object' || value === null || !(key in value)) return undefined;
-  const property: unknown = Reflect.get(value, key);
-  return typeof property === 'string' ? property : undefined;
-};
-
-const httpStatusOf = (value: unknown): number | undefined => {
-  if (typeof value !== 'object' || value === null || !('$metadata' in value)) return undefined;
-  const { $metadata } = value;
-  if (typeof $metadata !== 'object' || $metadata === null || !('httpStatusCode' in $metadata))
-    return undefined;
-  return typeof $metadata.httpStatusCode === 'number' ? $metadata.httpStatusCode : undefined;
-};
 
 const messageOf = (value: unknown): string => (value instanceof Error ? value.message : String(value));
 
@@ -135,16 +107,7 @@ export function classifyControlPlaneError(
       resource,
     });
   }
-  const code = stringProperty(error, 'code');
-  const status = httpStatusOf(error);
-  if (
-    (name !== undefined && (THROTTLING.has(name) || TIMEOUTS.has(name))) ||
-    (code !== undefined && RETRIABLE_NODE_CODES.has(code)) ||
-    stringProperty(error, '$fault') === 'server' ||
-    (status !== undefined && status >= MIN_SERVER_STATUS)
-  ) {
-    return unreachable(true);
-  }
+  if (isTransientAwsError(error)) return unreachable(true);
   if (stringProperty(error, '$fault') === 'client') {
     return new HealthCheckConfigError(reason, {
       cause: error,

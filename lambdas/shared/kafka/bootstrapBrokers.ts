@@ -1,25 +1,6 @@
 import { GetBootstrapBrokersCommand, type KafkaClient } from '@aws-sdk/client-kafka';
+import { isTransientAwsError } from '../aws/transientAwsError.js';
 import { BootstrapBrokersError } from './errors.js';
-
-const TRANSIENT_STATUS = 500;
-const THROTTLING = new Set([
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'ServiceUnavailableException',
-]);
-
-const isTransient = (error: unknown): boolean => {
-  if (typeof error !== 'object' || error === null) return false;
-  if ('name' in error && typeof error.name === 'string' && THROTTLING.has(error.name)) return true;
-  if (!('$metadata' in error) || typeof error.$metadata !== 'object' || error.$metadata === null)
-    return false;
-  const { $metadata } = error;
-  return (
-    'httpStatusCode' in $metadata &&
-    typeof $metadata.httpStatusCode === 'number' &&
-    $metadata.httpStatusCode >= TRANSIENT_STATUS
-  );
-};
 
 /** Splits a `host:port,host:port` broker string from the MSK API into its entries. */
 export const parseBrokerString = (brokers: string): string[] =>
@@ -49,7 +30,7 @@ export async function getIamBootstrapBrokers(
   } catch (error: unknown) {
     throw new BootstrapBrokersError(`GetBootstrapBrokers failed for ${clusterArn}`, clusterArn, {
       cause: error,
-      retriable: isTransient(error),
+      retriable: isTransientAwsError(error),
     });
   }
   const brokers = parseBrokerString(brokerString ?? '');
