@@ -32,7 +32,27 @@ move('phone', old[2], phone)
 redis.call('HSET', KEYS[1], 'email', email, 'phone', phone, 'count', count)
 return 1
 `;
-const UPDATE_SHA = createHash('sha1').update(UPDATE_SCRIPT).digest('hex');
+/**
+ * Deletes an email or phone key that points at a customer whose shard says it no longer holds the value,
+ * unless the index has meanwhile recorded a newer state of that customer (a higher event count than the
+ * state the shard showed): then the consumer indexed it after the read and the key is right.
+ * KEYS[1] = the email/phone key, KEYS[2] = the customer hash. ARGV = customer id, event count read.
+ */
+const DROP_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local indexed = tonumber(redis.call('HGET', KEYS[2], 'count') or '-1')
+if indexed > tonumber(ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`;
+
+interface Script {
+  readonly source: string;
+  readonly sha: string;
+}
+const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
+const UPDATE = script(UPDATE_SCRIPT);
+const DROP = script(DROP_SCRIPT);
 
 const isNoScript = (error: unknown): boolean =>
   error instanceof Error && error.message.startsWith('NOSCRIPT');
@@ -107,11 +127,35 @@ export class CustomerIndex {
         String(customer.eventCount),
       ],
     };
+    await this.run(UPDATE, options);
+  }
+
+  /**
+   * Removes a stale email or phone key (see `DROP_SCRIPT`). `eventCount` is the count of the customer's
+   * state as read from its shard, or 0 when the shard has no such customer.
+   * @returns whether the key was deleted.
+   * @throws when Redis is unreachable or the command is aborted.
+   */
+  public async dropStale(
+    kind: 'email' | 'phone',
+    value: string,
+    customerId: string,
+    eventCount: number,
+  ): Promise<boolean> {
+    const options = {
+      keys: [`${this.prefix}${kind}:${value}`, `${this.prefix}customer:${customerId}`],
+      arguments: [customerId, String(eventCount)],
+    };
+    return (await this.run(DROP, options)) === 1;
+  }
+
+  /** Runs a script by its digest, loading it on the first NOSCRIPT (after a restart or a failover). */
+  private async run(lua: Script, options: { keys: string[]; arguments: string[] }): Promise<unknown> {
     try {
-      await this.redis.evalSha(UPDATE_SHA, options);
+      return await this.redis.evalSha(lua.sha, options);
     } catch (error: unknown) {
       if (!isNoScript(error)) throw error;
-      await this.redis.eval(UPDATE_SCRIPT, options);
+      return this.redis.eval(lua.source, options);
     }
   }
 }

@@ -7,7 +7,6 @@ import type { RedisClient } from '../redis/createRedisClient.js';
 import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';
 import { holds, type StoredCustomer } from './customerRows.js';
-import { dropStaleKey } from './dropStaleKey.js';
 import { OverloadedError } from './errors.js';
 import { FallbackCache } from './FallbackCache.js';
 import { GuardedIndex } from './GuardedIndex.js';
@@ -309,9 +308,9 @@ export class CustomerQueryService implements CustomerQueries {
     stored: StoredCustomer | null,
   ): Promise<void> {
     try {
-      await index.run(async (i, client) => {
+      await index.run(async (i) => {
         if (stored !== null) await i.update([stored.entry]);
-        await dropStaleKey(client, kind, value, customerId, stored?.entry.eventCount ?? 0);
+        await i.dropStale(kind, value, customerId, stored?.entry.eventCount ?? 0);
       });
     } catch (error: unknown) {
       this.deps.logger.warn('stale index entry not repaired', {
