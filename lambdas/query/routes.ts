@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { describeError } from '../shared/consumer/describeError.js';
+import { describeError } from '../shared/describeError.js';
 import { type CustomerQueries, OverloadedError, ShardUnavailableError } from '../shared/query/index.js';
 import { type HttpRequest, type HttpResponse, problem, type Route } from './http.js';
 import { CUSTOMERS_V1 } from './v1/customers.js';

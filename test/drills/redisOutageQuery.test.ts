@@ -3,7 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WiredQueryService, wireQueryService } from '../../lambdas/query/dependencies.js';
-import { describeError } from '../../lambdas/shared/consumer/describeError.js';
+import { describeError } from '../../lambdas/shared/describeError.js';
 import { IndexWarmer, type QueryStats, type WarmupProgress } from '../../lambdas/shared/query/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { waitFor } from '../../local/services/index.js';

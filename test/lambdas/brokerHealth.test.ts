@@ -1,5 +1,4 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import {
   type Cluster,
   type ClusterState,
@@ -28,6 +27,7 @@ import {
 } from '../../lambdas/shared/health/brokerHealth.js';
 import { HealthCheckConfigError } from '../../lambdas/shared/health/errors.js';
 import type { HealthCheckSettings } from '../../lambdas/shared/health/policies.js';
+import { type Emf, recordingMetrics, valuesOf } from '../support/emf.js';
 
 const CLUSTER_ARN =
   'arn:aws:kafka:eu-west-1:111111111111:cluster/cdp-dev/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab-2';
@@ -44,28 +44,8 @@ const FAST: Partial<HealthCheckSettings> = {
 
 const kafkaMock = mockClient(KafkaClient);
 
-type Emf = ReturnType<Metrics['serializeMetrics']>;
-
-/** A real Powertools Metrics whose published EMF documents are kept for the assertions. */
-function recordingMetrics(): { metrics: Metrics; published: Emf[] } {
-  const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'broker-health' });
-  const published: Emf[] = [];
-  const publish = metrics.publishStoredMetrics.bind(metrics);
-  vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => {
-    published.push(metrics.serializeMetrics());
-    return publish();
-  });
-  return { metrics, published };
-}
-
-/** Metric values of one EMF document, by name. */
-function valuesOf(emf: Emf | undefined): Record<string, unknown> {
-  const definitions = emf?._aws.CloudWatchMetrics[0]?.Metrics ?? [];
-  return Object.fromEntries(definitions.map(({ Name }) => [Name, emf?.[Name]]));
-}
-
 function dependencies(): BrokerHealthDependencies & { published: Emf[] } {
-  const { metrics, published } = recordingMetrics();
+  const { metrics, published } = recordingMetrics('broker-health');
   return {
     client: new KafkaClient({ region: 'eu-west-1' }),
     metrics,

@@ -1,5 +1,4 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import {
   DescribeEventsCommand,
   DescribeReplicationGroupsCommand,
@@ -26,6 +25,7 @@ import {
 } from '../../lambdas/shared/health/cacheHealth.js';
 import { HealthCheckConfigError } from '../../lambdas/shared/health/errors.js';
 import type { HealthCheckSettings } from '../../lambdas/shared/health/policies.js';
+import { type Emf, recordingMetrics, valuesOf } from '../support/emf.js';
 
 const GROUP_ID = 'cdp-prod-index';
 const MEMBERS = ['cdp-prod-index-001', 'cdp-prod-index-002', 'cdp-prod-index-003'];
@@ -42,28 +42,8 @@ const FAST: Partial<HealthCheckSettings> = {
 
 const cacheMock = mockClient(ElastiCacheClient);
 
-type Emf = ReturnType<Metrics['serializeMetrics']>;
-
-/** A real Powertools Metrics whose published EMF documents are kept for the assertions. */
-function recordingMetrics(): { metrics: Metrics; published: Emf[] } {
-  const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'cache-health' });
-  const published: Emf[] = [];
-  const publish = metrics.publishStoredMetrics.bind(metrics);
-  vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => {
-    published.push(metrics.serializeMetrics());
-    return publish();
-  });
-  return { metrics, published };
-}
-
-/** Metric values of one EMF document, by name. */
-function valuesOf(emf: Emf | undefined): Record<string, unknown> {
-  const definitions = emf?._aws.CloudWatchMetrics[0]?.Metrics ?? [];
-  return Object.fromEntries(definitions.map(({ Name }) => [Name, emf?.[Name]]));
-}
-
 function dependencies(): CacheHealthDependencies & { published: Emf[] } {
-  const { metrics, published } = recordingMetrics();
+  const { metrics, published } = recordingMetrics('cache-health');
   return {
     client: new ElastiCacheClient({ region: 'eu-west-1' }),
     metrics,

@@ -6,6 +6,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, MSKEvent, MSKRecord } from 'aws-lambda';
 import type { IPolicy } from 'cockatiel';
 import { applyEventsToShard, type IndexEntry, type PendingEvent } from '../customers/applyEventsToShard.js';
+import { describeError } from '../describeError.js';
 import { decodeEvent, PoisonRecordError } from '../events/index.js';
 import { type RedisClient, untilDeadline, withDeadline } from '../redis/createRedisClient.js';
 import {
@@ -18,7 +19,6 @@ import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';
 import { batchResponseFor, type KafkaBatchResponse, recordsOf } from './batchResponse.js';
 import type { DeadLetter, DeadLetterSink } from './deadLetters.js';
-import { describeError } from './describeError.js';
 import { IndexMaintainer } from './IndexMaintainer.js';
 import { type EventOutcome, ShardBatcher } from './ShardBatcher.js';
 

@@ -2,11 +2,11 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { IPolicy } from 'cockatiel';
 import type { IndexEntry } from '../customers/applyEventsToShard.js';
+import { describeError } from '../describeError.js';
 import { CustomerIndex } from '../index/CustomerIndex.js';
 import { rebuildIndexStep } from '../index/rebuildIndex.js';
 import { type RedisClient, untilDeadline } from '../redis/createRedisClient.js';
 import type { SqlClient } from '../sql/index.js';
-import { describeError } from './describeError.js';
 import { clearIndexOutbox, drainIndexOutbox } from './indexOutbox.js';
 
 export interface IndexMaintainerOptions {

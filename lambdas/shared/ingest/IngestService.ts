@@ -8,7 +8,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { IPolicy } from 'cockatiel';
-import { describeError } from '../consumer/describeError.js';
+import { describeError } from '../describeError.js';
 import type { Envelope } from '../events/index.js';
 import type { RedisClient } from '../redis/createRedisClient.js';
 import {

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { type BulkheadPolicy, BulkheadRejectedError } from 'cockatiel';
-import { describeError } from '../consumer/describeError.js';
+import { describeError } from '../describeError.js';
 import type { RedisClient } from '../redis/createRedisClient.js';
 import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';

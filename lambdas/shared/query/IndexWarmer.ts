@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { describeError } from '../consumer/describeError.js';
+import { describeError } from '../describeError.js';
 import { CustomerIndex } from '../index/CustomerIndex.js';
 import { type RebuildProgress, rebuildIndexStep } from '../index/rebuildIndex.js';
 import { type RedisClient, withDeadline } from '../redis/createRedisClient.js';

@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { describeError } from '../consumer/describeError.js';
+import { describeError } from '../describeError.js';
 import type { IndexedCustomer } from '../index/CustomerIndex.js';
 import type { GuardedIndex } from './GuardedIndex.js';
 
