@@ -74,7 +74,7 @@ export async function runBench(argv: string[]): Promise<void> {
       logLevel: 'ERROR',
     });
     const started = performance.now();
-    await local.emulator.drain();
+    await local.drain();
     const consumerRate = events / ((performance.now() - started) / 1000);
     await local.close();
 

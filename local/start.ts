@@ -181,7 +181,7 @@ const shutdown = async (code: number) => {
 process.once('SIGINT', () => void shutdown(130));
 process.once('SIGTERM', () => void shutdown(143));
 
-await local.emulator.drain();
+await local.drain();
 const seconds = (performance.now() - started) / 1000;
 const stats = local.emulator.stats();
 const totals = local.consumer.totals;
@@ -207,7 +207,7 @@ if (email) {
 if (args.follow) {
   console.log(`  following ${LOCAL_TOPIC} in ${dataDir}; the HTTP API stays at ${apis.url}; Ctrl-C to stop`);
   console.log(`  try: curl -s '${apis.url}/v1/customers?email=${email ?? 'someone@example.com'}'`);
-  await local.emulator.start();
+  await local.start();
 } else {
   await shutdown(report.ok ? 0 : 1);
 }

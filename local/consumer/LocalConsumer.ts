@@ -5,12 +5,19 @@ import type { ConsumerSettings } from '../../lambdas/shared/consumer/CustomerEve
 import type { ShardMap } from '../../lambdas/shared/sharding/index.js';
 import type { SqlClient } from '../../lambdas/shared/sql/index.js';
 import { EventSourceEmulator, type EventSourceStats } from '../esm/index.js';
-import type { LocalLog } from '../log/index.js';
+import { type LocalLog, UnknownTopicError } from '../log/index.js';
 import { LocalLogDeadLetterSink } from './LocalLogDeadLetterSink.js';
 
 export const LOCAL_TOPIC = 'customer-events.v1';
 export const LOCAL_DLQ_TOPIC = 'customer-events.v1.dlq';
+/**
+ * Records re-delivered to the consumer by a second mapping: a shard's records parked while its breaker is
+ * open, and replays. Consumers are idempotent and the merge is order-independent, so any order is safe.
+ */
+export const LOCAL_RETRY_TOPIC = 'customer-events.v1.retry';
 export const LOCAL_GROUP = 'cdp-consumer';
+/** Partitions of the retry topic when the events topic does not exist yet. */
+const LOCAL_RETRY_PARTITIONS = 12;
 
 export interface LocalMapping {
   readonly batchSize: number;
@@ -51,12 +58,15 @@ export interface LocalConsumerOptions {
 /**
  * The consumer Lambda as it runs in AWS, on this machine: the same handler code, fed by the MSK
  * event-source emulator from the durable local log, writing to the local shards and Redis, dead letters
- * to the local DLQ topic.
+ * to the local DLQ topic. Two mappings invoke it, as in AWS: one on the events topic (`emulator`) and one on
+ * the retry topic (`retryEmulator`).
  */
 export class LocalConsumer {
   private constructor(
     public readonly emulator: EventSourceEmulator,
+    public readonly retryEmulator: EventSourceEmulator,
     private readonly wired: WiredConsumer,
+    private readonly log: LocalLog,
   ) {}
 
   public static async create(options: LocalConsumerOptions): Promise<LocalConsumer> {
@@ -75,27 +85,57 @@ export class LocalConsumer {
       ...(options.settings ? { settings: options.settings } : {}),
     });
     const mapping = { ...LOCAL_MAPPING, ...options.mapping };
-    const emulator = new EventSourceEmulator({
-      log: options.log,
-      topic: LOCAL_TOPIC,
-      group: LOCAL_GROUP,
-      handler: (event, context) => wired.consumer.handle(event, context),
-      ...mapping,
-      concurrency: options.concurrency ?? 4,
-      onFailure: { topic: LOCAL_DLQ_TOPIC },
-      functionName: 'cdp-local-consumer',
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      ...(options.progressIntervalMillis ? { progressIntervalMillis: options.progressIntervalMillis } : {}),
+    const partitions = await options.log.partitionsOf(LOCAL_TOPIC).catch((error: unknown) => {
+      if (error instanceof UnknownTopicError) return LOCAL_RETRY_PARTITIONS;
+      throw error;
     });
-    return new LocalConsumer(emulator, wired);
+    await options.log.createTopic(LOCAL_RETRY_TOPIC, partitions);
+    const mappingOn = (topic: string, onProgress?: (stats: EventSourceStats) => void) =>
+      new EventSourceEmulator({
+        log: options.log,
+        topic,
+        group: LOCAL_GROUP,
+        handler: (event, context) => wired.consumer.handle(event, context),
+        ...mapping,
+        concurrency: options.concurrency ?? 4,
+        onFailure: { topic: LOCAL_DLQ_TOPIC },
+        functionName: 'cdp-local-consumer',
+        ...(onProgress ? { onProgress } : {}),
+        ...(options.progressIntervalMillis ? { progressIntervalMillis: options.progressIntervalMillis } : {}),
+      });
+    return new LocalConsumer(mappingOn(LOCAL_TOPIC, options.onProgress), mappingOn(LOCAL_RETRY_TOPIC), wired, options.log);
   }
 
   public get consumer() {
     return this.wired.consumer;
   }
 
+  /** Starts both mappings. */
+  public async start(): Promise<void> {
+    await Promise.all([this.emulator.start(), this.retryEmulator.start()]);
+  }
+
+  /**
+   * Resolves once both topics are fully committed: records parked on the retry topic while the events
+   * topic drains are drained in turn.
+   * @throws {DrainTimeoutError} when `timeoutMillis` passes first.
+   */
+  public async drain(options: { readonly timeoutMillis?: number } = {}): Promise<void> {
+    const deadline = Date.now() + (options.timeoutMillis ?? 24 * 3_600_000);
+    const remaining = () => ({ timeoutMillis: Math.max(1, deadline - Date.now()) });
+    do {
+      await this.emulator.drain(remaining());
+      await this.retryEmulator.drain(remaining());
+    } while (await this.hasLag(LOCAL_TOPIC));
+  }
+
+  private async hasLag(topic: string): Promise<boolean> {
+    const lag = await this.log.lag(LOCAL_GROUP, topic);
+    return Object.values(lag).some((records) => records > 0);
+  }
+
   public async close(): Promise<void> {
-    await this.emulator.stop();
+    await Promise.all([this.emulator.stop(), this.retryEmulator.stop()]);
     await this.wired.close();
   }
 }

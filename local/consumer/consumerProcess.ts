@@ -54,5 +54,5 @@ process.once('SIGTERM', () => {
     .then(() => directory?.close())
     .then(() => process.exit(0));
 });
-await local.emulator.start();
+await local.start();
 process.stdout.write(`${JSON.stringify({ type: 'started', pid: process.pid })}\n`);

@@ -70,7 +70,7 @@ describe('consumer drills on real PostgreSQL (4 shards) and Redis', () => {
       redisUrl: services.redis?.url,
     });
 
-    await local.emulator.drain({ timeoutMillis: 120_000 });
+    await local.drain({ timeoutMillis: 120_000 });
     await local.close();
 
     const snapshot = await snapshotShards(services);

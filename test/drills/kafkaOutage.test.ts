@@ -192,7 +192,7 @@ describe('drill: Kafka unavailable for 30 s under load', () => {
     };
     try {
       drainer.start();
-      await consumer.emulator.start();
+      await consumer.start();
       await Promise.all([outage(), ...Array.from({ length: CLIENTS }, client)]);
       clock.trafficDoneAt = Date.now();
       await waitFor(() => clock.emptiedAt > 0, {
@@ -200,7 +200,7 @@ describe('drill: Kafka unavailable for 30 s under load', () => {
         description: 'the drainer to empty the spillover',
       });
       await resilient.close();
-      await consumer.emulator.drain({ timeoutMillis: 40_000 });
+      await consumer.drain({ timeoutMillis: 40_000 });
     } finally {
       sampling = false;
       await sampler;
