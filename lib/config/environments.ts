@@ -6,6 +6,8 @@ import type { EnvironmentConfig, EnvironmentName } from './schema.js';
  */
 const topics = (scale: number): EnvironmentConfig['streaming']['topics'] => [
   { name: 'customer-events.v1', partitions: 12 * scale, retentionHours: 24 * 7 },
+  // Parked records of an unavailable shard and replays, read by the consumer's second mapping.
+  { name: 'customer-events.v1.retry', partitions: 12 * scale, retentionHours: 24 * 7 },
   { name: 'customer-events.v1.dlq', partitions: 3, retentionHours: 24 * 14 },
 ];
 
@@ -53,6 +55,7 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     alarms: { consumerOffsetLag: 50_000, functionErrors: 10, durationP99Millis: 10_000, dlqDepth: 100 },
     consumer: {
       topic: 'customer-events.v1',
+      retryTopic: 'customer-events.v1.retry',
       consumerGroup: 'cdp-dev-customer-consumer',
       batchSize: 100,
       maxBatchingWindowSeconds: 1,
@@ -105,6 +108,7 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     alarms: { consumerOffsetLag: 20_000, functionErrors: 5, durationP99Millis: 8_000, dlqDepth: 10 },
     consumer: {
       topic: 'customer-events.v1',
+      retryTopic: 'customer-events.v1.retry',
       consumerGroup: 'cdp-uat-customer-consumer',
       batchSize: 500,
       maxBatchingWindowSeconds: 1,
@@ -158,6 +162,7 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     alarms: { consumerOffsetLag: 10_000, functionErrors: 1, durationP99Millis: 5_000, dlqDepth: 1 },
     consumer: {
       topic: 'customer-events.v1',
+      retryTopic: 'customer-events.v1.retry',
       consumerGroup: 'cdp-prod-customer-consumer',
       batchSize: 500,
       maxBatchingWindowSeconds: 1,

@@ -71,6 +71,11 @@ const ingestSchema = z.strictObject({
 const consumerSchema = z.strictObject({
   /** The topic the consumer reads; one of `streaming.topics`. */
   topic: z.string().regex(TOPIC_NAME, 'must be a valid Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)'),
+  /**
+   * The topic of the consumer's second mapping, one of `streaming.topics`: records of a shard whose breaker
+   * is open are parked there (so the other shards' records keep flowing) and replays are written there.
+   */
+  retryTopic: z.string().regex(TOPIC_NAME, 'must be a valid Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)'),
   /** Kafka consumer group of the event source mapping; fixed once the mapping exists. */
   consumerGroup: z
     .string()
@@ -190,6 +195,19 @@ export const environmentConfigSchema = z
         code: 'custom',
         path: ['consumer', 'topic'],
         message: `must be one of streaming.topics (${names.join(', ')}), got ${cfg.consumer.topic}`,
+      });
+    }
+    if (!names.includes(cfg.consumer.retryTopic)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['consumer', 'retryTopic'],
+        message: `must be one of streaming.topics (${names.join(', ')}), got ${cfg.consumer.retryTopic}`,
+      });
+    } else if (cfg.consumer.retryTopic === cfg.consumer.topic) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['consumer', 'retryTopic'],
+        message: 'must differ from consumer.topic: parked records would be parked again forever',
       });
     }
     if (cfg.ingest.spillDepthAlarm >= cfg.ingest.spilloverMaxDepth) {

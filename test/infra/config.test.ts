@@ -106,6 +106,18 @@ describe('loadEnvironmentConfig', () => {
     );
   });
 
+  it('refuses a retry topic that is not a topic, or is the events topic itself', () => {
+    const unknown = variantOf('dev', (c) => Object.assign(c.consumer, { retryTopic: 'orders.retry' }));
+    const same = variantOf('dev', (c) => Object.assign(c.consumer, { retryTopic: c.consumer.topic }));
+
+    expect(messageOf(() => loadEnvironmentConfig('dev', {}, unknown))).toMatch(
+      /dev\.consumer\.retryTopic: must be one of streaming\.topics .*got orders\.retry/,
+    );
+    expect(messageOf(() => loadEnvironmentConfig('dev', {}, same))).toMatch(
+      /dev\.consumer\.retryTopic: must differ from consumer\.topic/,
+    );
+  });
+
   it('refuses duplicate topics and unknown fields', () => {
     const base = variantOf('dev', (c) => {
       const first = c.streaming.topics[0];
@@ -115,7 +127,7 @@ describe('loadEnvironmentConfig', () => {
 
     const message = messageOf(() => loadEnvironmentConfig('dev', {}, base));
 
-    expect(message).toMatch(/dev\.streaming\.topics\.2\.name: duplicate topic customer-events\.v1/);
+    expect(message).toMatch(/dev\.streaming\.topics\.3\.name: duplicate topic customer-events\.v1/);
     expect(message).toMatch(/dev\.network: Unrecognized key: "natGateways"/);
   });
 
@@ -144,7 +156,7 @@ describe('loadEnvironmentConfig', () => {
     });
 
     expect(messageOf(() => loadEnvironmentConfig('uat', {}, base))).toContain(
-      'uat.consumer.topic: must be one of streaming.topics (customer-events.v1, customer-events.v1.dlq), got orders.v1',
+      'uat.consumer.topic: must be one of streaming.topics (customer-events.v1, customer-events.v1.retry, customer-events.v1.dlq), got orders.v1',
     );
   });
 
