@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { type ConsumerSettings, CustomerEventConsumer } from '../shared/consumer/CustomerEventConsumer.js';
 import type { DeadLetterSink } from '../shared/consumer/deadLetters.js';
+import type { Parking } from '../shared/consumer/parking.js';
 import { connectLeniently, createRedisClient, type RedisClient } from '../shared/redis/createRedisClient.js';
 import { type ShardMap, ShardRouter } from '../shared/sharding/index.js';
 import { type SqlClient, sqlClientFor } from '../shared/sql/index.js';
@@ -10,6 +11,8 @@ export interface ConsumerWiring {
   readonly shardMap: ShardMap;
   readonly redis?: { readonly url: string; readonly password?: string | undefined } | undefined;
   readonly deadLetters: DeadLetterSink;
+  /** The retry topic for records of an unavailable shard; absent, they are redelivered in place. */
+  readonly parking?: Parking | undefined;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly settings?: Partial<ConsumerSettings>;
@@ -52,6 +55,7 @@ export async function wireConsumer(wiring: ConsumerWiring): Promise<WiredConsume
     router,
     shards,
     deadLetters: wiring.deadLetters,
+    parking: wiring.parking,
     logger: wiring.logger,
     metrics: wiring.metrics,
     redis,

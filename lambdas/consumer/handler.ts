@@ -2,10 +2,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, MSKEvent } from 'aws-lambda';
 import type { KafkaBatchResponse } from '../shared/consumer/batchResponse.js';
+import { KafkaRecordParker } from '../shared/consumer/KafkaRecordParker.js';
 import { SqsDeadLetterSink } from '../shared/consumer/SqsDeadLetterSink.js';
+import { KafkaPublisher } from '../shared/ingest/KafkaPublisher.js';
 import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredConsumer, wireConsumer } from './dependencies.js';
 
@@ -20,13 +23,24 @@ const env = (name: string): string => {
   return value;
 };
 
+/** Shown in broker logs for the connections that park records on the retry topic. */
+const PARKING_CLIENT_ID = 'cdp-consumer-parking';
+
 /**
  * Built once per execution environment: the shard map comes from the Data stack (as JSON in SHARD_MAP),
  * Redis from the cache endpoint with its AUTH token from Secrets Manager, dead letters go to the
- * consumer's encrypted on-failure queue.
+ * consumer's encrypted on-failure queue, records of an unavailable shard to the retry topic
+ * (RETRY_TOPIC on the cluster CLUSTER_ARN; the producer connects on the first parked record).
  */
 async function wireFromEnvironment(): Promise<WiredConsumer> {
   const password = await getSecret(env('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
+  const retryTopic = env('RETRY_TOPIC');
+  const publisher = new KafkaPublisher({
+    clusterArn: env('CLUSTER_ARN'),
+    kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
+    clientId: PARKING_CLIENT_ID,
+    logger,
+  });
   return wireConsumer({
     shardMap: parseShardMap(env('SHARD_MAP')),
     redis: {
@@ -34,6 +48,7 @@ async function wireFromEnvironment(): Promise<WiredConsumer> {
       password: typeof password === 'string' ? password : undefined,
     },
     deadLetters: new SqsDeadLetterSink(tracer.captureAWSv3Client(new SQSClient({})), env('DLQ_QUEUE_URL')),
+    parking: { parker: new KafkaRecordParker(publisher, retryTopic), retryTopic },
     logger,
     metrics,
   });

@@ -7,6 +7,7 @@ import type { SqlClient } from '../../lambdas/shared/sql/index.js';
 import { EventSourceEmulator, type EventSourceStats } from '../esm/index.js';
 import { type LocalLog, UnknownTopicError } from '../log/index.js';
 import { LocalLogDeadLetterSink } from './LocalLogDeadLetterSink.js';
+import { LocalLogRecordParker } from './LocalLogRecordParker.js';
 
 export const LOCAL_TOPIC = 'customer-events.v1';
 export const LOCAL_DLQ_TOPIC = 'customer-events.v1.dlq';
@@ -53,6 +54,8 @@ export interface LocalConsumerOptions {
   readonly onProgress?: (stats: EventSourceStats) => void;
   readonly progressIntervalMillis?: number;
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  /** Park records of a shard whose breaker is open on the retry topic (as in AWS); default true. */
+  readonly parking?: boolean;
 }
 
 /**
@@ -80,6 +83,13 @@ export class LocalConsumer {
       redis: options.redisUrl ? { url: options.redisUrl } : undefined,
       ...(options.shards ? { shards: options.shards } : {}),
       deadLetters: new LocalLogDeadLetterSink(options.log, LOCAL_DLQ_TOPIC),
+      parking:
+        options.parking === false
+          ? undefined
+          : {
+              parker: new LocalLogRecordParker(options.log, LOCAL_RETRY_TOPIC),
+              retryTopic: LOCAL_RETRY_TOPIC,
+            },
       logger,
       metrics: new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'consumer' }),
       ...(options.settings ? { settings: options.settings } : {}),
@@ -103,7 +113,12 @@ export class LocalConsumer {
         ...(onProgress ? { onProgress } : {}),
         ...(options.progressIntervalMillis ? { progressIntervalMillis: options.progressIntervalMillis } : {}),
       });
-    return new LocalConsumer(mappingOn(LOCAL_TOPIC, options.onProgress), mappingOn(LOCAL_RETRY_TOPIC), wired, options.log);
+    return new LocalConsumer(
+      mappingOn(LOCAL_TOPIC, options.onProgress),
+      mappingOn(LOCAL_RETRY_TOPIC),
+      wired,
+      options.log,
+    );
   }
 
   public get consumer() {

@@ -4,7 +4,7 @@ import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache'
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, MSKEvent, MSKRecord } from 'aws-lambda';
-import type { IPolicy } from 'cockatiel';
+import { BrokenCircuitError, type IPolicy } from 'cockatiel';
 import { applyEventsToShard, type IndexEntry, type PendingEvent } from '../customers/applyEventsToShard.js';
 import { describeError } from '../describeError.js';
 import { decodeEvent, PoisonRecordError } from '../events/index.js';
@@ -19,7 +19,9 @@ import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';
 import { batchResponseFor, type KafkaBatchResponse, recordsOf } from './batchResponse.js';
 import type { DeadLetter, DeadLetterSink } from './deadLetters.js';
+import { ShardUnavailableError } from './errors.js';
 import { IndexMaintainer } from './IndexMaintainer.js';
+import { type Parking, parkedRecordOf } from './parking.js';
 import { type EventOutcome, ShardBatcher } from './ShardBatcher.js';
 
 export interface ConsumerDependencies {
@@ -34,6 +36,11 @@ export interface ConsumerDependencies {
    * alone and no index.
    */
   readonly redis?: RedisClient | undefined;
+  /**
+   * The retry topic: records of a shard whose breaker is open are parked there instead of holding their
+   * partitions. Absent means they are reported in the partial batch response and redelivered in place.
+   */
+  readonly parking?: Parking | undefined;
   readonly settings?: Partial<ConsumerSettings>;
 }
 
@@ -68,6 +75,8 @@ export interface Counters {
   duplicates: number;
   poison: number;
   failed: number;
+  /** Moved to the retry topic because their shard was unavailable. */
+  parked: number;
   idempotencyBypassed: number;
 }
 
@@ -97,6 +106,7 @@ export class CustomerEventConsumer {
     duplicates: 0,
     poison: 0,
     failed: 0,
+    parked: 0,
     idempotencyBypassed: 0,
   };
   private readonly idempotencyConfig: IdempotencyConfig;
@@ -137,6 +147,7 @@ export class CustomerEventConsumer {
       duplicates: 0,
       poison: 0,
       failed: 0,
+      parked: 0,
       idempotencyBypassed: 0,
     };
     const failed: MSKRecord[] = [];
@@ -189,11 +200,14 @@ export class CustomerEventConsumer {
     const apply = this.guarded(batcher, context, counters, redis, deadline);
 
     const results = await Promise.allSettled(valid.map((v) => apply(v.shardId, v.pending)));
+    const parkable: MSKRecord[] = [];
     results.forEach((result, i) => {
       const item = valid[i];
       if (item === undefined) return;
       if (result.status === 'fulfilled') {
         count(counters, result.value);
+      } else if (this.mayPark(item.record, result.reason)) {
+        parkable.push(item.record);
       } else {
         counters.failed += 1;
         failed.push(item.record);
@@ -205,9 +219,40 @@ export class CustomerEventConsumer {
       }
     });
 
+    await this.park(parkable, failed, counters);
     await this.index.afterCommit(indexEntries, redis, deadline);
     this.publish(counters);
     return batchResponseFor(failed);
+  }
+
+  /** Only records of an unavailable shard, and never twice: the retry topic's records wait in place. */
+  private mayPark(record: MSKRecord, reason: unknown): boolean {
+    const { parking } = this.deps;
+    return (
+      parking !== undefined && record.topic !== parking.retryTopic && reason instanceof ShardUnavailableError
+    );
+  }
+
+  /** Moves the records to the retry topic; those it cannot take stay in the partial batch response. */
+  private async park(records: readonly MSKRecord[], failed: MSKRecord[], counters: Counters): Promise<void> {
+    const { parking } = this.deps;
+    if (records.length === 0 || parking === undefined) return;
+    try {
+      await parking.parker.park(records.map(parkedRecordOf));
+      counters.parked += records.length;
+      this.deps.logger.warn('records of an unavailable shard parked on the retry topic', {
+        records: records.length,
+        retryTopic: parking.retryTopic,
+      });
+    } catch (error: unknown) {
+      // Never drop a record: unparked, it is redelivered in place.
+      this.deps.logger.error('retry topic unavailable; records kept for redelivery', {
+        records: records.length,
+        error: describeError(error),
+      });
+      failed.push(...records);
+      counters.failed += records.length;
+    }
   }
 
   /** Wraps "submit to the shard batcher" in the Powertools idempotency guard, degrading to the DB guard. */
@@ -287,9 +332,13 @@ export class CustomerEventConsumer {
     }
     const { policy } = guarded;
     const started = performance.now();
-    const result = await policy.execute(() =>
-      applyEventsToShard(client, events, (id) => this.deps.router.bucketOf(id)),
-    );
+    const result = await policy
+      .execute(() => applyEventsToShard(client, events, (id) => this.deps.router.bucketOf(id)))
+      .catch((error: unknown) => {
+        throw error instanceof BrokenCircuitError
+          ? new ShardUnavailableError(shardId, { cause: error })
+          : error;
+      });
     const latency = this.deps.metrics.singleMetric();
     latency.addDimension('shard', shardId);
     latency.addMetric('ShardTransactionLatency', MetricUnit.Milliseconds, performance.now() - started);
@@ -338,6 +387,7 @@ export class CustomerEventConsumer {
     metrics.addMetric('EventsDuplicate', MetricUnit.Count, c.duplicates);
     metrics.addMetric('EventsPoison', MetricUnit.Count, c.poison);
     metrics.addMetric('EventsFailed', MetricUnit.Count, c.failed);
+    metrics.addMetric('EventsParked', MetricUnit.Count, c.parked);
     metrics.addMetric('IdempotencyStoreBypassed', MetricUnit.Count, c.idempotencyBypassed);
     if (c.idempotencyBypassed > 0) {
       this.deps.logger.warn(

@@ -46,6 +46,13 @@ export const PRODUCER_DEFAULTS = {
 
 export type KafkaPublisherSettings = { -readonly [K in keyof typeof PRODUCER_DEFAULTS]: number };
 
+/** One record to publish: the key routes it (same key, same partition). */
+export interface KafkaRecordMessage {
+  readonly key: string | Buffer | null;
+  readonly value: string | Buffer | null;
+  readonly headers?: Readonly<Record<string, string | Buffer>>;
+}
+
 /** The part of a kafkajs producer the publisher uses; tests pass a fake. */
 export type ProducerHandle = Pick<Producer, 'connect' | 'disconnect' | 'send'>;
 
@@ -125,13 +132,21 @@ export class KafkaPublisher implements EventPublisher {
    * @throws {PublishError} classified by {@link classifyKafkaError}; also when the publisher is closed.
    */
   public async publish(topic: string, envelopes: readonly Envelope[]): Promise<void> {
-    const context = { topic, events: envelopes.length };
+    await this.publishRecords(
+      topic,
+      envelopes.map((envelope) => ({ key: envelope.customerId, value: encodeEvent(envelope) })),
+    );
+  }
+
+  /**
+   * Publishes records as they are (key, value, headers) in one send, acknowledged by all in-sync
+   * replicas: how parked and replayed records are copied to the retry topic.
+   * @throws {PublishError} as {@link publish}.
+   */
+  public async publishRecords(topic: string, messages: readonly KafkaRecordMessage[]): Promise<void> {
+    const context = { topic, events: messages.length };
     if (this.closed) throw new PublishError('publisher is closed', false, context);
-    if (envelopes.length === 0) return;
-    const messages = envelopes.map((envelope) => ({
-      key: envelope.customerId,
-      value: encodeEvent(envelope),
-    }));
+    if (messages.length === 0) return;
     let used: Promise<ProducerHandle> | undefined;
     try {
       await this.publishDeadline.execute(async () => {
@@ -139,7 +154,7 @@ export class KafkaPublisher implements EventPublisher {
         const producer = await used;
         await producer.send({
           topic,
-          messages,
+          messages: messages.map((message) => ({ ...message, headers: { ...message.headers } })),
           acks: -1,
           compression: CompressionTypes.GZIP,
           timeout: this.settings.ackTimeoutMillis,

@@ -1,0 +1,21 @@
+/** Base of the consumer's own errors. */
+export class ConsumerError extends Error {
+  public override readonly name: string = 'ConsumerError';
+  public readonly retriable: boolean = false;
+}
+
+/**
+ * A shard's breaker is open: its writes fail fast without touching the database. Its records can wait
+ * on the retry topic instead of holding their partitions.
+ */
+export class ShardUnavailableError extends ConsumerError {
+  public override readonly name = 'ShardUnavailableError';
+  public override readonly retriable = true;
+
+  public constructor(
+    public readonly shard: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${shard} is unavailable (its circuit breaker is open)`, options);
+  }
+}
