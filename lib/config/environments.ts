@@ -68,6 +68,19 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     },
     api: { throttleRatePerSecond: 50, throttleBurst: 100 },
     ingest: { spilloverMaxDepth: 10_000, spillDepthAlarm: 1_000 },
+    workflows: {
+      // Hourly: dev analytics tolerate a day-old view; a run costs little either way.
+      etl: {
+        intervalMinutes: 60,
+        settleSeconds: 120,
+        recoveryIntervalMinutes: 15,
+        maxRetries: 2,
+        stalenessAlarmSeconds: 3 * 3_600,
+      },
+      reconciliation: { intervalMinutes: 360, consumerGroup: 'cdp-dev-reconciliation' },
+      warehouse: { minCapacityAcu: 0.5, maxCapacityAcu: 4, readers: 1 },
+      logRetentionDays: 14,
+    },
   },
   uat: {
     name: 'uat',
@@ -122,6 +135,18 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     },
     api: { throttleRatePerSecond: 200, throttleBurst: 400 },
     ingest: { spilloverMaxDepth: 50_000, spillDepthAlarm: 5_000 },
+    workflows: {
+      etl: {
+        intervalMinutes: 30,
+        settleSeconds: 120,
+        recoveryIntervalMinutes: 10,
+        maxRetries: 3,
+        stalenessAlarmSeconds: 2 * 3_600,
+      },
+      reconciliation: { intervalMinutes: 120, consumerGroup: 'cdp-uat-reconciliation' },
+      warehouse: { minCapacityAcu: 0.5, maxCapacityAcu: 8, readers: 1 },
+      logRetentionDays: 30,
+    },
   },
   prod: {
     name: 'prod',
@@ -178,5 +203,18 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     },
     api: { throttleRatePerSecond: 1_000, throttleBurst: 2_000 },
     ingest: { spilloverMaxDepth: 100_000, spillDepthAlarm: 10_000 },
+    workflows: {
+      // Every 15 minutes; an hour behind (three missed runs plus the settle time) pages operators.
+      etl: {
+        intervalMinutes: 15,
+        settleSeconds: 120,
+        recoveryIntervalMinutes: 5,
+        maxRetries: 3,
+        stalenessAlarmSeconds: 3_600,
+      },
+      reconciliation: { intervalMinutes: 60, consumerGroup: 'cdp-prod-reconciliation' },
+      warehouse: { minCapacityAcu: 2, maxCapacityAcu: 32, readers: 1 },
+      logRetentionDays: 365,
+    },
   },
 };

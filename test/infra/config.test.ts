@@ -254,6 +254,88 @@ describe('loadEnvironmentConfig', () => {
     expect(messageOf(() => loadEnvironmentConfig('dev', {}, missing))).toContain('dev.ingest');
   });
 
+  it.each(ENVIRONMENT_NAMES)(
+    'lets the %s warehouse fall behind by more than one ETL run before alarming',
+    (name) => {
+      const { etl } = loadEnvironmentConfig(name).workflows;
+
+      expect(etl.stalenessAlarmSeconds).toBeGreaterThan(etl.intervalMinutes * 60 + etl.settleSeconds);
+      expect(etl.recoveryIntervalMinutes).toBeLessThan(etl.intervalMinutes);
+    },
+  );
+
+  it('runs the prod ETL every 15 minutes and the dev ETL hourly', () => {
+    expect(loadEnvironmentConfig('prod').workflows.etl.intervalMinutes).toBe(15);
+    expect(loadEnvironmentConfig('dev').workflows.etl.intervalMinutes).toBe(60);
+  });
+
+  it('names the staleness threshold when it does not exceed the ETL interval plus the settle time', () => {
+    const base = variantOf('prod', (c) => {
+      c.workflows.etl.stalenessAlarmSeconds = c.workflows.etl.intervalMinutes * 60;
+    });
+
+    expect(messageOf(() => loadEnvironmentConfig('prod', {}, base))).toContain(
+      'prod.workflows.etl.stalenessAlarmSeconds: must exceed the ETL interval plus the settle time (1020 s)',
+    );
+  });
+
+  it('names the recovery interval when the staleness it publishes could not beat the threshold', () => {
+    const base = variantOf('uat', (c) => {
+      c.workflows.etl.recoveryIntervalMinutes = 120;
+    });
+
+    expect(messageOf(() => loadEnvironmentConfig('uat', {}, base))).toContain(
+      'uat.workflows.etl.recoveryIntervalMinutes: must be shorter than stalenessAlarmSeconds (7200 s)',
+    );
+  });
+
+  it('refuses workflow settings outside their bounds, naming every field', () => {
+    const base = variantOf('dev', (c) => {
+      c.workflows.etl.intervalMinutes = 0;
+      c.workflows.etl.settleSeconds = -1;
+      c.workflows.etl.maxRetries = 11;
+      c.workflows.warehouse.readers = 0;
+    });
+
+    const message = messageOf(() => loadEnvironmentConfig('dev', {}, base));
+
+    expect(message).toContain('dev.workflows.etl.intervalMinutes: must be at least 1 (minute)');
+    expect(message).toContain('dev.workflows.etl.settleSeconds: must be at least 0');
+    expect(message).toContain('dev.workflows.etl.maxRetries: must be at most 10');
+    expect(message).toContain('dev.workflows.warehouse.readers: the warehouse needs at least one replica');
+  });
+
+  it('names the cross-field workflow rules: capacity, zones, consumer group, alarm window', () => {
+    const base = variantOf('dev', (c) => {
+      c.workflows.warehouse.minCapacityAcu = 8;
+      c.workflows.warehouse.readers = 3;
+      c.workflows.reconciliation.consumerGroup = c.consumer.consumerGroup;
+      c.workflows.etl.recoveryIntervalMinutes = 150;
+      c.workflows.etl.maxRetries = 10;
+    });
+
+    const message = messageOf(() => loadEnvironmentConfig('dev', {}, base));
+
+    expect(message).toContain('dev.workflows.warehouse.maxCapacityAcu: must be >= minCapacityAcu (8)');
+    expect(message).toContain(
+      'dev.workflows.warehouse.readers: writer plus 3 readers cannot sit in distinct AZs with only 3 AZs',
+    );
+    expect(message).toContain(
+      'dev.workflows.reconciliation.consumerGroup: must differ from consumer.consumerGroup',
+    );
+    expect(message).toContain(
+      'dev.workflows.etl.maxRetries: (maxRetries + 1) recovery intervals make 1650 minutes',
+    );
+  });
+
+  it('names the workflows block when it is missing', () => {
+    const missing = variantOf('uat', (c) => {
+      Reflect.deleteProperty(c, 'workflows');
+    });
+
+    expect(messageOf(() => loadEnvironmentConfig('uat', {}, missing))).toContain('uat.workflows');
+  });
+
   it('applies account and region overrides from context and validates them', () => {
     const config = loadEnvironmentConfig('uat', { account: '123456789012', region: 'us-east-2' });
 
