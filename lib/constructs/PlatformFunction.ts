@@ -19,6 +19,11 @@ export const PLATFORM_RUNTIME = lambda.Runtime.NODEJS_22_X;
 export interface PlatformFunctionProps {
   /** Directory under `lambdas/` holding `handler.ts`; also the Powertools service name. */
   readonly name: string;
+  /**
+   * The export of `handler.ts` Lambda calls. A module exporting several steps (one function each, one
+   * bundle) gives each function its own export here and its own construct id. @default 'handler'
+   */
+  readonly exportName?: string;
   readonly description?: string;
   readonly vpc: ec2.IVpc;
   readonly subnets: ec2.SubnetSelection;
@@ -75,7 +80,7 @@ export class PlatformFunction extends Construct implements iam.IGrantable {
 
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       entry: join(PROJECT_ROOT, 'lambdas', props.name, 'handler.ts'),
-      handler: 'handler',
+      handler: props.exportName ?? 'handler',
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       ...(props.description === undefined ? {} : { description: props.description }),

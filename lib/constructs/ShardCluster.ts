@@ -34,6 +34,10 @@ export interface ShardClusterProps {
    * @default - the stack's availability zones
    */
   readonly availabilityZones?: readonly string[];
+  /**
+   * The database created on the cluster, which the Data API addresses. @default SHARD_DATABASE_NAME
+   */
+  readonly databaseName?: string;
   /** Retention of the exported PostgreSQL log. */
   readonly logRetention: logs.RetentionDays;
   /**
@@ -72,7 +76,7 @@ const SECRET_READ_ACTIONS = ['secretsmanager:GetSecretValue', 'secretsmanager:De
  */
 export class ShardCluster extends Construct {
   public readonly shardId: string;
-  public readonly databaseName = SHARD_DATABASE_NAME;
+  public readonly databaseName: string;
   public readonly cluster: rds.DatabaseCluster;
   public readonly clusterArn: string;
   /** The generated admin credentials (JSON with username, password, host, port, dbname). */
@@ -89,6 +93,7 @@ export class ShardCluster extends Construct {
     const { settings, shardId } = props;
     const stack = Stack.of(this);
     this.shardId = shardId;
+    this.databaseName = props.databaseName ?? SHARD_DATABASE_NAME;
 
     const zones = props.availabilityZones ?? stack.availabilityZones;
     const instanceCount = 1 + settings.readersPerShard;
@@ -155,7 +160,7 @@ export class ShardCluster extends Construct {
       vpcSubnets: props.subnets,
       securityGroups: [props.securityGroup],
       port: settings.port,
-      defaultDatabaseName: SHARD_DATABASE_NAME,
+      defaultDatabaseName: this.databaseName,
       credentials: rds.Credentials.fromGeneratedSecret(ADMIN_USER, {
         encryptionKey: key,
         excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,

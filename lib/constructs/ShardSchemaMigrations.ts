@@ -24,6 +24,13 @@ export const SHARD_SCHEMA_RESOURCE_TYPE = 'Custom::ShardSchemaMigrations';
 export const migrationsChecksum = (path: string = MIGRATIONS_SOURCE): string =>
   createHash('sha256').update(readFileSync(path, 'utf8')).digest('hex');
 
+const SHARD_SCHEMA: MigratedSchema = {
+  handlerName: 'shard-migrations',
+  description: 'Applies the shard schema migrations to every shard',
+  migrationsSource: MIGRATIONS_SOURCE,
+  resourceType: SHARD_SCHEMA_RESOURCE_TYPE,
+};
+
 export interface ShardSchemaMigrationsProps {
   /** The shard map document (JSON, may hold tokens) the handler migrates, as given to it in SHARD_MAP. */
   readonly shardMap: string;
@@ -36,6 +43,24 @@ export interface ShardSchemaMigrationsProps {
   readonly logRetentionDays: number;
   /** What happens to those log groups on stack deletion. @default RemovalPolicy.RETAIN */
   readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Another schema kept the same way (such as the warehouse's, described as a one-entry shard map): the
+   * handler under `lambdas/`, the migrations source whose checksum re-runs it, and the resource type.
+   * @default - the shard schema: `shard-migrations`, `lambdas/shared/migrations/migrations.ts`
+   */
+  readonly schema?: MigratedSchema;
+}
+
+/** A schema applied by a migrations handler of the same shape as `lambdas/shard-migrations`. */
+export interface MigratedSchema {
+  /** Directory under `lambdas/` of the custom resource handler. */
+  readonly handlerName: string;
+  /** Shown on the handler function. */
+  readonly description: string;
+  /** Absolute path of the migrations source; its checksum is a resource property. */
+  readonly migrationsSource: string;
+  /** The custom resource type shown in CloudFormation (`Custom::...`). */
+  readonly resourceType: string;
 }
 
 /**
@@ -56,10 +81,11 @@ export class ShardSchemaMigrations extends Construct {
   public constructor(scope: Construct, id: string, props: ShardSchemaMigrationsProps) {
     super(scope, id);
     const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
+    const schema = props.schema ?? SHARD_SCHEMA;
 
     this.handler = new PlatformFunction(this, 'Handler', {
-      name: 'shard-migrations',
-      description: 'Applies the shard schema migrations to every shard',
+      name: schema.handlerName,
+      description: schema.description,
       vpc: props.vpc,
       subnets: props.subnets,
       securityGroups: props.securityGroups,
@@ -80,10 +106,10 @@ export class ShardSchemaMigrations extends Construct {
       }),
     });
 
-    this.checksum = migrationsChecksum();
+    this.checksum = migrationsChecksum(schema.migrationsSource);
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: this.provider.serviceToken,
-      resourceType: SHARD_SCHEMA_RESOURCE_TYPE,
+      resourceType: schema.resourceType,
       properties: {
         // A new shard, or a new migration, changes a property, so CloudFormation sends an Update.
         ShardMap: props.shardMap,
