@@ -28,6 +28,9 @@ export const CONSUMER_METRICS_NAMESPACE = 'CustomerDataPlatform';
 
 /** SQS keeps a message at most 14 days: the time operators have to inspect and redrive a failed record. */
 const FAILURE_RETENTION = Duration.days(14);
+/** The consumer group of the retry topic's mapping: its own offsets, apart from the events topic's. */
+export const retryConsumerGroup = (consumerGroup: string): string => `${consumerGroup}-retry`;
+
 /** Minutes the consumer may stay behind its threshold before the lag alarm fires. */
 const LAG_EVALUATION_MINUTES = 5;
 
@@ -43,6 +46,8 @@ export class ConsumerStack extends PlatformStack {
   public readonly failureQueue: sqs.Queue;
   public readonly failureQueueKey: kms.Key;
   public readonly eventSource: ManagedKafkaEventSource;
+  /** The second mapping: parked records of an unavailable shard, and replays, from the retry topic. */
+  public readonly retryEventSource: ManagedKafkaEventSource;
   public readonly migrations: ShardSchemaMigrations;
   public readonly failureQueueAlarm: cloudwatch.Alarm;
   public readonly offsetLagAlarm: cloudwatch.Alarm;
@@ -101,6 +106,8 @@ export class ConsumerStack extends PlatformStack {
         REDIS_PORT: Token.asString(data.cache.primaryEndpoint.port),
         REDIS_AUTH_SECRET_ARN: data.cache.authSecret.secretArn,
         DLQ_QUEUE_URL: this.failureQueue.queueUrl,
+        CLUSTER_ARN: streaming.cluster.clusterArn,
+        RETRY_TOPIC: settings.retryTopic,
         POWERTOOLS_METRICS_NAMESPACE: CONSUMER_METRICS_NAMESPACE,
       },
       deploymentStrategy: config.deployment.strategy,
@@ -112,27 +119,38 @@ export class ConsumerStack extends PlatformStack {
     data.grantShardAccess(this.consumer);
     data.cache.grantConnect(this.consumer);
     streaming.cluster.grantConsume(this.consumer, [settings.topic], settings.consumerGroup);
+    streaming.cluster.grantConsume(
+      this.consumer,
+      [settings.retryTopic],
+      retryConsumerGroup(settings.consumerGroup),
+    );
+    // Records of a shard whose breaker is open are parked on the retry topic by the function itself.
+    streaming.cluster.grantProduce(this.consumer, [settings.retryTopic]);
     this.failureQueue.grantSendMessages(this.consumer);
 
-    this.eventSource = new ManagedKafkaEventSource({
-      clusterArn: streaming.cluster.clusterArn,
-      topic: settings.topic,
-      consumerGroupId: settings.consumerGroup,
-      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-      batchSize: settings.batchSize,
-      maxBatchingWindow: Duration.seconds(settings.maxBatchingWindowSeconds),
-      // Retries, record age, bisection, partial batch responses and destinations need provisioned mode.
-      provisionedPollerConfig: {
-        minimumPollers: settings.minimumPollers,
-        maximumPollers: settings.maximumPollers,
-      },
-      retryAttempts: settings.retryAttempts,
-      maxRecordAge: Duration.seconds(settings.maxRecordAgeSeconds),
-      bisectBatchOnError: true,
-      reportBatchItemFailures: true,
-      onFailure: new SqsDlq(this.failureQueue),
-    });
+    const mappingOn = (topic: string, consumerGroupId: string) =>
+      new ManagedKafkaEventSource({
+        clusterArn: streaming.cluster.clusterArn,
+        topic,
+        consumerGroupId,
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: settings.batchSize,
+        maxBatchingWindow: Duration.seconds(settings.maxBatchingWindowSeconds),
+        // Retries, record age, bisection, partial batch responses and destinations need provisioned mode.
+        provisionedPollerConfig: {
+          minimumPollers: settings.minimumPollers,
+          maximumPollers: settings.maximumPollers,
+        },
+        retryAttempts: settings.retryAttempts,
+        maxRecordAge: Duration.seconds(settings.maxRecordAgeSeconds),
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(this.failureQueue),
+      });
+    this.eventSource = mappingOn(settings.topic, settings.consumerGroup);
+    this.retryEventSource = mappingOn(settings.retryTopic, retryConsumerGroup(settings.consumerGroup));
     this.consumer.alias.addEventSource(this.eventSource);
+    this.consumer.alias.addEventSource(this.retryEventSource);
     const queueKeyReason =
       'Granted by Queue.grantSendMessages, which the SQS on-failure destination of the event source ' +
       'mapping calls: SSE-KMS needs data keys to send to the queue; the statement names only the ' +
@@ -167,7 +185,7 @@ export class ConsumerStack extends PlatformStack {
       alarmDescription:
         `consumer: more than ${alarms.consumerOffsetLag} records of ${settings.topic} unprocessed ` +
         `for ${LAG_EVALUATION_MINUTES} minutes`,
-      // Lambda's own lag of the mapping's consumer group, at topic level; the function has this one mapping.
+      // Lambda's own lag of the mappings' consumer groups; the maximum covers the events and the retry topic.
       metric: new cloudwatch.Metric({
         namespace: 'AWS/Lambda',
         metricName: 'OffsetLag',

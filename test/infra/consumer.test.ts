@@ -9,6 +9,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { type DeploymentStrategy, ENVIRONMENT_NAMES, loadEnvironmentConfig } from '../../lib/config/index.js';
 import { DEPLOYMENT_CONFIGS, GuardedFunction } from '../../lib/constructs/GuardedFunction.js';
+import { retryConsumerGroup } from '../../lib/stacks/ConsumerStack.js';
 import { synthesize } from '../support/synth.js';
 import {
   actionsOf,
@@ -44,27 +45,43 @@ describe.each(ENVIRONMENT_NAMES)('Consumer stack (%s)', (name) => {
     expect(stage.consumer.terminationProtection).toBe(false);
   });
 
-  it('reads the configured topic through a provisioned-mode MSK event source mapping on the live alias', () => {
-    consumer.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
-    consumer.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      EventSourceArn: { 'Fn::ImportValue': Match.stringLikeRegexp(`cdp-${name}-streaming:.*Kafka.*Arn`) },
-      Topics: [settings.topic],
-      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: settings.consumerGroup },
-      StartingPosition: 'TRIM_HORIZON',
-      BatchSize: settings.batchSize,
-      MaximumBatchingWindowInSeconds: settings.maxBatchingWindowSeconds,
-      ProvisionedPollerConfig: {
-        MinimumPollers: settings.minimumPollers,
-        MaximumPollers: settings.maximumPollers,
-      },
-      FunctionName: {
-        'Fn::Join': ['', [{ 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: aliasId }] }] }, ':live']],
-      },
-    });
-    expect(alias.Properties).toMatchObject({ Name: 'live', FunctionName: { Ref: functionId } });
-  });
+  it.each([
+    ['events topic', settings.topic, settings.consumerGroup],
+    ['retry topic', settings.retryTopic, retryConsumerGroup(settings.consumerGroup)],
+  ])(
+    'reads the %s through a provisioned-mode MSK event source mapping on the live alias',
+    (_what, topic, group) => {
+      consumer.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+      consumer.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::ImportValue': Match.stringLikeRegexp(`cdp-${name}-streaming:.*Kafka.*Arn`) },
+        Topics: [topic],
+        AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: group },
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: settings.batchSize,
+        MaximumBatchingWindowInSeconds: settings.maxBatchingWindowSeconds,
+        ProvisionedPollerConfig: {
+          MinimumPollers: settings.minimumPollers,
+          MaximumPollers: settings.maximumPollers,
+        },
+        FunctionName: {
+          'Fn::Join': ['', [{ 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: aliasId }] }] }, ':live']],
+        },
+      });
+      expect(alias.Properties).toMatchObject({ Name: 'live', FunctionName: { Ref: functionId } });
+    },
+  );
 
-  it('retries, bisects and reports partial batches, then sends what still fails to the on-failure queue', () => {
+  it('retries, bisects and reports partial batches on both mappings, then sends what still fails to the on-failure queue', () => {
+    const mappings = Object.values(consumer.findResources('AWS::Lambda::EventSourceMapping') as Resources);
+    expect(mappings).toHaveLength(2);
+    for (const mapping of mappings) {
+      expect(mapping.Properties).toMatchObject({
+        MaximumRetryAttempts: settings.retryAttempts,
+        BisectBatchOnFunctionError: true,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+      });
+    }
     consumer.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       MaximumRetryAttempts: settings.retryAttempts,
       MaximumRecordAgeInSeconds: settings.maxRecordAgeSeconds,
@@ -220,12 +237,16 @@ describe.each(ENVIRONMENT_NAMES)('Consumer stack (%s)', (name) => {
       REDIS_PORT: { 'Fn::ImportValue': expect.stringMatching('PrimaryEndPointPort') },
       REDIS_AUTH_SECRET_ARN: { 'Fn::ImportValue': expect.stringMatching('IndexAuthToken') },
       DLQ_QUEUE_URL: { Ref: queueId },
+      CLUSTER_ARN: {
+        'Fn::ImportValue': expect.stringMatching(new RegExp(`cdp-${name}-streaming:.*Kafka.*Arn`)),
+      },
+      RETRY_TOPIC: settings.retryTopic,
       POWERTOOLS_METRICS_NAMESPACE: 'CustomerDataPlatform',
       POWERTOOLS_SERVICE_NAME: 'consumer',
     });
   });
 
-  it('grants the consumer least privilege: no wildcard data access, Kafka scoped to its topic and group', () => {
+  it('grants the consumer least privilege: no wildcard data access, Kafka scoped to its topics and groups', () => {
     const statements = statementsOf(consumer, 'ConsumerFunction');
     const onAnything = statements.filter((s) => [s.Resource].flat().includes('*'));
     const kafka = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kafka-cluster:')));
@@ -241,17 +262,25 @@ describe.each(ENVIRONMENT_NAMES)('Consumer stack (%s)', (name) => {
       expect(JSON.stringify(statement.Resource)).toMatch(/:rds:.*:cluster:/);
     }
     const kafkaResources = kafka.map((s) => JSON.stringify(s.Resource));
-    expect(kafkaResources.filter((r) => r.includes(':topic/'))).toEqual([
-      expect.stringContaining(`/${settings.topic}"`),
-    ]);
-    expect(kafkaResources.filter((r) => r.includes(':group/'))).toEqual([
+    const onTopic = (topic: string) =>
+      kafka.filter(
+        (s) =>
+          JSON.stringify(s.Resource).includes(`:topic/`) && JSON.stringify(s.Resource).includes(`/${topic}"`),
+      );
+    expect(kafkaResources.filter((r) => r.includes(':topic/'))).toHaveLength(
+      onTopic(settings.topic).length + onTopic(settings.retryTopic).length,
+    );
+    expect(kafkaResources.filter((r) => r.includes(':group/')).sort()).toEqual([
       expect.stringContaining(`/${settings.consumerGroup}"`),
+      expect.stringContaining(`/${retryConsumerGroup(settings.consumerGroup)}"`),
     ]);
     expect(kafkaResources.every((r) => !r.includes('*'))).toBe(true);
     expect(kafka.flatMap(actionsOf)).toEqual(
       expect.arrayContaining(['kafka-cluster:Connect', 'kafka-cluster:ReadData', 'kafka-cluster:AlterGroup']),
     );
-    expect(kafka.flatMap(actionsOf)).not.toContain('kafka-cluster:WriteData');
+    // It writes only to the retry topic (parked records), never to the events topic it reads.
+    expect(onTopic(settings.topic).flatMap(actionsOf)).not.toContain('kafka-cluster:WriteData');
+    expect(onTopic(settings.retryTopic).flatMap(actionsOf)).toContain('kafka-cluster:WriteData');
   });
 
   it('lets the consumer send to the on-failure queue with its key, and to no other queue', () => {
