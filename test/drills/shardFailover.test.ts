@@ -13,7 +13,12 @@ import {
   writeShardMapFile,
 } from '../../lambdas/shared/sharding/index.js';
 import { PgSqlClient } from '../../lambdas/shared/sql/index.js';
-import { LOCAL_DLQ_TOPIC, LOCAL_GROUP, LOCAL_TOPIC } from '../../local/consumer/LocalConsumer.js';
+import {
+  LOCAL_DLQ_TOPIC,
+  LOCAL_GROUP,
+  LOCAL_RETRY_TOPIC,
+  LOCAL_TOPIC,
+} from '../../local/consumer/LocalConsumer.js';
 import { LocalLog } from '../../local/log/index.js';
 import { PostgresServer, sleep, waitFor } from '../../local/services/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
@@ -21,15 +26,21 @@ import { publishToLog } from '../../local/traffic/publishToLog.js';
 import { type ExpectedCustomer, expectedState } from '../support/expectedState.js';
 
 const PARTITIONS = 12;
-const EVENTS = 12_000;
+const EVENTS = 24_000;
 const CUSTOMERS = 1_500;
 /** Published before the consumer starts; the rest is appended while it runs, through the failover. */
 const PUBLISHED_UP_FRONT = 2_000;
 const APPEND_CHUNK = 150;
 const APPEND_EVERY_MILLIS = 100;
 const RESUME_BUDGET_MILLIS = 5_000;
-/** How long shard-3 stays down before its standby is promoted: the failure being noticed. */
-const DETECTION_MILLIS = 2_000;
+/** How long shard-3 stays down before its standby is promoted: the failure being noticed, and then some. */
+const OUTAGE_MILLIS = 8_000;
+/**
+ * From here on into the outage shard-3's breaker is open and its records are parked: the other shards
+ * must then grow in every one of the outage's remaining windows, never stalling on shard-3's records.
+ */
+const PARKING_GRACE_MILLIS = 3_000;
+const OUTAGE_WINDOWS = 3;
 const SAMPLE_EVERY_MILLIS = 250;
 
 interface Progress {
@@ -151,7 +162,7 @@ describe('shard failover drill: promote the replica of a failed shard, repoint i
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('applies shards 0-2 while shard-3 is down, resumes shard-3 on its promoted standby within 5 s of the repoint, and loses nothing', async () => {
+  it("keeps applying shards 0-2 throughout shard-3's outage, resumes shard-3 on its promoted standby within 5 s of the repoint, and loses nothing", async () => {
     // Prepare: the standby is synchronous, traffic is partly published, the consumer follows the map file.
     const replication = await primary.query<{ application_name: string; sync_state: string }>(
       'SELECT application_name, sync_state FROM pg_stat_replication',
@@ -202,17 +213,16 @@ describe('shard failover drill: promote the replica of a failed shard, repoint i
     const failedAt = performance.now();
     await primary.stop('immediate');
     const publishedAtFailure = published;
-    // Shards 0-2 keep being applied, but only up to one batch past each partition's first shard-3 record:
-    // every partition also carries shard-3 customers, and a partial batch response commits no further.
-    const outageSamples = [await healthyApplied()];
-    while (performance.now() - failedAt < DETECTION_MILLIS) {
+    // Every partition also carries shard-3 customers: once shard-3's breaker is open its records are parked
+    // on the retry topic, so shards 0-2 keep being applied throughout the outage.
+    const outageSamples = [{ at: 0, applied: await healthyApplied() }];
+    while (performance.now() - failedAt < OUTAGE_MILLIS) {
       await sleep(SAMPLE_EVERY_MILLIS);
-      outageSamples.push(await healthyApplied());
+      outageSamples.push({ at: performance.now() - failedAt, applied: await healthyApplied() });
     }
     await standby.promote();
     await standby.query("ALTER SYSTEM SET synchronous_standby_names = ''");
     await standby.query('SELECT pg_reload_conf()');
-    outageSamples.push(await healthyApplied());
     const promotedAt = performance.now();
     const standbyUrl = standby.url('failover_3');
     const onStandbyBeforeRepoint = await appliedEvents(standbyUrl);
@@ -235,7 +245,8 @@ describe('shard failover drill: promote the replica of a failed shard, repoint i
     await waitFor(
       async () => {
         assertRunning(consumer);
-        return Object.values(await log.lag(LOCAL_GROUP, LOCAL_TOPIC)).every((lag) => lag === 0);
+        const lags = await Promise.all([LOCAL_TOPIC, LOCAL_RETRY_TOPIC].map((t) => log.lag(LOCAL_GROUP, t)));
+        return lags.every((lag) => Object.values(lag).every((records) => records === 0));
       },
       { timeoutMs: 30_000, intervalMs: 200, description: 'the consumer to catch up' },
     );
@@ -248,16 +259,29 @@ describe('shard failover drill: promote the replica of a failed shard, repoint i
     const customers = (await Promise.all([...healthyUrls, standbyUrl].map(customersOf))).flat();
     const expected = expectedState(traffic);
     const dlq = await log.endOffset(LOCAL_DLQ_TOPIC, 0);
+    const parked = sum(
+      await Promise.all(Array.from({ length: PARTITIONS }, (_, p) => log.endOffset(LOCAL_RETRY_TOPIC, p))),
+    );
+    // The outage after the grace period, cut into equal windows: shards 0-2 grew in each of them.
+    const windowMillis = (OUTAGE_MILLIS - PARKING_GRACE_MILLIS) / OUTAGE_WINDOWS;
+    const growthPerWindow = Array.from({ length: OUTAGE_WINDOWS }, (_, w) => {
+      const from = PARKING_GRACE_MILLIS + w * windowMillis;
+      const inWindow = outageSamples.filter((s) => s.at >= from && s.at <= from + windowMillis);
+      return (inWindow.at(-1)?.applied ?? 0) - (inWindow[0]?.applied ?? 0);
+    });
     console.info(
       `shard failover drill: ${JSON.stringify({
         failoverMillis: Math.round(promotedAt - failedAt),
         resumedAfterMillis: Math.round(resumedAfterMillis),
-        healthyShardsAppliedDuringOutage: outageSamples,
+        healthyShardsAppliedDuringOutage: outageSamples.map((s) => s.applied),
+        growthPerWindow,
+        parked,
         publishedAtFailure,
         onStandbyBeforeRepoint,
       })}`,
     );
-    expect(outageSamples.at(-1)).toBeGreaterThan(outageSamples[0] ?? 0);
+    for (const growth of growthPerWindow) expect(growth).toBeGreaterThan(0);
+    expect(parked).toBeGreaterThan(0);
     expect(resumedAfterMillis).toBeLessThan(RESUME_BUDGET_MILLIS);
     expect(consumer.logs.filter((l) => l.message === 'shard repointed')).toHaveLength(1);
     expect(lastProgress?.sentToDestination).toBe(0);
