@@ -16,6 +16,8 @@ import {
   type RecordMetadata,
 } from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KafkaRecordParker } from '../../../lambdas/shared/consumer/KafkaRecordParker.js';
+import { PARKED_FROM_HEADER, parkedRecordOf } from '../../../lambdas/shared/consumer/parking.js';
 import type { Envelope } from '../../../lambdas/shared/events/index.js';
 import {
   classifyKafkaError,
@@ -27,13 +29,14 @@ import { PublishError } from '../../../lambdas/shared/ingest/publisher.js';
 import { kafkaConfig } from '../../../lambdas/shared/kafka/createKafka.js';
 import { BootstrapBrokersError } from '../../../lambdas/shared/kafka/errors.js';
 import { kafkaPolicy } from '../../../lambdas/shared/kafka/policies.js';
-import { registered } from '../../support/events.js';
+import { mskRecord, registered } from '../../support/events.js';
 
 const CLUSTER_ARN =
   'arn:aws:kafka:eu-west-1:111111111111:cluster/cdp-dev/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab-2';
 const IAM_BROKERS =
   'b-1.cdpdev.abc.c2.kafka.eu-west-1.amazonaws.com:9098,b-2.cdpdev.abc.c2.kafka.eu-west-1.amazonaws.com:9098';
 const TOPIC = 'customer-events.v1';
+const RETRY_TOPIC = 'customer-events.v1.retry';
 
 /** A kafkajs producer stand-in: records what the adapter asks of it; `failures` make sends throw. */
 class FakeProducer implements ProducerHandle {
@@ -187,6 +190,26 @@ describe('KafkaPublisher.publish', () => {
     expect(sent[0]).toMatchObject({ topic: TOPIC, acks: -1, compression: CompressionTypes.GZIP });
     expect(sent[0]?.messages.map((m) => m.key)).toEqual(['c-1', 'c-2', 'c-1']);
     expect(sent[0]?.messages.map((m) => JSON.parse(String(m.value)))).toEqual(batch);
+  });
+
+  it('parks MSK records on the retry topic unchanged: key, value and headers, plus where they came from', async () => {
+    const { publisher, producers } = setup();
+    const parker = new KafkaRecordParker(publisher, RETRY_TOPIC);
+    const original = mskRecord(TOPIC, 4, 812, registered('c-9', 0));
+    original.headers = [{ traceparent: [...Buffer.from('00-abc-01')] }];
+
+    await parker.park([parkedRecordOf(original)]);
+
+    const sent = producers[0]?.sent ?? [];
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ topic: RETRY_TOPIC, acks: -1 });
+    const [message] = sent[0]?.messages ?? [];
+    expect(message?.key).toEqual(Buffer.from('c-9'));
+    expect(message?.value).toEqual(Buffer.from(original.value, 'base64'));
+    expect(message?.headers).toEqual({
+      traceparent: Buffer.from('00-abc-01'),
+      [PARKED_FROM_HEADER]: Buffer.from(`${TOPIC}/4/812`),
+    });
   });
 
   it('connects lazily, once, and discovers the brokers once for the life of the instance', async () => {
