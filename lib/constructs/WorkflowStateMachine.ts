@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { acknowledge } from '../nag.js';
+import { allowLogsToUseKey } from './allowLogsToUseKey.js';
+
+/** Where the Amazon States Language definitions live; tests and local runs execute the same files. */
+export const STEP_FUNCTIONS_DIR = fileURLToPath(new URL('../../step-functions', import.meta.url));
+
+/** The `${Name}` placeholders of a definition, as CloudFormation's `DefinitionSubstitutions` fills them. */
+export const substitutionNamesOf = (definition: string): string[] =>
+  [...new Set([...definition.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map(([, name]) => name ?? ''))].sort();
+
+export interface WorkflowStateMachineProps {
+  /** Physical name, also the name of its log group under `/aws/vendedlogs/states/`. */
+  readonly stateMachineName: string;
+  /** File name under `step-functions/`, such as `etl.asl.json`. */
+  readonly definitionFile: string;
+  /** A value for every `${Name}` of the definition, and nothing else. */
+  readonly substitutions: Readonly<Record<string, string>>;
+  /** The Lambda functions the definition's Task states invoke: the role may invoke these and no other. */
+  readonly invokes: readonly lambda.IFunction[];
+  /** Retention of the execution log, in days. */
+  readonly logRetentionDays: number;
+  /** The execution log and its key on stack deletion. @default RemovalPolicy.RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /** An execution running longer is stopped and counts as timed out. */
+  readonly timeout: Duration;
+}
+
+/**
+ * A STANDARD Step Functions state machine whose definition is a file of `step-functions/`, deployed with
+ * `DefinitionBody.fromFile` and `definitionSubstitutions`. Every execution event, with its data, goes to
+ * a log group encrypted with the workflow's own rotating key; executions are traced with X-Ray. Its role
+ * may invoke the listed functions only; {@link allowPublish} adds one SNS topic.
+ */
+export class WorkflowStateMachine extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly logGroup: logs.LogGroup;
+  public readonly logKey: kms.Key;
+
+  /**
+   * @throws {Error} when the definition uses a substitution that is not given, or one is given that the
+   * definition does not use (a renamed placeholder would otherwise deploy unfilled).
+   */
+  public constructor(scope: Construct, id: string, props: WorkflowStateMachineProps) {
+    super(scope, id);
+    const path = join(STEP_FUNCTIONS_DIR, props.definitionFile);
+    const used = substitutionNamesOf(readFileSync(path, 'utf8'));
+    const given = Object.keys(props.substitutions).sort();
+    const missing = used.filter((name) => !given.includes(name));
+    const unused = given.filter((name) => !used.includes(name));
+    if (missing.length > 0 || unused.length > 0) {
+      throw new Error(
+        `${props.definitionFile}: substitutions missing [${missing.join(', ')}], not in the definition ` +
+          `[${unused.join(', ')}]`,
+      );
+    }
+    const removalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
+
+    // Vended-logs prefix: Step Functions' log delivery then needs no resource policy per log group.
+    const logGroupName = `/aws/vendedlogs/states/${props.stateMachineName}`;
+    this.logKey = new kms.Key(this, 'LogKey', {
+      description: `Execution log of the ${props.stateMachineName} state machine`,
+      enableKeyRotation: true,
+      // A retained log stays readable only while its key exists.
+      removalPolicy,
+    });
+    allowLogsToUseKey(this.logKey, logGroupName);
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName,
+      retention: props.logRetentionDays,
+      encryptionKey: this.logKey,
+      removalPolicy,
+    });
+
+    this.stateMachine = new sfn.StateMachine(this, 'Resource', {
+      stateMachineName: props.stateMachineName,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromFile(path),
+      definitionSubstitutions: { ...props.substitutions },
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+      timeout: props.timeout,
+    });
+    // Unqualified function ARNs, exactly as substituted: no version or alias wildcard.
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: props.invokes.map((fn) => fn.functionArn),
+      }),
+    );
+
+    const defaultPolicy = this.stateMachine.role.node.tryFindChild('DefaultPolicy');
+    if (defaultPolicy !== undefined) {
+      acknowledge(defaultPolicy, {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Added by the StateMachine construct for execution logging and tracing: the CloudWatch Logs ' +
+          'log-delivery actions (logs:CreateLogDelivery and the related Get/Update/Delete/List/' +
+          'PutResourcePolicy/DescribeResourcePolicies/DescribeLogGroups) and X-Ray segment/sampling actions ' +
+          'support no resource-level permissions; every Lambda and SNS permission names exact ARNs',
+      });
+    }
+  }
+
+  public get stateMachineArn(): string {
+    return this.stateMachine.stateMachineArn;
+  }
+
+  /**
+   * Lets the workflow publish to `topic` (the `arn:aws:states:::sns:publish` integration): `sns:Publish`
+   * on that topic, and the data key its customer-managed key encrypts messages with.
+   */
+  public allowPublish(topic: sns.ITopic, topicKey: kms.IKey): void {
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }),
+    );
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [topicKey.keyArn],
+        // Only SNS, encrypting what this role publishes, may use the key on its behalf.
+        conditions: { StringEquals: { 'kms:ViaService': `sns.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+  }
+
+  /** Starting executions of this workflow, and nothing else on it. */
+  public grantStartExecution(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantStartExecution(grantee);
+  }
+
+  /** Failed executions (sum). */
+  public metricFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricFailed(props);
+  }
+
+  /** Executions stopped by the workflow's timeout (sum). */
+  public metricTimedOut(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricTimedOut(props);
+  }
+}
