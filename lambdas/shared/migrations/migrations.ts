@@ -60,4 +60,12 @@ export const SHARD_MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'customers by update time, for the warehouse extraction',
+    statements: [
+      // The ETL reads each window [start, end) of updated_at in pages ordered by customer_id.
+      'CREATE INDEX customers_updated_at_idx ON customers (updated_at, customer_id)',
+    ],
+  },
 ];
