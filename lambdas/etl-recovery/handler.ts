@@ -1,0 +1,35 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { type RecoveryReport, recoverBatches } from '../shared/etl/recoverBatches.js';
+import { wireRecovery } from './dependencies.js';
+
+const logger = new Logger({ serviceName: 'etl-recovery' });
+const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'etl-recovery' });
+const tracer = new Tracer({ serviceName: 'etl-recovery' });
+
+// One attempt per send: the named start policy owns the retries.
+const sfn = tracer.captureAWSv3Client(new SFNClient({ maxAttempts: 1 }));
+
+let wired: ReturnType<typeof wireRecovery> | undefined;
+
+/**
+ * Entry point of the scheduled ETL recovery job: publishes `WarehouseStalenessSeconds` and
+ * `FailedBatches`, and starts a re-run of every FAILED batch that has re-runs left.
+ *
+ * @throws {EtlConfigError} when a setting is missing or invalid.
+ * @throws {SqlError} when the warehouse cannot be read.
+ */
+export const handler = async (_event: ScheduledEvent, context: Context): Promise<RecoveryReport> => {
+  logger.addContext(context);
+  wired ??= wireRecovery(process.env, { sfn, logger, metrics });
+  try {
+    const report = await recoverBatches(wired);
+    tracer.putAnnotation('failedBatches', report.failedBatches);
+    return report;
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

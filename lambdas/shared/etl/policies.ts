@@ -1,0 +1,56 @@
+import { ExponentialBackoff, handleWhen, type IPolicy, retry } from 'cockatiel';
+import { isTransientAwsError } from '../aws/transientAwsError.js';
+import { isRetriable } from '../resilience/policies.js';
+
+/**
+ * The numbers of the ETL, in one place; tests pass smaller ones.
+ *
+ * Retries are layered on purpose: the step code rides out a blip (a dropped connection, a failover of a
+ * few hundred milliseconds) inside one invocation, and the state machine's `Retry` (seconds apart, with
+ * jitter) rides out a longer outage. No circuit breaker: each invocation touches one shard once.
+ */
+export const ETL_DEFAULTS = {
+  /** Repetitions of one SQL call inside an invocation, after the first attempt. */
+  sqlRetries: 2,
+  sqlRetryInitialDelayMillis: 100,
+  sqlRetryMaxDelayMillis: 1_000,
+  /** Rows per extraction page and per load statement (well under the Data API's 1 MiB response). */
+  pageSize: 1_000,
+  /** Window ends lag `now()` by this much, so transactions that commit late are not missed. */
+  settleSeconds: 30,
+  /** Re-runs of one FAILED batch the recovery job starts before it leaves the batch to an operator. */
+  maxRetries: 3,
+  /** Repetitions of one StartExecution call, after the first attempt. */
+  startRetries: 2,
+  startRetryInitialDelayMillis: 200,
+  startRetryMaxDelayMillis: 2_000,
+} as const;
+
+export type EtlSettings = { -readonly [K in keyof typeof ETL_DEFAULTS]: number };
+
+export const etlSettings = (overrides: Partial<EtlSettings> = {}): EtlSettings => ({
+  ...ETL_DEFAULTS,
+  ...overrides,
+});
+
+/** Around every SQL call of the ETL (shards and warehouse): jittered exponential retry of retriable errors. */
+export function etlSqlPolicy(settings: EtlSettings): IPolicy {
+  return retry(handleWhen(isRetriable), {
+    maxAttempts: settings.sqlRetries,
+    backoff: new ExponentialBackoff({
+      initialDelay: settings.sqlRetryInitialDelayMillis,
+      maxDelay: settings.sqlRetryMaxDelayMillis,
+    }),
+  });
+}
+
+/** Around StartExecution: throttling, server faults and socket errors are retried with jittered backoff. */
+export function startExecutionPolicy(settings: EtlSettings): IPolicy {
+  return retry(handleWhen(isTransientAwsError), {
+    maxAttempts: settings.startRetries,
+    backoff: new ExponentialBackoff({
+      initialDelay: settings.startRetryInitialDelayMillis,
+      maxDelay: settings.startRetryMaxDelayMillis,
+    }),
+  });
+}

@@ -1,0 +1,78 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { describeError } from '../describeError.js';
+import type { SqlClient } from '../sql/index.js';
+import type { BatchStarter } from './BatchStarter.js';
+import { EtlAuditLog } from './EtlAuditLog.js';
+import { type EtlSettings, etlSqlPolicy } from './policies.js';
+
+export interface RecoveryDependencies {
+  readonly warehouse: SqlClient;
+  readonly starter: BatchStarter;
+  readonly settings: EtlSettings;
+  readonly metrics?: Metrics | undefined;
+  readonly logger?: Logger | undefined;
+}
+
+export interface RecoveryReport {
+  readonly watermark: string | null;
+  readonly stalenessSeconds: number | null;
+  readonly failedBatches: number;
+  /** Re-runs started, by batch id, with the execution each started. */
+  readonly started: readonly { readonly batchId: string; readonly run: number; readonly execution: string }[];
+  /** FAILED batches left alone: they had `maxRetries` re-runs already. */
+  readonly exhausted: readonly string[];
+  /** Starts that failed (retried on the next schedule). */
+  readonly startFailures: readonly { readonly batchId: string; readonly error: string }[];
+}
+
+/**
+ * The scheduled recovery job: publishes `WarehouseStalenessSeconds` (age of the watermark) and
+ * `FailedBatches`, then starts one re-run per FAILED batch that has had fewer than `maxRetries` re-runs.
+ * A start that fails is reported and left for the next schedule; the others still go ahead.
+ *
+ * @throws {SqlError} when the warehouse cannot be read.
+ */
+export async function recoverBatches(deps: RecoveryDependencies): Promise<RecoveryReport> {
+  const audit = new EtlAuditLog(deps.warehouse, etlSqlPolicy(deps.settings));
+  const health = await audit.health();
+  if (health.stalenessSeconds !== null) {
+    deps.metrics?.addMetric(
+      'WarehouseStalenessSeconds',
+      MetricUnit.Seconds,
+      Math.max(0, health.stalenessSeconds),
+    );
+  }
+  deps.metrics?.addMetric('FailedBatches', MetricUnit.Count, health.failed.length);
+
+  const started: Array<RecoveryReport['started'][number]> = [];
+  const exhausted: string[] = [];
+  const startFailures: Array<RecoveryReport['startFailures'][number]> = [];
+  for (const batch of health.failed) {
+    // The first run is not a re-run.
+    if (batch.runs - 1 >= deps.settings.maxRetries) {
+      exhausted.push(batch.batchId);
+      continue;
+    }
+    const rerun = { batchId: batch.batchId, run: batch.runs + 1 };
+    try {
+      started.push({ ...rerun, execution: await deps.starter.start(rerun) });
+    } catch (error: unknown) {
+      startFailures.push({ batchId: batch.batchId, error: describeError(error) });
+      deps.logger?.error('Starting a re-run failed', { ...rerun, error: describeError(error) });
+    }
+  }
+  deps.metrics?.addMetric('BatchRerunsStarted', MetricUnit.Count, started.length);
+  if (exhausted.length > 0) {
+    deps.logger?.error('FAILED batches out of automatic re-runs', { batches: exhausted });
+  }
+  deps.logger?.info('ETL recovery', { ...health, started, exhausted, startFailures });
+  return {
+    watermark: health.watermark,
+    stalenessSeconds: health.stalenessSeconds,
+    failedBatches: health.failed.length,
+    started,
+    exhausted,
+    startFailures,
+  };
+}

@@ -1,0 +1,147 @@
+import type { IPolicy } from 'cockatiel';
+import { type SqlClient, SqlJson, type SqlParams } from '../sql/index.js';
+import { EtlValidationError } from './errors.js';
+import type { ShardWindow } from './extractLoad.js';
+import { checksumOf, compareIds, ID_ORDER, ROW_DIGEST, shapedCustomerColumns } from './reportingRow.js';
+
+/** Counts and checksums of one shard's window, source against warehouse. */
+export interface ShardValidation {
+  /** Source rows in the window. */
+  readonly sourceRows: number;
+  /** Warehouse rows of the shard in the window, less those the source has since moved past the window. */
+  readonly warehouseRows: number;
+  readonly sourceChecksum: string;
+  readonly warehouseChecksum: string;
+  /** Warehouse rows in the window whose customer changed on the shard after the window: a later batch's. */
+  readonly superseded: number;
+}
+
+const SOURCE_DIGESTS = `
+  SELECT customer_id, ${ROW_DIGEST} AS digest
+  FROM (
+    SELECT ${shapedCustomerColumns(false)} FROM customers
+    WHERE updated_at >= :windowStart::timestamptz AND updated_at < :windowEnd::timestamptz
+      AND ${ID_ORDER} > :after
+    ORDER BY ${ID_ORDER}
+    LIMIT :limit
+  ) shaped
+  ORDER BY ${ID_ORDER}`;
+
+const WAREHOUSE_DIGESTS = `
+  SELECT customer_id, ${ROW_DIGEST} AS digest
+  FROM dim_customer
+  WHERE source_shard = :shardId
+    AND source_updated_at >= :windowStart::timestamptz AND source_updated_at < :windowEnd::timestamptz
+    AND ${ID_ORDER} > :after
+  ORDER BY ${ID_ORDER}
+  LIMIT :limit`;
+
+const MOVED_PAST_WINDOW = `
+  SELECT customer_id FROM customers
+  WHERE customer_id IN (SELECT jsonb_array_elements_text(:ids::jsonb))
+    AND updated_at >= :windowEnd::timestamptz`;
+
+interface Digest {
+  readonly id: string;
+  readonly digest: string;
+}
+
+/** Most ids named in a validation error. */
+const EXAMPLES = 5;
+
+async function* digests(
+  client: SqlClient,
+  sql: string,
+  params: SqlParams,
+  policy: IPolicy,
+  pageSize: number,
+): AsyncGenerator<Digest> {
+  let after = '';
+  for (;;) {
+    const page = await policy.execute(() => client.query(sql, { ...params, after, limit: pageSize }));
+    for (const row of page.rows) yield { id: String(row.customer_id), digest: String(row.digest) };
+    const last = page.rows.at(-1);
+    if (last === undefined || page.rows.length < pageSize) return;
+    after = String(last.customer_id);
+  }
+}
+
+/**
+ * Checks that the warehouse holds exactly the shard's rows of the window: both sides are read in customer
+ * order, each row digested by its own database with the same expression, and merged. A row only the
+ * warehouse has in the window is accepted when the shard has since moved that customer past the window
+ * (a later batch carries it); a missing row, a differing row or any other extra row fails the check.
+ *
+ * @throws {EtlValidationError} when source and warehouse disagree.
+ * @throws {SqlError} when the shard or the warehouse fails (after `policy`'s retries).
+ */
+export async function validateShard(
+  source: SqlClient,
+  warehouse: SqlClient,
+  window: ShardWindow,
+  options: { readonly policy: IPolicy; readonly pageSize: number },
+): Promise<ShardValidation> {
+  const range = { windowStart: window.windowStart, windowEnd: window.windowEnd };
+  const { policy, pageSize } = options;
+  const sourceSide = digests(source, SOURCE_DIGESTS, range, policy, pageSize);
+  const warehouseSide = digests(
+    warehouse,
+    WAREHOUSE_DIGESTS,
+    { ...range, shardId: window.shardId },
+    policy,
+    pageSize,
+  );
+  const sourceDigests: string[] = [];
+  const warehouseDigests: string[] = [];
+  const missing: string[] = [];
+  const differing: string[] = [];
+  const extra: Digest[] = [];
+  let s = await sourceSide.next();
+  let w = await warehouseSide.next();
+  while (!s.done || !w.done) {
+    const order = s.done ? 1 : w.done ? -1 : compareIds(s.value.id, w.value.id);
+    if (order < 0 && !s.done) {
+      missing.push(s.value.id);
+      sourceDigests.push(s.value.digest);
+      s = await sourceSide.next();
+    } else if (order > 0 && !w.done) {
+      extra.push(w.value);
+      w = await warehouseSide.next();
+    } else if (!s.done && !w.done) {
+      if (s.value.digest !== w.value.digest) differing.push(s.value.id);
+      sourceDigests.push(s.value.digest);
+      warehouseDigests.push(w.value.digest);
+      [s, w] = await Promise.all([sourceSide.next(), warehouseSide.next()]);
+    }
+  }
+  const moved = new Set<string>();
+  for (let i = 0; i < extra.length; i += pageSize) {
+    const ids = extra.slice(i, i + pageSize).map((e) => e.id);
+    const found = await policy.execute(() =>
+      source.query(MOVED_PAST_WINDOW, { ids: new SqlJson(ids), windowEnd: window.windowEnd }),
+    );
+    for (const row of found.rows) moved.add(String(row.customer_id));
+  }
+  const unexplained = extra.filter((e) => !moved.has(e.id));
+  const result: ShardValidation = {
+    sourceRows: sourceDigests.length,
+    warehouseRows: warehouseDigests.length + unexplained.length,
+    sourceChecksum: checksumOf(sourceDigests),
+    warehouseChecksum: checksumOf([...warehouseDigests, ...unexplained.map((e) => e.digest)]),
+    superseded: moved.size,
+  };
+  if (
+    missing.length + differing.length + unexplained.length > 0 ||
+    result.sourceChecksum !== result.warehouseChecksum
+  ) {
+    const sample = (ids: readonly string[]) => ids.slice(0, EXAMPLES).join(', ');
+    throw new EtlValidationError(
+      `${window.shardId} [${window.windowStart}, ${window.windowEnd}): ${missing.length} rows missing from the warehouse` +
+        ` (${sample(missing)}), ${differing.length} differing (${sample(differing)}), ${unexplained.length} extra` +
+        ` (${sample(unexplained.map((e) => e.id))}); source ${result.sourceRows} rows ${result.sourceChecksum},` +
+        ` warehouse ${result.warehouseRows} rows ${result.warehouseChecksum}`,
+      { context: { ...window, ...result, missing: missing.length, differing: differing.length } },
+    );
+  }
+  return result;
+}
