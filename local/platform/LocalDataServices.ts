@@ -1,6 +1,7 @@
 import { migrateShard } from '../../lambdas/shared/migrations/index.js';
 import { parseShardMap, type ShardMap } from '../../lambdas/shared/sharding/index.js';
 import { PgSqlClient } from '../../lambdas/shared/sql/index.js';
+import { WAREHOUSE_MIGRATIONS } from '../../lambdas/shared/warehouse/migrations.js';
 import { PostgresServer } from '../services/PostgresServer.js';
 import { RedisServer } from '../services/RedisServer.js';
 
@@ -9,6 +10,8 @@ export interface LocalDataServicesOptions {
   readonly shards: number;
   /** Start a throwaway Redis too (default true). */
   readonly redis?: boolean;
+  /** Create and migrate a `warehouse` database for the ETL too (default false). */
+  readonly warehouse?: boolean;
   readonly name?: string;
 }
 
@@ -21,6 +24,8 @@ export class LocalDataServices {
     public readonly postgres: PostgresServer,
     public readonly redis: RedisServer | undefined,
     public readonly shardMap: ShardMap,
+    /** The migrated warehouse database, when started with `warehouse: true`. */
+    public readonly warehouseUrl?: string,
   ) {}
 
   public static async start(options: LocalDataServicesOptions): Promise<LocalDataServices> {
@@ -42,8 +47,9 @@ export class LocalDataServices {
           }
         }),
       );
+      const warehouseUrl = options.warehouse === true ? await createWarehouse(postgres) : undefined;
       const redis = options.redis === false ? undefined : await RedisServer.start({ name: `${name}-redis` });
-      return new LocalDataServices(postgres, redis, shardMap);
+      return new LocalDataServices(postgres, redis, shardMap, warehouseUrl);
     } catch (error: unknown) {
       await postgres.destroy();
       throw error;
@@ -57,7 +63,26 @@ export class LocalDataServices {
     return new PgSqlClient({ name: shardId, connectionString: shard.url });
   }
 
+  /** A client of the warehouse database, for checks and reports. */
+  public warehouseClient(): PgSqlClient {
+    if (this.warehouseUrl === undefined) throw new RangeError('started without a warehouse');
+    return new PgSqlClient({ name: 'warehouse', connectionString: this.warehouseUrl });
+  }
+
   public async stop(): Promise<void> {
     await Promise.all([this.redis?.destroy(), this.postgres.destroy()]);
   }
+}
+
+/** The analytics warehouse of the ETL: one more database of the same server, migrated. */
+async function createWarehouse(postgres: PostgresServer): Promise<string> {
+  await postgres.createDatabases(['warehouse']);
+  const url = postgres.url('warehouse');
+  const client = new PgSqlClient({ name: 'warehouse', connectionString: url });
+  try {
+    await migrateShard(client, WAREHOUSE_MIGRATIONS);
+  } finally {
+    await client.close();
+  }
+  return url;
 }
