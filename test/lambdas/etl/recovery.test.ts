@@ -1,0 +1,153 @@
+import { ExecutionAlreadyExists, InvalidArn, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { handler } from '../../../lambdas/etl-recovery/handler.js';
+import { SfnBatchStarter } from '../../../lambdas/shared/etl/BatchStarter.js';
+import { EtlStartError } from '../../../lambdas/shared/etl/errors.js';
+import { etlSettings, startExecutionPolicy } from '../../../lambdas/shared/etl/policies.js';
+import { recoverBatches } from '../../../lambdas/shared/etl/recoverBatches.js';
+import { migrateShard } from '../../../lambdas/shared/migrations/index.js';
+import { PgSqlClient } from '../../../lambdas/shared/sql/index.js';
+import { WAREHOUSE_MIGRATIONS } from '../../../lambdas/shared/warehouse/migrations.js';
+import { PostgresServer } from '../../../local/services/index.js';
+import { recordingMetrics, valuesOf } from '../../support/emf.js';
+
+const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-1:111122223333:stateMachine:cdp-dev-etl';
+const FAST = etlSettings({ startRetries: 2, startRetryInitialDelayMillis: 1, startRetryMaxDelayMillis: 2 });
+const sfnMock = mockClient(SFNClient);
+
+const throttled = () =>
+  Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client' as const });
+
+describe('SfnBatchStarter', () => {
+  beforeEach(() => sfnMock.reset());
+
+  it('starts one execution named after the batch and run, with the batch id as input', async () => {
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec:1', startDate: new Date() });
+    const starter = new SfnBatchStarter(new SFNClient({}), STATE_MACHINE_ARN, startExecutionPolicy(FAST));
+
+    const execution = await starter.start({ batchId: 'etl-42', run: 2 });
+
+    expect(execution).toBe('arn:exec:1');
+    expect(sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input)).toEqual([
+      { stateMachineArn: STATE_MACHINE_ARN, name: 'rerun-etl-42-2', input: '{"batchId":"etl-42"}' },
+    ]);
+  });
+
+  it('retries throttling with backoff and then starts', async () => {
+    sfnMock
+      .on(StartExecutionCommand)
+      .rejectsOnce(throttled())
+      .resolves({ executionArn: 'arn:exec:2', startDate: new Date() });
+    const starter = new SfnBatchStarter(new SFNClient({}), STATE_MACHINE_ARN, startExecutionPolicy(FAST));
+
+    await expect(starter.start({ batchId: 'etl-42', run: 2 })).resolves.toBe('arn:exec:2');
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(2);
+  });
+
+  it('treats an execution that already exists as started, so a repeated start never runs a batch twice', async () => {
+    sfnMock
+      .on(StartExecutionCommand)
+      .rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
+    const starter = new SfnBatchStarter(new SFNClient({}), STATE_MACHINE_ARN, startExecutionPolicy(FAST));
+
+    await expect(starter.start({ batchId: 'etl-42', run: 3 })).resolves.toBe(
+      'arn:aws:states:eu-west-1:111122223333:execution:cdp-dev-etl:rerun-etl-42-3',
+    );
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
+  it('raises a non-retriable EtlStartError for a request the service rejects', async () => {
+    sfnMock.on(StartExecutionCommand).rejects(new InvalidArn({ message: 'Invalid Arn', $metadata: {} }));
+    const starter = new SfnBatchStarter(new SFNClient({}), STATE_MACHINE_ARN, startExecutionPolicy(FAST));
+
+    const failure = await starter.start({ batchId: 'etl-42', run: 2 }).catch((e: unknown) => e);
+
+    expect(failure).toBeInstanceOf(EtlStartError);
+    expect(failure).toMatchObject({ name: 'EtlStartError', retriable: false });
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+});
+
+describe('ETL recovery job on a real warehouse', () => {
+  let server: PostgresServer;
+  let warehouse: PgSqlClient;
+  let url: string;
+
+  const batch = async (batchId: string, start: string, end: string, status: string, runs = 1) => {
+    await warehouse.query(
+      `INSERT INTO etl_batches (batch_id, window_start, window_end, status, runs)
+       VALUES (:batchId, :start::timestamptz, :end::timestamptz, :status, :runs)`,
+      { batchId, start, end, status, runs },
+    );
+  };
+
+  beforeAll(async () => {
+    server = await PostgresServer.start({ name: 'etl-recovery' });
+    await server.createDatabases(['warehouse']);
+    url = server.url('warehouse');
+    warehouse = new PgSqlClient({ name: 'warehouse', connectionString: url });
+    await migrateShard(warehouse, WAREHOUSE_MIGRATIONS);
+  });
+
+  afterAll(async () => {
+    await warehouse?.close();
+    await server?.destroy();
+  });
+
+  beforeEach(async () => {
+    sfnMock.reset();
+    await warehouse.query('TRUNCATE etl_shard_attempts, etl_batch_runs, etl_batches');
+  });
+
+  it('publishes the staleness of the watermark and the failed batches, and re-runs those with retries left', async () => {
+    const now = Date.now();
+    const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
+    await batch('b1', at(50), at(40), 'SUCCEEDED');
+    await batch('b2', at(40), at(30), 'FAILED', 1);
+    await batch('b3', at(30), at(20), 'SUCCEEDED');
+    await batch('b4', at(20), at(10), 'FAILED', 4);
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec:b2', startDate: new Date() });
+    const { metrics, published } = recordingMetrics('etl-recovery');
+
+    const report = await recoverBatches({
+      warehouse,
+      starter: new SfnBatchStarter(new SFNClient({}), STATE_MACHINE_ARN, startExecutionPolicy(FAST)),
+      settings: etlSettings({ maxRetries: 3 }),
+      metrics,
+    });
+    metrics.publishStoredMetrics();
+
+    expect(report).toMatchObject({
+      failedBatches: 2,
+      started: [{ batchId: 'b2', run: 2, execution: 'arn:exec:b2' }],
+      exhausted: ['b4'],
+      startFailures: [],
+    });
+    // Every batch before b2 succeeded: the watermark is where b2 starts, 40 minutes ago.
+    expect(report.stalenessSeconds).toBeGreaterThanOrEqual(40 * 60);
+    expect(report.stalenessSeconds).toBeLessThan(41 * 60);
+    const values = valuesOf(published[0]);
+    expect(values).toMatchObject({ FailedBatches: 2, BatchRerunsStarted: 1 });
+    expect(values.WarehouseStalenessSeconds).toBe(report.stalenessSeconds);
+  });
+
+  it('runs as the scheduled handler from its environment and starts the re-runs on the state machine', async () => {
+    await batch('b9', '2026-01-01T00:00:00Z', '2026-01-01T00:10:00Z', 'FAILED', 2);
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec:b9', startDate: new Date() });
+    Object.assign(process.env, {
+      WAREHOUSE_URL: url,
+      ETL_STATE_MACHINE_ARN: STATE_MACHINE_ARN,
+      ETL_MAX_RETRIES: '2',
+    });
+
+    const report = await handler({} as ScheduledEvent, { functionName: 'etl-recovery' } as Context);
+
+    expect(report).toMatchObject({ failedBatches: 1, started: [{ batchId: 'b9', run: 3 }], exhausted: [] });
+    expect(sfnMock.commandCalls(StartExecutionCommand)[0]?.args[0].input).toMatchObject({
+      stateMachineArn: STATE_MACHINE_ARN,
+      input: '{"batchId":"b9"}',
+    });
+  });
+});
