@@ -98,6 +98,11 @@ const consumerSchema = z.strictObject({
   reservedConcurrency: z.number().int().min(1, 'must be at least 1').optional(),
 });
 
+/** The retention periods CloudWatch Logs accepts, in days. */
+const LOG_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
 /**
  * Cron and rate expressions are not accepted: every schedule here is a rate in minutes, so validation can
  * compare the intervals with each other and with the alarm thresholds.
@@ -131,13 +136,6 @@ const workflowsSchema = z.strictObject({
   reconciliation: z.strictObject({
     /** Minutes between scheduled reconciliations (it also runs whenever an alarm returns to OK). */
     intervalMinutes,
-    /**
-     * Kafka consumer group the reconciliation reads the events topic with; its own, so it never moves the
-     * consumer's offsets.
-     */
-    consumerGroup: z
-      .string()
-      .regex(/^[a-zA-Z0-9\-/*:_+=.@]{1,200}$/, 'must be 1-200 characters of [a-zA-Z0-9-/*:_+=.@]'),
   }),
   /** The analytics Aurora PostgreSQL cluster the ETL loads; engine, backups and protection as the shards'. */
   warehouse: z.strictObject({
@@ -147,7 +145,12 @@ const workflowsSchema = z.strictObject({
     readers: z.number().int().min(1, 'the warehouse needs at least one replica to fail over to').max(15),
   }),
   /** Retention of the state machines' execution logs and the workflow functions' logs, in days. */
-  logRetentionDays: z.number().int().positive('must be positive'),
+  logRetentionDays: z
+    .number()
+    .int()
+    .refine((days) => LOG_RETENTION_DAYS.includes(days), {
+      message: `must be a CloudWatch Logs retention (${LOG_RETENTION_DAYS.join(', ')})`,
+    }),
 });
 
 export const environmentConfigSchema = z
@@ -277,7 +280,7 @@ export const environmentConfigSchema = z
         message: `must be >= minimumPollers (${cfg.consumer.minimumPollers})`,
       });
     }
-    const { etl, reconciliation, warehouse } = cfg.workflows;
+    const { etl, warehouse } = cfg.workflows;
     const healthyLagSeconds = etl.intervalMinutes * 60 + etl.settleSeconds;
     if (etl.stalenessAlarmSeconds <= healthyLagSeconds) {
       ctx.addIssue({
@@ -317,13 +320,6 @@ export const environmentConfigSchema = z
         code: 'custom',
         path: ['workflows', 'warehouse', 'readers'],
         message: `writer plus ${warehouse.readers} readers cannot sit in distinct AZs with only ${cfg.availabilityZoneCount} AZs`,
-      });
-    }
-    if (reconciliation.consumerGroup === cfg.consumer.consumerGroup) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['workflows', 'reconciliation', 'consumerGroup'],
-        message: "must differ from consumer.consumerGroup: reading with it would move the consumer's offsets",
       });
     }
     if (cfg.name === 'prod') {

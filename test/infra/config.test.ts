@@ -295,6 +295,7 @@ describe('loadEnvironmentConfig', () => {
       c.workflows.etl.settleSeconds = -1;
       c.workflows.etl.maxRetries = 11;
       c.workflows.warehouse.readers = 0;
+      c.workflows.logRetentionDays = 45;
     });
 
     const message = messageOf(() => loadEnvironmentConfig('dev', {}, base));
@@ -303,13 +304,13 @@ describe('loadEnvironmentConfig', () => {
     expect(message).toContain('dev.workflows.etl.settleSeconds: must be at least 0');
     expect(message).toContain('dev.workflows.etl.maxRetries: must be at most 10');
     expect(message).toContain('dev.workflows.warehouse.readers: the warehouse needs at least one replica');
+    expect(message).toContain('dev.workflows.logRetentionDays: must be a CloudWatch Logs retention (1, 3, 5');
   });
 
-  it('names the cross-field workflow rules: capacity, zones, consumer group, alarm window', () => {
+  it('names the cross-field workflow rules: capacity, zones, alarm window', () => {
     const base = variantOf('dev', (c) => {
       c.workflows.warehouse.minCapacityAcu = 8;
       c.workflows.warehouse.readers = 3;
-      c.workflows.reconciliation.consumerGroup = c.consumer.consumerGroup;
       c.workflows.etl.recoveryIntervalMinutes = 150;
       c.workflows.etl.maxRetries = 10;
     });
@@ -319,9 +320,6 @@ describe('loadEnvironmentConfig', () => {
     expect(message).toContain('dev.workflows.warehouse.maxCapacityAcu: must be >= minCapacityAcu (8)');
     expect(message).toContain(
       'dev.workflows.warehouse.readers: writer plus 3 readers cannot sit in distinct AZs with only 3 AZs',
-    );
-    expect(message).toContain(
-      'dev.workflows.reconciliation.consumerGroup: must differ from consumer.consumerGroup',
     );
     expect(message).toContain(
       'dev.workflows.etl.maxRetries: (maxRetries + 1) recovery intervals make 1650 minutes',
