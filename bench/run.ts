@@ -4,6 +4,7 @@
  */
 const benches: Record<string, () => Promise<{ runBench: (args: string[]) => Promise<void> }>> = {
   consumer: () => import('./consumerBench.js'),
+  etl: () => import('./etl.js'),
   ingest: () => import('./ingestBench.js'),
   query: () => import('./queryBench.js'),
 };
