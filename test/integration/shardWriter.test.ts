@@ -26,7 +26,7 @@ describe('shard writer on real PostgreSQL', () => {
   it('migrates idempotently and refuses a released migration that changed', async () => {
     const again = await migrateShard(client);
 
-    expect(again).toEqual({ shard: 'shard-0', applied: [], alreadyApplied: [1] });
+    expect(again).toEqual({ shard: 'shard-0', applied: [], alreadyApplied: [1, 2] });
     await expect(
       migrateShard(client, [{ version: 1, name: 'edited', statements: ['SELECT 1'] }]),
     ).rejects.toThrow(/migration 1 \(edited\) changed after it was applied/);
