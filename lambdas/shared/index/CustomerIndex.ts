@@ -10,6 +10,23 @@ export interface IndexedCustomer {
   readonly eventCount: number;
 }
 
+/** The attributes the index maps to customers. */
+export type IndexedKind = 'email' | 'phone';
+const INDEXED_KINDS: readonly IndexedKind[] = ['email', 'phone'];
+
+/** One email or phone key and the customer it points at. */
+export interface IndexKeyEntry {
+  readonly kind: IndexedKind;
+  readonly value: string;
+  readonly customerId: string;
+}
+
+/** A step of a SCAN over the index: the cursor to continue from (`'0'`: done) and the keys seen. */
+export interface IndexScanPage {
+  readonly cursor: string;
+  readonly entries: readonly IndexKeyEntry[];
+}
+
 /**
  * Moves a customer's index entries atomically: removes the old email/phone keys (only if they still point
  * at this customer), writes the new ones and remembers them in the customer's hash. A state read before
@@ -86,6 +103,43 @@ export class CustomerIndex {
     return this.redis.get(`${this.prefix}phone:${phone}`);
   }
 
+  /** The customer id an email or phone key points at, if any (`value` as stored: lower-case email). */
+  public async ownerOf(kind: IndexedKind, value: string): Promise<string | null> {
+    return this.redis.get(`${this.prefix}${kind}:${value}`);
+  }
+
+  /**
+   * Writes one customer's entries like {@link update}, unless the index already holds a newer state of
+   * that customer (a higher event count): a repair read from a shard never undoes the consumer's update.
+   * @returns whether the entries were written.
+   * @throws when Redis is unreachable or the command is aborted.
+   */
+  public async repair(customer: IndexedCustomer): Promise<boolean> {
+    return (await this.updateOne(customer)) === 1;
+  }
+
+  /**
+   * One bounded step of a SCAN over the email and phone keys, with the customer each points at. Start
+   * with cursor `'0'`; the walk is over when the returned cursor is `'0'` again. SCAN may return a key
+   * twice and a key deleted meanwhile is left out, so callers must be idempotent.
+   * @throws when Redis is unreachable or the command is aborted.
+   */
+  public async scanEntries(cursor: string, count: number): Promise<IndexScanPage> {
+    const reply = await this.redis.scan(cursor, { MATCH: `${this.prefix}*`, COUNT: count });
+    const keys = reply.keys.flatMap((key) => {
+      const rest = key.slice(this.prefix.length);
+      const kind = INDEXED_KINDS.find((k) => rest.startsWith(`${k}:`));
+      return kind === undefined ? [] : [{ key, kind, value: rest.slice(kind.length + 1) }];
+    });
+    const owners = keys.length === 0 ? [] : await this.redis.mGet(keys.map((k) => k.key));
+    const entries: IndexKeyEntry[] = [];
+    keys.forEach((k, i) => {
+      const customerId = owners[i];
+      if (typeof customerId === 'string') entries.push({ kind: k.kind, value: k.value, customerId });
+    });
+    return { cursor: String(reply.cursor), entries };
+  }
+
   /** What the index holds for a customer (used by reconciliation). */
   public async entryOf(customerId: string): Promise<IndexedCustomer | null> {
     const hash = await this.redis.hGetAll(`${this.prefix}customer:${customerId}`);
@@ -116,7 +170,7 @@ export class CustomerIndex {
     await this.redis.set(`${this.prefix}meta:complete`, '1');
   }
 
-  private async updateOne(customer: IndexedCustomer): Promise<void> {
+  private async updateOne(customer: IndexedCustomer): Promise<unknown> {
     const options = {
       keys: [`${this.prefix}customer:${customer.customerId}`],
       arguments: [
@@ -127,7 +181,7 @@ export class CustomerIndex {
         String(customer.eventCount),
       ],
     };
-    await this.run(UPDATE, options);
+    return this.run(UPDATE, options);
   }
 
   /**
@@ -137,7 +191,7 @@ export class CustomerIndex {
    * @throws when Redis is unreachable or the command is aborted.
    */
   public async dropStale(
-    kind: 'email' | 'phone',
+    kind: IndexedKind,
     value: string,
     customerId: string,
     eventCount: number,
