@@ -1,0 +1,38 @@
+/** Context attached to replay errors, logged as structured fields. */
+export type ReplayErrorContext = Readonly<Record<string, unknown>>;
+
+export interface ReplayErrorOptions {
+  readonly cause?: unknown;
+  readonly context?: ReplayErrorContext;
+}
+
+/**
+ * Base of the errors of reading and re-delivering events. `retriable` says whether the same request may
+ * succeed if repeated; the workflows match on `name`.
+ */
+export class ReplayError extends Error {
+  public override readonly name: string = 'ReplayError';
+  public readonly retriable: boolean = false;
+  public readonly context: ReplayErrorContext;
+
+  public constructor(message: string, options: ReplayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.context = options.context ?? {};
+  }
+}
+
+/** The request names no valid range (bad times, offsets, partition); the message says what is wrong. */
+export class InvalidReplayRequestError extends ReplayError {
+  public override readonly name = 'InvalidReplayRequestError';
+}
+
+/** The event log (MSK, or the local log) did not answer in time or lost its connection: retry later. */
+export class EventLogUnavailableError extends ReplayError {
+  public override readonly name = 'EventLogUnavailableError';
+  public override readonly retriable = true;
+}
+
+/** The event log refused a request in a way repeating will not fix (unknown topic, authorization). */
+export class EventLogRequestError extends ReplayError {
+  public override readonly name = 'EventLogRequestError';
+}
