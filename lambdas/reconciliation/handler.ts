@@ -1,0 +1,85 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { KafkaClient } from '@aws-sdk/client-kafka';
+import type { Context } from 'aws-lambda';
+import type { ReconciliationSteps } from '../shared/reconciliation/steps.js';
+import { mskEventLog } from '../shared/replay/mskEventLog.js';
+import { parseShardMap } from '../shared/sharding/index.js';
+import { type WiredReconciliation, wireReconciliation } from './dependencies.js';
+
+const logger = new Logger({ serviceName: 'reconciliation' });
+const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'reconciliation' });
+const tracer = new Tracer({ serviceName: 'reconciliation' });
+
+/** Reads a required environment variable. @throws {RangeError} naming the variable when it is missing. */
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new RangeError(`environment variable ${name} is required`);
+  return value;
+};
+
+/**
+ * Built once per execution environment: shards from SHARD_MAP (Data API), the index on the cache
+ * endpoint with its AUTH token from Secrets Manager, the events topic TOPIC and the retry topic
+ * RETRY_TOPIC on the MSK cluster CLUSTER_ARN (brokers discovered on first use).
+ */
+async function wireFromEnvironment(): Promise<WiredReconciliation> {
+  const password = await getSecret(env('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
+  return wireReconciliation({
+    shardMap: parseShardMap(env('SHARD_MAP')),
+    redis: {
+      url: `rediss://${env('REDIS_HOST')}:${env('REDIS_PORT')}`,
+      password: typeof password === 'string' ? password : undefined,
+    },
+    eventLog: mskEventLog({
+      clusterArn: env('CLUSTER_ARN'),
+      kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
+      clientId: 'cdp-reconciliation',
+      ...(process.env.CONSUMER_GROUP ? { groupPrefix: process.env.CONSUMER_GROUP } : {}),
+      logger,
+    }),
+    topic: env('TOPIC'),
+    retryTopic: env('RETRY_TOPIC'),
+    logger,
+    metrics,
+  });
+}
+
+let wired: Promise<WiredReconciliation> | undefined;
+
+const step =
+  (name: keyof ReconciliationSteps) =>
+  async (event: unknown, context: Context): Promise<unknown> => {
+    logger.addContext(context);
+    wired ??= wireFromEnvironment().catch((error: unknown) => {
+      wired = undefined;
+      throw error;
+    });
+    tracer.putAnnotation('step', name);
+    return (await wired).steps[name](event);
+  };
+
+/**
+ * Task `ReconcileIndex`: one shard's customers against the Redis index; missing and stale entries repaired.
+ * @throws {ShardUnavailableError} or {IndexUnavailableError} (retried by the workflow).
+ */
+export const reconcileIndex = step('reconcileIndex');
+/**
+ * Task `SweepIndex`: one bounded SCAN step; index keys whose customer row does not hold the value removed.
+ * @throws {ShardUnavailableError} or {IndexUnavailableError} (retried by the workflow).
+ */
+export const sweepIndex = step('sweepIndex');
+/**
+ * Tasks `Plan` (no shard: the shards and the window) and `FindEventGaps` (one shard's unapplied events).
+ * @throws {ShardUnavailableError} or {EventLogUnavailableError} (retried by the workflow).
+ */
+export const findEventGaps = step('findEventGaps');
+/**
+ * Task `ReplayGaps`: re-delivers the gaps' offset ranges to the retry topic.
+ * @throws {EventLogUnavailableError} (retried by the workflow).
+ */
+export const replayGaps = step('replayGaps');
+/** Task `Report`: totals per shard and overall, logged, published as metrics and returned. */
+export const report = step('report');
