@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../lambdas/shared/events/index.js';
+import { createRedisClient, type RedisClient } from '../../lambdas/shared/redis/createRedisClient.js';
 import { ShardRouter } from '../../lambdas/shared/sharding/index.js';
 import {
   LOCAL_DLQ_TOPIC,
@@ -53,8 +53,8 @@ describe('reconciliation workflow (step-functions/reconciliation.asl.json) on re
       retryIntervals: FAST_RETRIES,
     });
 
-  const withRedis = async <T>(work: (redis: ReturnType<typeof createClient>) => Promise<T>): Promise<T> => {
-    const redis = createClient({ url: redisUrl });
+  const withRedis = async <T>(work: (redis: RedisClient) => Promise<T>): Promise<T> => {
+    const redis = createRedisClient({ url: redisUrl }, () => undefined);
     await redis.connect();
     try {
       return await work(redis);
