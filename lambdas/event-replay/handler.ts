@@ -1,0 +1,47 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { KafkaClient } from '@aws-sdk/client-kafka';
+import type { Context } from 'aws-lambda';
+import { mskEventLog } from '../shared/replay/mskEventLog.js';
+import { type ReplayResult, replayEvents } from './dependencies.js';
+
+const logger = new Logger({ serviceName: 'event-replay' });
+const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'event-replay' });
+const tracer = new Tracer({ serviceName: 'event-replay' });
+
+/** Reads a required environment variable. @throws {RangeError} naming the variable when it is missing. */
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new RangeError(`environment variable ${name} is required`);
+  return value;
+};
+
+let replay: ((input: unknown) => Promise<ReplayResult>) | undefined;
+
+/**
+ * Invoked by operators: `{ from, to }` (ISO-8601) or `{ partition, fromOffset, toOffset }` of TOPIC on the
+ * MSK cluster CLUSTER_ARN, copied unchanged to RETRY_TOPIC, which the consumer also reads.
+ *
+ * @throws {InvalidReplayRequestError} saying what is wrong with the input.
+ * @throws {EventLogUnavailableError} or {EventLogRequestError} when the cluster fails.
+ */
+export const handler = async (event: unknown, context: Context): Promise<ReplayResult> => {
+  logger.addContext(context);
+  replay ??= replayEvents({
+    eventLog: mskEventLog({
+      clusterArn: env('CLUSTER_ARN'),
+      kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
+      clientId: 'cdp-event-replay',
+      ...(process.env.CONSUMER_GROUP ? { groupPrefix: process.env.CONSUMER_GROUP } : {}),
+      logger,
+    }),
+    topic: env('TOPIC'),
+    retryTopic: env('RETRY_TOPIC'),
+    logger,
+    metrics,
+  });
+  const result = await replay(event);
+  tracer.putAnnotation('replayed', result.replayed);
+  return result;
+};
