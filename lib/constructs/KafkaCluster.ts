@@ -213,6 +213,40 @@ export class KafkaCluster extends Construct {
   }
 
   /**
+   * Reading `topics` as members of throw-away consumer groups named `<groupPrefix>-<anything>` that commit
+   * nothing (a replay, a reconciliation): no other group's offsets can be read or moved. The groups are
+   * matched in any incarnation of this cluster's name ({@link groupPrefixArn}); topics by their exact ARNs.
+   */
+  public grantReadWithGroupPrefix(
+    grantee: iam.IGrantable,
+    topics: readonly string[],
+    groupPrefix: string,
+  ): iam.Grant {
+    return this.grantConnect(grantee)
+      .combine(this.grantOnTopics(grantee, topics, ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData']))
+      .combine(
+        iam.Grant.addToPrincipal({
+          grantee,
+          actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
+          resourceArns: [this.groupPrefixArn(groupPrefix)],
+        }),
+      );
+  }
+
+  /**
+   * ARN of the consumer groups `<groupPrefix>-*` of this cluster, for IAM policies. The cluster's uuid is a
+   * wildcard too, so the ARN is a plain string a finding can be acknowledged against.
+   */
+  public groupPrefixArn(groupPrefix: string): string {
+    return Stack.of(this).formatArn({
+      service: 'kafka',
+      resource: 'group',
+      resourceName: `${this.clusterName}/*/${groupPrefix}-*`,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+  }
+
+  /**
    * Creating `topics`, adding partitions and changing their configuration; no deletion, no data access.
    * This is what the topic manager needs.
    */
