@@ -9,6 +9,8 @@ import { NetworkStack } from './stacks/NetworkStack.js';
 import { OperationsStack } from './stacks/OperationsStack.js';
 import { QueryStack } from './stacks/QueryStack.js';
 import { StreamingStack } from './stacks/StreamingStack.js';
+import { WarehouseStack } from './stacks/WarehouseStack.js';
+import { WorkflowsStack } from './stacks/WorkflowsStack.js';
 
 export interface PlatformStageProps extends StageProps {
   readonly config: EnvironmentConfig;
@@ -27,6 +29,8 @@ export class PlatformStage extends Stage {
   public readonly query: QueryStack;
   public readonly ingest: IngestStack;
   public readonly operations: OperationsStack;
+  public readonly warehouse: WarehouseStack;
+  public readonly workflows: WorkflowsStack;
 
   public constructor(scope: Construct, id: string, props: PlatformStageProps) {
     const { config } = props;
@@ -58,6 +62,13 @@ export class PlatformStage extends Stage {
       ...placement,
       stackName: `${prefix}-data`,
       description: `Customer data platform (${config.name}): Aurora shard clusters, shard map, Redis index`,
+      terminationProtection: config.name === 'prod',
+    });
+    this.warehouse = new WarehouseStack(this, 'Warehouse', {
+      config,
+      ...placement,
+      stackName: `${prefix}-warehouse`,
+      description: `Customer data platform (${config.name}): analytics warehouse (Aurora PostgreSQL, Data API)`,
       terminationProtection: config.name === 'prod',
     });
     // Stateless compute: rebuilt from code, so never termination protected.
@@ -107,6 +118,17 @@ export class PlatformStage extends Stage {
       data: this.data,
       stackName: `${prefix}-operations`,
       description: `Customer data platform (${config.name}): scheduled MSK and Redis health checks with alarms`,
+    });
+    this.workflows = new WorkflowsStack(this, 'Workflows', {
+      config,
+      vpc: this.network.vpc,
+      computeSubnets: this.network.computeSubnets,
+      securityGroups: this.network.securityGroups,
+      streaming: this.streaming,
+      data: this.data,
+      warehouse: this.warehouse,
+      stackName: `${prefix}-workflows`,
+      description: `Customer data platform (${config.name}): ETL, recovery, reconciliation and replay workflows`,
     });
   }
 }

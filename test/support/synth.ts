@@ -17,6 +17,8 @@ export interface SynthesizedEnvironment {
   readonly query: Template;
   readonly ingest: Template;
   readonly operations: Template;
+  readonly warehouse: Template;
+  readonly workflows: Template;
 }
 
 const cache = new Map<EnvironmentName, SynthesizedEnvironment>();
@@ -38,6 +40,8 @@ export function synthesize(name: EnvironmentName): SynthesizedEnvironment {
     query: Template.fromStack(stage.query),
     ingest: Template.fromStack(stage.ingest),
     operations: Template.fromStack(stage.operations),
+    warehouse: Template.fromStack(stage.warehouse),
+    workflows: Template.fromStack(stage.workflows),
   };
   rmSync(outdir, { recursive: true, force: true });
   cache.set(name, result);

@@ -1,0 +1,496 @@
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke, StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
+import type { Construct } from 'constructs';
+import { AlarmTopic } from '../constructs/AlarmTopic.js';
+import { LIVE_ALIAS } from '../constructs/GuardedFunction.js';
+import type { KafkaCluster } from '../constructs/KafkaCluster.js';
+import { PlatformFunction } from '../constructs/PlatformFunction.js';
+import { ShardSchemaMigrations } from '../constructs/ShardSchemaMigrations.js';
+import { WorkflowStateMachine } from '../constructs/WorkflowStateMachine.js';
+import { acknowledge } from '../nag.js';
+import { type DataStack, SHARD_MAP_VERSION } from './DataStack.js';
+import type { PlatformSecurityGroups } from './NetworkStack.js';
+import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
+import type { StreamingStack } from './StreamingStack.js';
+import { shardMapEnvironment } from './shardMapEnvironment.js';
+import type { WarehouseStack } from './WarehouseStack.js';
+
+export interface WorkflowsStackProps extends PlatformStackProps {
+  readonly vpc: ec2.IVpc;
+  readonly computeSubnets: ec2.SubnetSelection;
+  readonly securityGroups: PlatformSecurityGroups;
+  readonly streaming: StreamingStack;
+  readonly data: DataStack;
+  readonly warehouse: WarehouseStack;
+}
+
+/** Namespace of the workflow functions' Powertools metrics (`POWERTOOLS_METRICS_NAMESPACE`). */
+export const WORKFLOWS_METRICS_NAMESPACE = 'CustomerDataPlatform';
+
+/** The exports of `lambdas/etl/handler.ts`, each a function, and the substitution carrying its ARN. */
+export const ETL_STEPS = {
+  openBatch: 'OpenBatchFunctionArn',
+  extractLoad: 'ExtractLoadFunctionArn',
+  validateShard: 'ValidateShardFunctionArn',
+  closeBatch: 'CloseBatchFunctionArn',
+} as const;
+export type EtlStep = keyof typeof ETL_STEPS;
+
+/** The exports of `lambdas/reconciliation/handler.ts`, each a function, and its substitution. */
+export const RECONCILIATION_STEPS = {
+  reconcileIndex: 'ReconcileIndexFunctionArn',
+  sweepIndex: 'SweepIndexFunctionArn',
+  findEventGaps: 'FindEventGapsFunctionArn',
+  replayGaps: 'ReplayGapsFunctionArn',
+  report: 'ReportFunctionArn',
+} as const;
+export type ReconciliationStep = keyof typeof RECONCILIATION_STEPS;
+
+/**
+ * Prefix of the Kafka consumer groups the reconciliation and the replay read the events topic with: each
+ * read joins a throw-away group `<prefix>-<uuid>` and commits nothing (lambdas/shared/replay), so the
+ * consumer's offsets are never touched and the IAM grant names the prefix. It is the prefix the event log
+ * code uses by default; both functions get the contract's environment, which does not override it.
+ */
+export const EVENT_LOG_GROUP_PREFIX = 'cdp-reconciliation';
+
+/** The substitution carrying the failure notification topic of the ETL. */
+export const FAILURE_TOPIC_SUBSTITUTION = 'FailureTopicArn';
+
+/** The warehouse schema's source: a new migration changes the custom resource and re-runs it. */
+const WAREHOUSE_MIGRATIONS_SOURCE = fileURLToPath(
+  new URL('../../lambdas/shared/warehouse/migrations.ts', import.meta.url),
+);
+
+/**
+ * What each step of a workflow reaches. A step gets the permissions of its own work only, though every
+ * step of a module gets the module's environment (one bundle, one contract).
+ */
+const ETL_STEP_ACCESS: Readonly<Record<EtlStep, { readonly shards: boolean; readonly memoryMiB: number }>> = {
+  openBatch: { shards: false, memoryMiB: 256 },
+  extractLoad: { shards: true, memoryMiB: 1_024 },
+  validateShard: { shards: true, memoryMiB: 512 },
+  closeBatch: { shards: false, memoryMiB: 256 },
+};
+/**
+ * Every reconciliation step opens the Redis connection when its module is wired (REDIS_AUTH_SECRET_ARN is
+ * read then), so each may connect; shards and the log are reached lazily, so only the steps that use them
+ * may.
+ */
+const RECONCILIATION_STEP_ACCESS: Readonly<
+  Record<ReconciliationStep, { readonly shards: boolean; readonly read: boolean; readonly write: boolean }>
+> = {
+  reconcileIndex: { shards: true, read: false, write: false },
+  sweepIndex: { shards: true, read: false, write: false },
+  findEventGaps: { shards: true, read: true, write: false },
+  replayGaps: { shards: false, read: true, write: true },
+  report: { shards: false, read: false, write: false },
+};
+
+/** One step works on one shard or one page of the index; Lambda's ceiling leaves the retries to the workflow. */
+const STEP_TIMEOUT = Duration.minutes(5);
+/** Reads the warehouse's batch table and starts a few executions. */
+const RECOVERY_TIMEOUT = Duration.minutes(1);
+/** An operator's replay copies a range of the log; the longest Lambda allows. */
+const REPLAY_TIMEOUT = Duration.minutes(15);
+const REPLAY_MEMORY_MIB = 1_024;
+/** A scheduled start that failed is retried this often before the run is left to the next schedule. */
+const START_RETRIES = 2;
+/** The longest a reconciliation may run, whatever its schedule. */
+const RECONCILIATION_MAX_RUN = Duration.hours(2);
+
+/**
+ * The workflows of failure scenarios 8 and 9 (docs/workflows.md):
+ *
+ * - ETL: a Step Functions state machine (`step-functions/etl.asl.json`) started by EventBridge Scheduler
+ *   every `workflows.etl.intervalMinutes`, loading every shard's changes into the warehouse batch by batch
+ *   and publishing a failure to an SNS topic; a recovery function on its own schedule publishes
+ *   `WarehouseStalenessSeconds` and `FailedBatches` and re-runs failed batches.
+ * - Reconciliation (`step-functions/reconciliation.asl.json`): repairs the Redis index against the shards
+ *   and replays events the log holds but no shard applied; scheduled, and started whenever an alarm of this
+ *   environment returns from ALARM to OK (the moment a failure is over).
+ * - Event replay: a function operators invoke with a time or offset range of the events topic.
+ *
+ * The warehouse schema is migrated (a custom resource) before any function that reads it is deployed.
+ * Alarms on failed and timed-out executions, staleness and failed batches notify an encrypted topic,
+ * the same one the ETL publishes its failures to.
+ */
+export class WorkflowsStack extends PlatformStack {
+  public readonly warehouseSchema: ShardSchemaMigrations;
+  public readonly notifications: AlarmTopic;
+  public readonly etlSteps: Readonly<Record<EtlStep, PlatformFunction>>;
+  public readonly etl: WorkflowStateMachine;
+  public readonly recovery: PlatformFunction;
+  public readonly reconciliationSteps: Readonly<Record<ReconciliationStep, PlatformFunction>>;
+  public readonly reconciliation: WorkflowStateMachine;
+  public readonly replay: PlatformFunction;
+  public readonly scheduleGroup: scheduler.ScheduleGroup;
+  public readonly etlSchedule: scheduler.Schedule;
+  public readonly recoverySchedule: scheduler.Schedule;
+  public readonly reconciliationSchedule: scheduler.Schedule;
+  public readonly alarmRecoveredRule: events.Rule;
+  public readonly alarms: readonly cloudwatch.Alarm[];
+
+  public constructor(scope: Construct, id: string, props: WorkflowsStackProps) {
+    super(scope, id, props);
+    const { config } = this;
+    const { etl: etlSettings, reconciliation: reconciliationSettings, logRetentionDays } = config.workflows;
+    const { data, streaming, warehouse } = props;
+    const { cluster } = streaming;
+    const { topic, retryTopic } = config.consumer;
+    const logRemovalPolicy = config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const placement = {
+      vpc: props.vpc,
+      subnets: props.computeSubnets,
+      securityGroups: [props.securityGroups.compute],
+      logRetentionDays,
+      logRemovalPolicy,
+    };
+    const prefix = `cdp-${config.name}`;
+    const shardMap = shardMapEnvironment(this, data, 'workflows');
+    const warehouseCluster = warehouse.warehouse;
+    const warehouseEnvironment = {
+      WAREHOUSE_CLUSTER_ARN: warehouseCluster.clusterArn,
+      WAREHOUSE_SECRET_ARN: warehouseCluster.secret.secretArn,
+      WAREHOUSE_DATABASE: warehouseCluster.databaseName,
+    };
+
+    // The warehouse as a one-entry shard map: the shard migrations handler runs the warehouse migrations.
+    this.warehouseSchema = new ShardSchemaMigrations(this, 'WarehouseSchema', {
+      ...placement,
+      shardMap: this.toJsonString({
+        version: SHARD_MAP_VERSION,
+        shards: [
+          {
+            id: 'shard-0',
+            clusterArn: warehouseCluster.clusterArn,
+            secretArn: warehouseCluster.secret.secretArn,
+            database: warehouseCluster.databaseName,
+          },
+        ],
+      }),
+      schema: {
+        handlerName: 'warehouse-migrations',
+        description: 'Applies the warehouse schema migrations to the analytics warehouse',
+        migrationsSource: WAREHOUSE_MIGRATIONS_SOURCE,
+        resourceType: 'Custom::WarehouseSchemaMigrations',
+      },
+    });
+    warehouse.grantDataApiAccess(this.warehouseSchema.handler);
+
+    this.notifications = new AlarmTopic(this, 'Notifications', {
+      displayName: `Customer data platform (${config.name}) workflows`,
+    });
+
+    // ETL: one function per step export, the same bundle.
+    this.etlSteps = mapSteps(ETL_STEP_ACCESS, (step, access) => {
+      const fn = new PlatformFunction(this, `Etl${pascal(step)}`, {
+        ...placement,
+        name: 'etl',
+        exportName: step,
+        description: `ETL step ${step}: shards to the analytics warehouse`,
+        memorySize: access.memoryMiB,
+        timeout: STEP_TIMEOUT,
+        environment: {
+          SHARD_MAP: shardMap,
+          ...warehouseEnvironment,
+          ETL_SETTLE_SECONDS: String(etlSettings.settleSeconds),
+          POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
+        },
+      });
+      warehouse.grantDataApiAccess(fn);
+      if (access.shards) data.grantShardAccess(fn);
+      // Never load into a schema the step does not know.
+      fn.function.node.addDependency(this.warehouseSchema.resource);
+      return fn;
+    });
+    this.etl = new WorkflowStateMachine(this, 'Etl', {
+      stateMachineName: `${prefix}-etl`,
+      definitionFile: 'etl.asl.json',
+      substitutions: {
+        ...substitutionsOf(ETL_STEPS, this.etlSteps),
+        [FAILURE_TOPIC_SUBSTITUTION]: this.notifications.topic.topicArn,
+      },
+      invokes: Object.values(this.etlSteps).map((step) => step.function),
+      logRetentionDays,
+      logRemovalPolicy,
+      // A run still going when the next is due is stuck; it fails, and the recovery job re-runs its batch.
+      timeout: Duration.minutes(etlSettings.intervalMinutes),
+    });
+    this.etl.allowPublish(this.notifications.topic, this.notifications.encryptionKey);
+
+    this.recovery = new PlatformFunction(this, 'EtlRecovery', {
+      ...placement,
+      name: 'etl-recovery',
+      description: 'Publishes the warehouse staleness and re-runs failed ETL batches',
+      timeout: RECOVERY_TIMEOUT,
+      environment: {
+        ...warehouseEnvironment,
+        ETL_STATE_MACHINE_ARN: this.etl.stateMachineArn,
+        ETL_MAX_RETRIES: String(etlSettings.maxRetries),
+        POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
+      },
+    });
+    warehouse.grantDataApiAccess(this.recovery);
+    this.etl.grantStartExecution(this.recovery);
+    this.recovery.function.node.addDependency(this.warehouseSchema.resource);
+
+    // Reconciliation: one function per step export, each with the access of its own step.
+    const kafkaEnvironment = { CLUSTER_ARN: cluster.clusterArn, TOPIC: topic, RETRY_TOPIC: retryTopic };
+    this.reconciliationSteps = mapSteps(RECONCILIATION_STEP_ACCESS, (step, access) => {
+      const fn = new PlatformFunction(this, `Reconciliation${pascal(step)}`, {
+        ...placement,
+        name: 'reconciliation',
+        exportName: step,
+        description: `Reconciliation step ${step}`,
+        memorySize: 512,
+        timeout: STEP_TIMEOUT,
+        environment: {
+          SHARD_MAP: shardMap,
+          REDIS_HOST: data.cache.primaryEndpoint.hostname,
+          REDIS_PORT: Token.asString(data.cache.primaryEndpoint.port),
+          REDIS_AUTH_SECRET_ARN: data.cache.authSecret.secretArn,
+          ...kafkaEnvironment,
+          POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
+        },
+      });
+      if (access.shards) data.grantShardAccess(fn);
+      data.cache.grantConnect(fn);
+      if (access.read) {
+        cluster.grantReadWithGroupPrefix(fn, [topic], EVENT_LOG_GROUP_PREFIX);
+        this.acknowledgeGroupPrefix(fn, cluster, EVENT_LOG_GROUP_PREFIX);
+      }
+      if (access.write) cluster.grantProduce(fn, [retryTopic]);
+      return fn;
+    });
+    this.reconciliation = new WorkflowStateMachine(this, 'Reconciliation', {
+      stateMachineName: `${prefix}-reconciliation`,
+      definitionFile: 'reconciliation.asl.json',
+      substitutions: substitutionsOf(RECONCILIATION_STEPS, this.reconciliationSteps),
+      invokes: Object.values(this.reconciliationSteps).map((step) => step.function),
+      logRetentionDays,
+      logRemovalPolicy,
+      timeout: minDuration(Duration.minutes(reconciliationSettings.intervalMinutes), RECONCILIATION_MAX_RUN),
+    });
+
+    this.replay = new PlatformFunction(this, 'EventReplay', {
+      ...placement,
+      name: 'event-replay',
+      description: `Copies a time or offset range of ${topic} to ${retryTopic}; invoked by operators`,
+      memorySize: REPLAY_MEMORY_MIB,
+      timeout: REPLAY_TIMEOUT,
+      environment: kafkaEnvironment,
+    });
+    cluster.grantReadWithGroupPrefix(this.replay, [topic], EVENT_LOG_GROUP_PREFIX);
+    this.acknowledgeGroupPrefix(this.replay, cluster, EVENT_LOG_GROUP_PREFIX);
+    cluster.grantProduce(this.replay, [retryTopic]);
+
+    // Schedules.
+    this.scheduleGroup = new scheduler.ScheduleGroup(this, 'Schedules', {
+      scheduleGroupName: `${prefix}-workflows`,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const etlInterval = Duration.minutes(etlSettings.intervalMinutes);
+    this.etlSchedule = new scheduler.Schedule(this, 'EtlSchedule', {
+      description: `Starts the ETL into the warehouse every ${etlSettings.intervalMinutes} minutes`,
+      scheduleGroup: this.scheduleGroup,
+      schedule: scheduler.ScheduleExpression.rate(etlInterval),
+      // `{}` opens a new batch (docs/workflows.md).
+      target: new StepFunctionsStartExecution(this.etl.stateMachine, {
+        input: scheduler.ScheduleTargetInput.fromObject({}),
+        retryAttempts: START_RETRIES,
+        maxEventAge: etlInterval,
+      }),
+    });
+    const recoveryInterval = Duration.minutes(etlSettings.recoveryIntervalMinutes);
+    this.recoverySchedule = this.invokeEvery('EtlRecoverySchedule', this.recovery, recoveryInterval);
+    const reconciliationInterval = Duration.minutes(reconciliationSettings.intervalMinutes);
+    this.reconciliationSchedule = new scheduler.Schedule(this, 'ReconciliationSchedule', {
+      description: `Reconciles the index and the event log with the shards every ${reconciliationSettings.intervalMinutes} minutes`,
+      scheduleGroup: this.scheduleGroup,
+      schedule: scheduler.ScheduleExpression.rate(reconciliationInterval),
+      target: new StepFunctionsStartExecution(this.reconciliation.stateMachine, {
+        input: scheduler.ScheduleTargetInput.fromObject({}),
+        retryAttempts: START_RETRIES,
+        maxEventAge: reconciliationInterval,
+      }),
+    });
+
+    // An alarm of this environment back to OK: whatever failed is over, so repair what it left behind.
+    // Only ALARM → OK: a new alarm's first evaluation (INSUFFICIENT_DATA → OK) is no recovery.
+    this.alarmRecoveredRule = new events.Rule(this, 'AlarmRecoveredRule', {
+      description: `Starts the reconciliation when an alarm of ${config.name} returns from ALARM to OK`,
+      eventPattern: {
+        source: ['aws.cloudwatch'],
+        detailType: ['CloudWatch Alarm State Change'],
+        account: [this.account],
+        region: [this.region],
+        detail: {
+          alarmName: events.Match.prefix(`${prefix}-`),
+          state: { value: ['OK'] },
+          previousState: { value: ['ALARM'] },
+        },
+      },
+    });
+    this.alarmRecoveredRule.addTarget(
+      new eventTargets.SfnStateMachine(this.reconciliation.stateMachine, {
+        input: events.RuleTargetInput.fromObject({}),
+        retryAttempts: START_RETRIES,
+        maxEventAge: Duration.hours(1),
+      }),
+    );
+
+    this.alarms = this.createAlarms();
+    for (const alarm of this.alarms) this.notifications.notifyOn(alarm);
+
+    new CfnOutput(this, 'EtlStateMachineArn', {
+      description:
+        'The ETL state machine; start it with {} for a new batch or {"batchId": "..."} to re-run one',
+      value: this.etl.stateMachineArn,
+    });
+    new CfnOutput(this, 'ReconciliationStateMachineArn', {
+      description: 'The reconciliation state machine',
+      value: this.reconciliation.stateMachineArn,
+    });
+    new CfnOutput(this, 'ReplayFunctionName', {
+      description:
+        'Invoke with {"from","to"} (ISO-8601) or {"partition","fromOffset","toOffset"} to replay events',
+      value: this.replay.function.functionName,
+    });
+  }
+
+  private createAlarms(): cloudwatch.Alarm[] {
+    const { etl: etlSettings } = this.config.workflows;
+    const executionPeriod = Duration.minutes(5);
+    const executionAlarm = (id: string, description: string, metric: cloudwatch.Metric) =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription: description,
+        metric,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        // Step Functions publishes only for executions that ended that way.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    const recoveryPeriod = Duration.minutes(etlSettings.recoveryIntervalMinutes);
+    const recoveryMetric = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: WORKFLOWS_METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: 'etl-recovery' },
+        period: recoveryPeriod,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      });
+    const failedBatchRuns = etlSettings.maxRetries + 1;
+
+    return [
+      executionAlarm(
+        'EtlFailedAlarm',
+        'ETL: an execution failed; its batch is FAILED and the recovery job re-runs it',
+        this.etl.metricFailed({ period: executionPeriod }),
+      ),
+      executionAlarm(
+        'EtlTimedOutAlarm',
+        `ETL: an execution ran longer than ${etlSettings.intervalMinutes} minutes and was stopped`,
+        this.etl.metricTimedOut({ period: executionPeriod }),
+      ),
+      new cloudwatch.Alarm(this, 'WarehouseStalenessAlarm', {
+        alarmDescription:
+          `ETL: the warehouse is more than ${etlSettings.stalenessAlarmSeconds} s behind the shards, or ` +
+          'the recovery job stopped reporting how far behind it is',
+        metric: recoveryMetric('WarehouseStalenessSeconds'),
+        threshold: etlSettings.stalenessAlarmSeconds,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        // Two recovery intervals: a run that lands just past a period boundary leaves one period empty.
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        // A recovery job that stopped publishing cannot vouch for the warehouse: silence is staleness.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'FailedBatchesAlarm', {
+        alarmDescription:
+          `ETL: batches stayed FAILED through ${failedBatchRuns} recovery runs; the recovery job has ` +
+          `given up on any that failed ${etlSettings.maxRetries} re-runs`,
+        metric: recoveryMetric('FailedBatches'),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        // A batch the recovery job re-runs successfully is no page; one failing through its retries is.
+        evaluationPeriods: failedBatchRuns,
+        datapointsToAlarm: failedBatchRuns,
+        // Silence is the staleness alarm's to report.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      executionAlarm(
+        'ReconciliationFailedAlarm',
+        'Reconciliation: an execution failed; index repairs or event replays may be incomplete',
+        this.reconciliation.metricFailed({ period: executionPeriod }),
+      ),
+    ];
+  }
+
+  /** The wildcard of a read with throw-away consumer groups ({@link KafkaCluster.grantReadWithGroupPrefix}). */
+  private acknowledgeGroupPrefix(fn: PlatformFunction, cluster: KafkaCluster, groupPrefix: string): void {
+    const { clusterName } = cluster;
+    acknowledge(fn, {
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kafka:${this.region}:${this.account}:group/${clusterName}/*/${groupPrefix}-*]`,
+      reason:
+        `Each read joins a consumer group of its own, ${groupPrefix}-<uuid>, and commits nothing, so concurrent ` +
+        "reads never share partitions and the consumer's offsets are never touched; the group names are only " +
+        `known at run time. The grant covers groups of that prefix on the ${clusterName} cluster only (any ` +
+        'incarnation of its name), DescribeGroup and AlterGroup only; topic reads name the exact topic ARN',
+    });
+  }
+
+  /**
+   * Invokes `fn` through its `live` alias every `interval`; the scheduler's role may invoke that alias and
+   * nothing else. A failed run is not retried, neither by the scheduler nor by Lambda: the next one comes
+   * an interval later, and the alarms count what it did not report.
+   */
+  private invokeEvery(id: string, fn: PlatformFunction, interval: Duration): scheduler.Schedule {
+    const alias = new lambda.Alias(this, `${id}Alias`, {
+      aliasName: LIVE_ALIAS,
+      version: fn.function.currentVersion,
+    });
+    alias.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: interval });
+    return new scheduler.Schedule(this, id, {
+      description: `Runs ${fn.node.id} every ${interval.toMinutes()} minutes`,
+      scheduleGroup: this.scheduleGroup,
+      schedule: scheduler.ScheduleExpression.rate(interval),
+      target: new LambdaInvoke(alias, { retryAttempts: 0, maxEventAge: interval }),
+    });
+  }
+}
+
+const pascal = (name: string): string => `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
+
+/** `build` applied to every step, keyed by step, in declaration order. */
+function mapSteps<S extends string, A, R>(
+  steps: Readonly<Record<S, A>>,
+  build: (step: S, access: A) => R,
+): Record<S, R> {
+  return Object.fromEntries(
+    (Object.entries(steps) as [S, A][]).map(([step, access]) => [step, build(step, access)]),
+  ) as Record<S, R>;
+}
+
+/** `${Name}` → function ARN, for each step. */
+function substitutionsOf<S extends string>(
+  names: Readonly<Record<S, string>>,
+  functions: Readonly<Record<S, PlatformFunction>>,
+): Record<string, string> {
+  return Object.fromEntries(
+    (Object.entries(names) as [S, string][]).map(([step, name]) => [
+      name,
+      functions[step].function.functionArn,
+    ]),
+  );
+}
+
+const minDuration = (a: Duration, b: Duration): Duration => (a.toSeconds() <= b.toSeconds() ? a : b);
