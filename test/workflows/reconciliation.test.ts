@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../lambdas/shared/events/index.js';
 import { createRedisClient, type RedisClient } from '../../lambdas/shared/redis/createRedisClient.js';
-import { ShardRouter } from '../../lambdas/shared/sharding/index.js';
+import { parseShardMap, ShardRouter } from '../../lambdas/shared/sharding/index.js';
 import {
   LOCAL_DLQ_TOPIC,
   LOCAL_GROUP,
@@ -14,6 +14,7 @@ import {
 } from '../../local/consumer/LocalConsumer.js';
 import { LocalLog } from '../../local/log/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
+import { freePort } from '../../local/services/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { publishToLog } from '../../local/traffic/publishToLog.js';
 import { runReconciliationLocally } from '../../local/workflows/reconciliation.js';
@@ -195,6 +196,54 @@ describe('reconciliation workflow (step-functions/reconciliation.asl.json) on re
     expect(after.report?.totals.gapEvents).toBe(0);
     expect(after.invocations.ReplayGaps).toBeUndefined();
     expect(await indexMismatches(redisUrl, expected)).toEqual([]);
+  });
+
+  it('records a shard that stays unreachable after its retries, reports the run incomplete and fails it', async () => {
+    // Prepare: shard-2 points at a port nothing listens on; the other shards are healthy.
+    const port = await freePort();
+    const broken = parseShardMap({
+      ...services.shardMap,
+      shards: services.shardMap.shards.map((s) =>
+        s.id === 'shard-2' ? { ...s, url: `postgres://127.0.0.1:${port}/nowhere` } : s,
+      ),
+    });
+
+    // Act
+    const run = await runReconciliationLocally({
+      log,
+      shardMap: broken,
+      redisUrl,
+      settings: { ...SETTINGS, retries: 0 },
+      retryIntervals: FAST_RETRIES,
+    });
+
+    // Assess: 1 attempt + 4 retries of the definition for shard-2, once for the others.
+    expect(run.result).toEqual({
+      status: 'FAILED',
+      error: 'ReconciliationIncomplete',
+      cause: expect.any(String),
+    });
+    expect(run.invocations.ReconcileIndex).toBe(3 + 5);
+    expect(run.invocations.FindEventGaps).toBe(3 + 5);
+    expect(run.report?.complete).toBe(false);
+    expect(run.report?.failures).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          step: 'reconcileIndex',
+          shardId: 'shard-2',
+          error: 'ShardUnavailableError',
+        }),
+        expect.objectContaining({
+          step: 'findEventGaps',
+          shardId: 'shard-2',
+          error: 'ShardUnavailableError',
+        }),
+        expect.objectContaining({ step: 'sweepIndex', error: 'ShardUnavailableError' }),
+      ]),
+    );
+    const brokenShard = run.report?.shards.find((s) => s.shardId === 'shard-2');
+    expect(brokenShard).toMatchObject({ rows: null, missing: null, gapEvents: null });
+    expect(run.report?.shards.filter((s) => s.rows !== null)).toHaveLength(3);
   });
 });
 
