@@ -2,7 +2,8 @@
  * `npm start`: runs the platform on this machine. Throwaway PostgreSQL (one database per shard, migrated)
  * and Redis, a durable local log playing MSK, sample customer traffic published to it, and the real
  * consumer Lambda fed by the MSK event-source emulator. Prints progress while it consumes and verifies
- * the result against the shards and the Redis index at the end.
+ * the result against the shards and the Redis index, then runs the workflows of `step-functions/` as
+ * scheduled in AWS: one ETL batch into a local warehouse database, and a reconciliation.
  *
  *   npm start -- --events 50000 --customers 5000 --shards 4 --partitions 12 --poison 5 --follow
  */
@@ -64,6 +65,8 @@ const { LocalConsumer, LOCAL_DLQ_TOPIC, LOCAL_TOPIC } = await import('./consumer
 const { generateTraffic } = await import('./traffic/generateTraffic.js');
 const { verifyPlatform } = await import('./platform/verifyPlatform.js');
 const { LocalApis } = await import('./platform/LocalApis.js');
+const { runEtlLocally } = await import('./workflows/etl.js');
+const { runReconciliationLocally } = await import('./workflows/reconciliation.js');
 const { Logger } = await import('@aws-lambda-powertools/logger');
 const { Metrics } = await import('@aws-lambda-powertools/metrics');
 
@@ -77,8 +80,9 @@ const step = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
 };
 
 console.log('Customer data platform: local run');
-const services = await step(`starting PostgreSQL (${shards} shard databases, migrated) and Redis`, () =>
-  LocalDataServices.start({ shards, name: 'cdp-start' }),
+const services = await step(
+  `starting PostgreSQL (${shards} shard databases and a warehouse, migrated) and Redis`,
+  () => LocalDataServices.start({ shards, name: 'cdp-start', warehouse: true }),
 ).catch((error: unknown) => {
   console.error(
     `\ncannot start the local data services: ${error instanceof Error ? error.message : String(error)}`,
@@ -204,10 +208,70 @@ if (email) {
   console.log(`  GET /v1/customers?email=${email} -> ${found.status} ${(await found.text()).slice(0, 120)}`);
 }
 
+// The workflows, as their schedules run them in AWS. The consumer has drained: no write is in flight, so
+// the ETL window may end now instead of a settle interval ago.
+const workflowsOk = await runWorkflows();
+
 if (args.follow) {
   console.log(`  following ${LOCAL_TOPIC} in ${dataDir}; the HTTP API stays at ${apis.url}; Ctrl-C to stop`);
   console.log(`  try: curl -s '${apis.url}/v1/customers?email=${email ?? 'someone@example.com'}'`);
   await local.start();
 } else {
-  await shutdown(report.ok ? 0 : 1);
+  await shutdown(report.ok && workflowsOk ? 0 : 1);
+}
+
+async function runWorkflows(): Promise<boolean> {
+  const shardClients = new Map(services.shardMap.shards.map((s) => [s.id, services.shardClient(s.id)]));
+  const warehouse = services.warehouseClient();
+  try {
+    const etl = await step('ETL: one batch of step-functions/etl.asl.json into the warehouse', () =>
+      runEtlLocally({ shards: shardClients, warehouse, settings: { settleSeconds: 0 } }),
+    );
+    const audit = await warehouse.query<{
+      batch_id: string;
+      status: string;
+      source_rows: string;
+      rows_written: string;
+      checksum: string | null;
+    }>(
+      `SELECT batch_id, status, source_rows::text, rows_written::text, checksum
+       FROM etl_batches ORDER BY window_end DESC LIMIT 1`,
+    );
+    const warehouseRows = await warehouse.query<{ n: number }>('SELECT count(*)::int AS n FROM dim_customer');
+    const row = audit.rows[0];
+    console.log(
+      etl.status === 'SUCCEEDED'
+        ? `  ETL batch ${row?.batch_id ?? '?'}: ${row?.status ?? '?'}, ${row?.source_rows ?? '?'} source rows, ` +
+            `${row?.rows_written ?? '?'} written, ` +
+            `checksum ${(row?.checksum ?? '').slice(0, 12)}…; warehouse holds ${fmt(warehouseRows.rows[0]?.n ?? 0)} customers`
+        : `  ETL failed: ${etl.error}: ${etl.cause}`,
+    );
+    const reconciliation = await step('reconciliation: step-functions/reconciliation.asl.json', () =>
+      runReconciliationLocally({
+        log,
+        shardMap: services.shardMap,
+        redisUrl: services.redis?.url ?? '',
+        // Everything is consumed: the window may include the newest records instead of settling first.
+        settings: { settleSeconds: 0 },
+      }),
+    );
+    const totals = reconciliation.report?.totals;
+    const checked = (reconciliation.report?.shards ?? []).reduce(
+      (sum, shard) => ({
+        rows: sum.rows + (shard.rows ?? 0),
+        events: sum.events + (shard.eventsChecked ?? 0),
+      }),
+      { rows: 0, events: 0 },
+    );
+    console.log(
+      totals
+        ? `  reconciliation: ${reconciliation.result.status}; ${fmt(checked.rows)} rows and ${fmt(checked.events)} ` +
+            `logged events checked; index missing ${totals.missing}, stale ${totals.stale}, ` +
+            `extra ${totals.extra}; event gaps ${totals.gapEvents}; ${totals.poison} poison records (dead-lettered by design)`
+        : `  reconciliation did not report: ${JSON.stringify(reconciliation.result)}`,
+    );
+    return etl.status === 'SUCCEEDED' && reconciliation.result.status === 'SUCCEEDED';
+  } finally {
+    await Promise.all([...shardClients.values(), warehouse].map((c) => c.close()));
+  }
 }
