@@ -1,12 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -15,6 +19,9 @@ import { allowLogsToUseKey } from './allowLogsToUseKey.js';
 
 /** Where the Amazon States Language definitions live; tests and local runs execute the same files. */
 export const STEP_FUNCTIONS_DIR = fileURLToPath(new URL('../../step-functions', import.meta.url));
+
+/** An alarm's recovery older than this (EventBridge retrying a start) no longer starts anything. */
+const ALARM_EVENT_MAX_AGE = Duration.hours(1);
 
 /** The `${Name}` placeholders of a definition, as CloudFormation's `DefinitionSubstitutions` fills them. */
 export const substitutionNamesOf = (definition: string): string[] =>
@@ -133,6 +140,64 @@ export class WorkflowStateMachine extends Construct {
         conditions: { StringEquals: { 'kms:ViaService': `sns.${Stack.of(this).region}.amazonaws.com` } },
       }),
     );
+  }
+
+  /**
+   * Starts an execution with `input` every `interval` from EventBridge Scheduler; the scheduler's role may
+   * start this workflow and nothing else. A start that fails is retried `retryAttempts` times within one
+   * interval, then left to the next one.
+   */
+  public startEvery(
+    id: string,
+    props: {
+      readonly interval: Duration;
+      readonly group: scheduler.IScheduleGroup;
+      readonly input: Readonly<Record<string, unknown>>;
+      readonly retryAttempts: number;
+      readonly description: string;
+    },
+  ): scheduler.Schedule {
+    return new scheduler.Schedule(this, id, {
+      description: props.description,
+      scheduleGroup: props.group,
+      schedule: scheduler.ScheduleExpression.rate(props.interval),
+      target: new StepFunctionsStartExecution(this.stateMachine, {
+        input: scheduler.ScheduleTargetInput.fromObject(props.input),
+        retryAttempts: props.retryAttempts,
+        maxEventAge: props.interval,
+      }),
+    });
+  }
+
+  /**
+   * Starts an execution with `{}` whenever a CloudWatch alarm whose name starts with `alarmNamePrefix`, in
+   * this account and region, goes from ALARM to OK. A new alarm's first evaluation
+   * (INSUFFICIENT_DATA → OK) is no recovery and starts nothing.
+   */
+  public startOnAlarmRecovery(id: string, alarmNamePrefix: string, retryAttempts: number): events.Rule {
+    const stack = Stack.of(this);
+    const rule = new events.Rule(this, id, {
+      description: `Starts ${this.node.id} when an alarm named ${alarmNamePrefix}* returns from ALARM to OK`,
+      eventPattern: {
+        source: ['aws.cloudwatch'],
+        detailType: ['CloudWatch Alarm State Change'],
+        account: [stack.account],
+        region: [stack.region],
+        detail: {
+          alarmName: events.Match.prefix(alarmNamePrefix),
+          state: { value: ['OK'] },
+          previousState: { value: ['ALARM'] },
+        },
+      },
+    });
+    rule.addTarget(
+      new eventTargets.SfnStateMachine(this.stateMachine, {
+        input: events.RuleTargetInput.fromObject({}),
+        retryAttempts,
+        maxEventAge: ALARM_EVENT_MAX_AGE,
+      }),
+    );
+    return rule;
   }
 
   /** Starting executions of this workflow, and nothing else on it. */

@@ -2,11 +2,10 @@ import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import { LambdaInvoke, StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { Construct } from 'constructs';
 import { AlarmTopic } from '../constructs/AlarmTopic.js';
 import { LIVE_ALIAS } from '../constructs/GuardedFunction.js';
@@ -14,6 +13,7 @@ import type { KafkaCluster } from '../constructs/KafkaCluster.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
 import { ShardSchemaMigrations } from '../constructs/ShardSchemaMigrations.js';
 import { WorkflowStateMachine } from '../constructs/WorkflowStateMachine.js';
+import { WorkflowSteps } from '../constructs/WorkflowSteps.js';
 import { acknowledge } from '../nag.js';
 import { type DataStack, SHARD_MAP_VERSION } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
@@ -69,33 +69,36 @@ const WAREHOUSE_MIGRATIONS_SOURCE = fileURLToPath(
   new URL('../../lambdas/shared/warehouse/migrations.ts', import.meta.url),
 );
 
-/**
- * What each step of a workflow reaches. A step gets the permissions of its own work only, though every
- * step of a module gets the module's environment (one bundle, one contract).
- */
-const ETL_STEP_ACCESS: Readonly<Record<EtlStep, { readonly shards: boolean; readonly memoryMiB: number }>> = {
-  openBatch: { shards: false, memoryMiB: 256 },
-  extractLoad: { shards: true, memoryMiB: 1_024 },
-  validateShard: { shards: true, memoryMiB: 512 },
-  closeBatch: { shards: false, memoryMiB: 256 },
-};
-/**
- * Every reconciliation step opens the Redis connection when its module is wired (REDIS_AUTH_SECRET_ARN is
- * read then), so each may connect; shards and the log are reached lazily, so only the steps that use them
- * may.
- */
-const RECONCILIATION_STEP_ACCESS: Readonly<
-  Record<ReconciliationStep, { readonly shards: boolean; readonly read: boolean; readonly write: boolean }>
-> = {
-  reconcileIndex: { shards: true, read: false, write: false },
-  sweepIndex: { shards: true, read: false, write: false },
-  findEventGaps: { shards: true, read: true, write: false },
-  replayGaps: { shards: false, read: true, write: true },
-  report: { shards: false, read: false, write: false },
-};
-
-/** One step works on one shard or one page of the index; Lambda's ceiling leaves the retries to the workflow. */
+/** One step works on one shard or one page of the index; the workflow, not Lambda, retries it. */
 const STEP_TIMEOUT = Duration.minutes(5);
+/** ETL steps: the extract-load moves a shard's window in pages and needs the memory for them. */
+const ETL_STEP_SETTINGS = {
+  openBatch: { timeout: STEP_TIMEOUT },
+  extractLoad: { timeout: STEP_TIMEOUT, memorySize: 1_024 },
+  validateShard: { timeout: STEP_TIMEOUT, memorySize: 512 },
+  closeBatch: { timeout: STEP_TIMEOUT },
+} as const;
+/** The ETL steps that read the shards; every step reaches the warehouse. */
+const ETL_SHARD_STEPS: readonly EtlStep[] = ['extractLoad', 'validateShard'];
+const RECONCILIATION_STEP_SETTINGS = {
+  reconcileIndex: { timeout: STEP_TIMEOUT, memorySize: 512 },
+  sweepIndex: { timeout: STEP_TIMEOUT, memorySize: 512 },
+  findEventGaps: { timeout: STEP_TIMEOUT, memorySize: 512 },
+  replayGaps: { timeout: STEP_TIMEOUT, memorySize: 512 },
+  report: { timeout: STEP_TIMEOUT },
+} as const;
+/**
+ * What each reconciliation step reaches besides Redis. Every step reads the Redis AUTH secret, because
+ * the module connects when it is wired; shards and the log are reached lazily, by the steps that use them.
+ */
+const RECONCILIATION_SHARD_STEPS: readonly ReconciliationStep[] = [
+  'reconcileIndex',
+  'sweepIndex',
+  'findEventGaps',
+];
+const RECONCILIATION_LOG_READERS: readonly ReconciliationStep[] = ['findEventGaps', 'replayGaps'];
+const RECONCILIATION_LOG_WRITERS: readonly ReconciliationStep[] = ['replayGaps'];
+
 /** Reads the warehouse's batch table and starts a few executions. */
 const RECOVERY_TIMEOUT = Duration.minutes(1);
 /** An operator's replay copies a range of the log; the longest Lambda allows. */
@@ -125,10 +128,10 @@ const RECONCILIATION_MAX_RUN = Duration.hours(2);
 export class WorkflowsStack extends PlatformStack {
   public readonly warehouseSchema: ShardSchemaMigrations;
   public readonly notifications: AlarmTopic;
-  public readonly etlSteps: Readonly<Record<EtlStep, PlatformFunction>>;
+  public readonly etlSteps: WorkflowSteps<EtlStep>;
   public readonly etl: WorkflowStateMachine;
   public readonly recovery: PlatformFunction;
-  public readonly reconciliationSteps: Readonly<Record<ReconciliationStep, PlatformFunction>>;
+  public readonly reconciliationSteps: WorkflowSteps<ReconciliationStep>;
   public readonly reconciliation: WorkflowStateMachine;
   public readonly replay: PlatformFunction;
   public readonly scheduleGroup: scheduler.ScheduleGroup;
@@ -189,36 +192,32 @@ export class WorkflowsStack extends PlatformStack {
       displayName: `Customer data platform (${config.name}) workflows`,
     });
 
-    // ETL: one function per step export, the same bundle.
-    this.etlSteps = mapSteps(ETL_STEP_ACCESS, (step, access) => {
-      const fn = new PlatformFunction(this, `Etl${pascal(step)}`, {
-        ...placement,
-        name: 'etl',
-        exportName: step,
-        description: `ETL step ${step}: shards to the analytics warehouse`,
-        memorySize: access.memoryMiB,
-        timeout: STEP_TIMEOUT,
-        environment: {
-          SHARD_MAP: shardMap,
-          ...warehouseEnvironment,
-          ETL_SETTLE_SECONDS: String(etlSettings.settleSeconds),
-          POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
-        },
-      });
+    this.etlSteps = new WorkflowSteps(this, 'EtlSteps', {
+      ...placement,
+      name: 'etl',
+      description: 'ETL step, shards to the analytics warehouse',
+      steps: ETL_STEP_SETTINGS,
+      environment: {
+        SHARD_MAP: shardMap,
+        ...warehouseEnvironment,
+        ETL_SETTLE_SECONDS: String(etlSettings.settleSeconds),
+        POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
+      },
+    });
+    for (const [step, fn] of Object.entries<PlatformFunction>(this.etlSteps.functions)) {
       warehouse.grantDataApiAccess(fn);
-      if (access.shards) data.grantShardAccess(fn);
+      if (ETL_SHARD_STEPS.includes(step as EtlStep)) data.grantShardAccess(fn);
       // Never load into a schema the step does not know.
       fn.function.node.addDependency(this.warehouseSchema.resource);
-      return fn;
-    });
+    }
     this.etl = new WorkflowStateMachine(this, 'Etl', {
       stateMachineName: `${prefix}-etl`,
       definitionFile: 'etl.asl.json',
       substitutions: {
-        ...substitutionsOf(ETL_STEPS, this.etlSteps),
+        ...this.etlSteps.substitutions(ETL_STEPS),
         [FAILURE_TOPIC_SUBSTITUTION]: this.notifications.topic.topicArn,
       },
-      invokes: Object.values(this.etlSteps).map((step) => step.function),
+      invokes: this.etlSteps.all.map((step) => step.function),
       logRetentionDays,
       logRemovalPolicy,
       // A run still going when the next is due is stuck; it fails, and the recovery job re-runs its batch.
@@ -242,39 +241,36 @@ export class WorkflowsStack extends PlatformStack {
     this.etl.grantStartExecution(this.recovery);
     this.recovery.function.node.addDependency(this.warehouseSchema.resource);
 
-    // Reconciliation: one function per step export, each with the access of its own step.
     const kafkaEnvironment = { CLUSTER_ARN: cluster.clusterArn, TOPIC: topic, RETRY_TOPIC: retryTopic };
-    this.reconciliationSteps = mapSteps(RECONCILIATION_STEP_ACCESS, (step, access) => {
-      const fn = new PlatformFunction(this, `Reconciliation${pascal(step)}`, {
-        ...placement,
-        name: 'reconciliation',
-        exportName: step,
-        description: `Reconciliation step ${step}`,
-        memorySize: 512,
-        timeout: STEP_TIMEOUT,
-        environment: {
-          SHARD_MAP: shardMap,
-          REDIS_HOST: data.cache.primaryEndpoint.hostname,
-          REDIS_PORT: Token.asString(data.cache.primaryEndpoint.port),
-          REDIS_AUTH_SECRET_ARN: data.cache.authSecret.secretArn,
-          ...kafkaEnvironment,
-          POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
-        },
-      });
-      if (access.shards) data.grantShardAccess(fn);
+    this.reconciliationSteps = new WorkflowSteps(this, 'ReconciliationSteps', {
+      ...placement,
+      name: 'reconciliation',
+      description: 'reconciliation step',
+      steps: RECONCILIATION_STEP_SETTINGS,
+      environment: {
+        SHARD_MAP: shardMap,
+        REDIS_HOST: data.cache.primaryEndpoint.hostname,
+        REDIS_PORT: Token.asString(data.cache.primaryEndpoint.port),
+        REDIS_AUTH_SECRET_ARN: data.cache.authSecret.secretArn,
+        ...kafkaEnvironment,
+        POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
+      },
+    });
+    for (const [name, fn] of Object.entries<PlatformFunction>(this.reconciliationSteps.functions)) {
+      const step = name as ReconciliationStep;
       data.cache.grantConnect(fn);
-      if (access.read) {
+      if (RECONCILIATION_SHARD_STEPS.includes(step)) data.grantShardAccess(fn);
+      if (RECONCILIATION_LOG_READERS.includes(step)) {
         cluster.grantReadWithGroupPrefix(fn, [topic], EVENT_LOG_GROUP_PREFIX);
         this.acknowledgeGroupPrefix(fn, cluster, EVENT_LOG_GROUP_PREFIX);
       }
-      if (access.write) cluster.grantProduce(fn, [retryTopic]);
-      return fn;
-    });
+      if (RECONCILIATION_LOG_WRITERS.includes(step)) cluster.grantProduce(fn, [retryTopic]);
+    }
     this.reconciliation = new WorkflowStateMachine(this, 'Reconciliation', {
       stateMachineName: `${prefix}-reconciliation`,
       definitionFile: 'reconciliation.asl.json',
-      substitutions: substitutionsOf(RECONCILIATION_STEPS, this.reconciliationSteps),
-      invokes: Object.values(this.reconciliationSteps).map((step) => step.function),
+      substitutions: this.reconciliationSteps.substitutions(RECONCILIATION_STEPS),
+      invokes: this.reconciliationSteps.all.map((step) => step.function),
       logRetentionDays,
       logRemovalPolicy,
       timeout: minDuration(Duration.minutes(reconciliationSettings.intervalMinutes), RECONCILIATION_MAX_RUN),
@@ -297,54 +293,28 @@ export class WorkflowsStack extends PlatformStack {
       scheduleGroupName: `${prefix}-workflows`,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    const etlInterval = Duration.minutes(etlSettings.intervalMinutes);
-    this.etlSchedule = new scheduler.Schedule(this, 'EtlSchedule', {
-      description: `Starts the ETL into the warehouse every ${etlSettings.intervalMinutes} minutes`,
-      scheduleGroup: this.scheduleGroup,
-      schedule: scheduler.ScheduleExpression.rate(etlInterval),
+    this.etlSchedule = this.etl.startEvery('Schedule', {
+      interval: Duration.minutes(etlSettings.intervalMinutes),
+      group: this.scheduleGroup,
       // `{}` opens a new batch (docs/workflows.md).
-      target: new StepFunctionsStartExecution(this.etl.stateMachine, {
-        input: scheduler.ScheduleTargetInput.fromObject({}),
-        retryAttempts: START_RETRIES,
-        maxEventAge: etlInterval,
-      }),
+      input: {},
+      retryAttempts: START_RETRIES,
+      description: `Starts the ETL into the warehouse every ${etlSettings.intervalMinutes} minutes`,
     });
     const recoveryInterval = Duration.minutes(etlSettings.recoveryIntervalMinutes);
     this.recoverySchedule = this.invokeEvery('EtlRecoverySchedule', this.recovery, recoveryInterval);
-    const reconciliationInterval = Duration.minutes(reconciliationSettings.intervalMinutes);
-    this.reconciliationSchedule = new scheduler.Schedule(this, 'ReconciliationSchedule', {
+    this.reconciliationSchedule = this.reconciliation.startEvery('Schedule', {
+      interval: Duration.minutes(reconciliationSettings.intervalMinutes),
+      group: this.scheduleGroup,
+      input: {},
+      retryAttempts: START_RETRIES,
       description: `Reconciles the index and the event log with the shards every ${reconciliationSettings.intervalMinutes} minutes`,
-      scheduleGroup: this.scheduleGroup,
-      schedule: scheduler.ScheduleExpression.rate(reconciliationInterval),
-      target: new StepFunctionsStartExecution(this.reconciliation.stateMachine, {
-        input: scheduler.ScheduleTargetInput.fromObject({}),
-        retryAttempts: START_RETRIES,
-        maxEventAge: reconciliationInterval,
-      }),
     });
-
-    // An alarm of this environment back to OK: whatever failed is over, so repair what it left behind.
-    // Only ALARM → OK: a new alarm's first evaluation (INSUFFICIENT_DATA → OK) is no recovery.
-    this.alarmRecoveredRule = new events.Rule(this, 'AlarmRecoveredRule', {
-      description: `Starts the reconciliation when an alarm of ${config.name} returns from ALARM to OK`,
-      eventPattern: {
-        source: ['aws.cloudwatch'],
-        detailType: ['CloudWatch Alarm State Change'],
-        account: [this.account],
-        region: [this.region],
-        detail: {
-          alarmName: events.Match.prefix(`${prefix}-`),
-          state: { value: ['OK'] },
-          previousState: { value: ['ALARM'] },
-        },
-      },
-    });
-    this.alarmRecoveredRule.addTarget(
-      new eventTargets.SfnStateMachine(this.reconciliation.stateMachine, {
-        input: events.RuleTargetInput.fromObject({}),
-        retryAttempts: START_RETRIES,
-        maxEventAge: Duration.hours(1),
-      }),
+    // Whatever failed is over: repair what it left behind.
+    this.alarmRecoveredRule = this.reconciliation.startOnAlarmRecovery(
+      'AlarmRecovered',
+      `${prefix}-`,
+      START_RETRIES,
     );
 
     this.alarms = this.createAlarms();
@@ -466,31 +436,6 @@ export class WorkflowsStack extends PlatformStack {
       target: new LambdaInvoke(alias, { retryAttempts: 0, maxEventAge: interval }),
     });
   }
-}
-
-const pascal = (name: string): string => `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
-
-/** `build` applied to every step, keyed by step, in declaration order. */
-function mapSteps<S extends string, A, R>(
-  steps: Readonly<Record<S, A>>,
-  build: (step: S, access: A) => R,
-): Record<S, R> {
-  return Object.fromEntries(
-    (Object.entries(steps) as [S, A][]).map(([step, access]) => [step, build(step, access)]),
-  ) as Record<S, R>;
-}
-
-/** `${Name}` → function ARN, for each step. */
-function substitutionsOf<S extends string>(
-  names: Readonly<Record<S, string>>,
-  functions: Readonly<Record<S, PlatformFunction>>,
-): Record<string, string> {
-  return Object.fromEntries(
-    (Object.entries(names) as [S, string][]).map(([step, name]) => [
-      name,
-      functions[step].function.functionArn,
-    ]),
-  );
 }
 
 const minDuration = (a: Duration, b: Duration): Duration => (a.toSeconds() <= b.toSeconds() ? a : b);

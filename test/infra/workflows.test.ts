@@ -214,7 +214,7 @@ describe.each(ENVIRONMENT_NAMES)('Workflows and warehouse stacks (%s)', (name) =
       const [, handler] = functionOf('WarehouseSchemaHandler');
       expect(handler.Properties.Handler).toBe('index.handler');
       for (const step of ETL_STEPS) {
-        expect(functionOf(`Etl${pascal(step)}`)[1].DependsOn).toContain(schemaId);
+        expect(functionOf(`EtlSteps${pascal(step)}`)[1].DependsOn).toContain(schemaId);
       }
       expect(functionOf('EtlRecovery')[1].DependsOn).toContain(schemaId);
     });
@@ -243,7 +243,7 @@ describe.each(ENVIRONMENT_NAMES)('Workflows and warehouse stacks (%s)', (name) =
 
     it('binds each Lambda task substitution to the function of that step export', () => {
       const byExport = Object.fromEntries(
-        steps.map((step) => [`${pascal(step)}FunctionArn`, functionOf(`${prefix}${pascal(step)}`)]),
+        steps.map((step) => [`${pascal(step)}FunctionArn`, functionOf(`${prefix}Steps${pascal(step)}`)]),
       );
       expect(Object.keys(byExport).sort()).toEqual(taskSubstitutionsIn(file));
       for (const [substitution, [functionId, fn]] of Object.entries(byExport)) {
@@ -283,7 +283,7 @@ describe.each(ENVIRONMENT_NAMES)('Workflows and warehouse stacks (%s)', (name) =
           Effect: 'Allow',
           Action: 'lambda:InvokeFunction',
           Resource: steps.map((step) => ({
-            'Fn::GetAtt': [functionOf(`${prefix}${pascal(step)}`)[0], 'Arn'],
+            'Fn::GetAtt': [functionOf(`${prefix}Steps${pascal(step)}`)[0], 'Arn'],
           })),
         },
       ]);
@@ -323,7 +323,7 @@ describe.each(ENVIRONMENT_NAMES)('Workflows and warehouse stacks (%s)', (name) =
     it.each(ETL_STEPS)(
       'runs %s from lambdas/etl in the compute subnets with the contract environment',
       (step) => {
-        const [, fn] = functionOf(`Etl${pascal(step)}`);
+        const [, fn] = functionOf(`EtlSteps${pascal(step)}`);
 
         expect(fn.Properties).toMatchObject({
           Handler: `index.${step}`,
@@ -332,7 +332,7 @@ describe.each(ENVIRONMENT_NAMES)('Workflows and warehouse stacks (%s)', (name) =
           TracingConfig: { Mode: 'Active' },
           VpcConfig: { SecurityGroupIds: [{ 'Fn::ImportValue': expect.stringMatching('ComputeSg') }] },
         });
-        const variables = variablesOf(`Etl${pascal(step)}`);
+        const variables = variablesOf(`EtlSteps${pascal(step)}`);
         expect(Object.keys(variables).sort()).toEqual(
           [
             'SHARD_MAP',
@@ -362,12 +362,12 @@ describe.each(ENVIRONMENT_NAMES)('Workflows and warehouse stacks (%s)', (name) =
         resourcesGranting(policyOf(fragment), 'rds-data:ExecuteStatement');
 
       for (const step of ['extractLoad', 'validateShard']) {
-        const resources = dataApiResources(`Etl${pascal(step)}`);
+        const resources = dataApiResources(`EtlSteps${pascal(step)}`);
         expect(resources).toHaveLength(config.data.shardCount + 1);
         expect(resources.filter((r) => r.includes('cdp-') && r.includes('warehouse'))).toHaveLength(1);
       }
       for (const step of ['openBatch', 'closeBatch']) {
-        const resources = dataApiResources(`Etl${pascal(step)}`);
+        const resources = dataApiResources(`EtlSteps${pascal(step)}`);
         expect(resources).toHaveLength(1);
         expect(resources[0]).toMatch(new RegExp(`cdp-${name}-warehouse:`));
       }
@@ -525,9 +525,9 @@ describe.each(ENVIRONMENT_NAMES)('Workflows and warehouse stacks (%s)', (name) =
     it.each(RECONCILIATION_STEPS)(
       'runs %s from lambdas/reconciliation with the contract environment',
       (step) => {
-        const variables = variablesOf(`Reconciliation${pascal(step)}`);
+        const variables = variablesOf(`ReconciliationSteps${pascal(step)}`);
 
-        expect(functionOf(`Reconciliation${pascal(step)}`)[1].Properties.Handler).toBe(`index.${step}`);
+        expect(functionOf(`ReconciliationSteps${pascal(step)}`)[1].Properties.Handler).toBe(`index.${step}`);
         expect(Object.keys(variables).sort()).toEqual(
           [
             'SHARD_MAP',
@@ -555,24 +555,24 @@ describe.each(ENVIRONMENT_NAMES)('Workflows and warehouse stacks (%s)', (name) =
           .flatMap((s) => [s.Resource].flat())
           .map((r) => joined(r));
 
-      expect(kafkaResources('ReconciliationFindEventGaps', 'kafka-cluster:ReadData')).toEqual([
+      expect(kafkaResources('ReconciliationStepsFindEventGaps', 'kafka-cluster:ReadData')).toEqual([
         expect.stringMatching(
           new RegExp(`:topic/cdp-${name}/.*/${config.consumer.topic.replaceAll('.', '\\.')}$`),
         ),
       ]);
-      expect(kafkaResources('ReconciliationFindEventGaps', 'kafka-cluster:AlterGroup')).toEqual([
+      expect(kafkaResources('ReconciliationStepsFindEventGaps', 'kafka-cluster:AlterGroup')).toEqual([
         expect.stringMatching(new RegExp(`:group/cdp-${name}/.*/${EVENT_LOG_GROUP_PREFIX}-\\*$`)),
       ]);
-      expect(kafkaResources('ReconciliationReplayGaps', 'kafka-cluster:WriteData')).toEqual([
+      expect(kafkaResources('ReconciliationStepsReplayGaps', 'kafka-cluster:WriteData')).toEqual([
         expect.stringMatching(new RegExp(`/${config.consumer.retryTopic.replaceAll('.', '\\.')}$`)),
       ]);
       for (const step of ['reconcileIndex', 'sweepIndex', 'findEventGaps', 'report']) {
-        expect(policyOf(`Reconciliation${pascal(step)}`).flatMap(actionsOf)).not.toContain(
+        expect(policyOf(`ReconciliationSteps${pascal(step)}`).flatMap(actionsOf)).not.toContain(
           'kafka-cluster:WriteData',
         );
       }
       expect(
-        policyOf('ReconciliationReport')
+        policyOf('ReconciliationStepsReport')
           .flatMap(actionsOf)
           .filter((a) => /^(kafka|rds-data|states|sns)/.test(a)),
       ).toEqual([]);
