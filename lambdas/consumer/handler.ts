@@ -9,19 +9,13 @@ import type { KafkaBatchResponse } from '../shared/consumer/batchResponse.js';
 import { KafkaRecordParker } from '../shared/consumer/KafkaRecordParker.js';
 import { SqsDeadLetterSink } from '../shared/consumer/SqsDeadLetterSink.js';
 import { KafkaPublisher } from '../shared/ingest/KafkaPublisher.js';
+import { requiredEnv } from '../shared/requiredEnv.js';
 import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredConsumer, wireConsumer } from './dependencies.js';
 
 const logger = new Logger({ serviceName: 'consumer' });
 const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'consumer' });
 const tracer = new Tracer({ serviceName: 'consumer' });
-
-/** Reads a required environment variable. @throws {RangeError} naming the variable when it is missing. */
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new RangeError(`environment variable ${name} is required`);
-  return value;
-};
 
 /** Shown in broker logs for the connections that park records on the retry topic. */
 const PARKING_CLIENT_ID = 'cdp-consumer-parking';
@@ -33,21 +27,24 @@ const PARKING_CLIENT_ID = 'cdp-consumer-parking';
  * (RETRY_TOPIC on the cluster CLUSTER_ARN; the producer connects on the first parked record).
  */
 async function wireFromEnvironment(): Promise<WiredConsumer> {
-  const password = await getSecret(env('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
-  const retryTopic = env('RETRY_TOPIC');
+  const password = await getSecret(requiredEnv('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
+  const retryTopic = requiredEnv('RETRY_TOPIC');
   const publisher = new KafkaPublisher({
-    clusterArn: env('CLUSTER_ARN'),
+    clusterArn: requiredEnv('CLUSTER_ARN'),
     kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
     clientId: PARKING_CLIENT_ID,
     logger,
   });
   return wireConsumer({
-    shardMap: parseShardMap(env('SHARD_MAP')),
+    shardMap: parseShardMap(requiredEnv('SHARD_MAP')),
     redis: {
-      url: `rediss://${env('REDIS_HOST')}:${env('REDIS_PORT')}`,
+      url: `rediss://${requiredEnv('REDIS_HOST')}:${requiredEnv('REDIS_PORT')}`,
       password: typeof password === 'string' ? password : undefined,
     },
-    deadLetters: new SqsDeadLetterSink(tracer.captureAWSv3Client(new SQSClient({})), env('DLQ_QUEUE_URL')),
+    deadLetters: new SqsDeadLetterSink(
+      tracer.captureAWSv3Client(new SQSClient({})),
+      requiredEnv('DLQ_QUEUE_URL'),
+    ),
     parking: { parker: new KafkaRecordParker(publisher, retryTopic), retryTopic },
     logger,
     metrics,

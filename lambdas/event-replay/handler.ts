@@ -4,18 +4,12 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import type { Context } from 'aws-lambda';
 import { mskEventLog } from '../shared/replay/mskEventLog.js';
+import { requiredEnv } from '../shared/requiredEnv.js';
 import { type ReplayResult, replayEvents } from './dependencies.js';
 
 const logger = new Logger({ serviceName: 'event-replay' });
 const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'event-replay' });
 const tracer = new Tracer({ serviceName: 'event-replay' });
-
-/** Reads a required environment variable. @throws {RangeError} naming the variable when it is missing. */
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new RangeError(`environment variable ${name} is required`);
-  return value;
-};
 
 let replay: ((input: unknown) => Promise<ReplayResult>) | undefined;
 
@@ -30,14 +24,14 @@ export const handler = async (event: unknown, context: Context): Promise<ReplayR
   logger.addContext(context);
   replay ??= replayEvents({
     eventLog: mskEventLog({
-      clusterArn: env('CLUSTER_ARN'),
+      clusterArn: requiredEnv('CLUSTER_ARN'),
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       clientId: 'cdp-event-replay',
       ...(process.env.CONSUMER_GROUP ? { groupPrefix: process.env.CONSUMER_GROUP } : {}),
       logger,
     }),
-    topic: env('TOPIC'),
-    retryTopic: env('RETRY_TOPIC'),
+    topic: requiredEnv('TOPIC'),
+    retryTopic: requiredEnv('RETRY_TOPIC'),
     logger,
     metrics,
   });

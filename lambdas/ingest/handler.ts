@@ -6,6 +6,7 @@ import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { errorResponse, type IngestResponse } from '../shared/ingest/IngestService.js';
+import { requiredEnv } from '../shared/requiredEnv.js';
 import { createPublisher, type WiredIngest, wireIngest } from './dependencies.js';
 import type { HttpRequest } from './routes.js';
 
@@ -16,13 +17,6 @@ const tracer = new Tracer({ serviceName: 'ingest' });
 /** `Retry-After` when this instance cannot be wired (Secrets Manager or Redis start-up trouble). */
 const WIRING_RETRY_AFTER_SECONDS = 5;
 
-/** Reads a required environment variable. @throws {RangeError} naming the variable when it is missing. */
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new RangeError(`environment variable ${name} is required`);
-  return value;
-};
-
 /**
  * Built once per execution environment: events go to TOPIC on the MSK cluster CLUSTER_ARN (brokers
  * discovered at the first publish), through the resilient publisher that spills to SPILLOVER_QUEUE_URL
@@ -30,22 +24,22 @@ const env = (name: string): string => {
  * endpoint with its AUTH token from Secrets Manager.
  */
 async function wireFromEnvironment(): Promise<WiredIngest> {
-  const password = await getSecret(env('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
+  const password = await getSecret(requiredEnv('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
   return wireIngest({
-    topic: env('TOPIC'),
+    topic: requiredEnv('TOPIC'),
     publisher: createPublisher({
-      topic: env('TOPIC'),
-      clusterArn: env('CLUSTER_ARN'),
+      topic: requiredEnv('TOPIC'),
+      clusterArn: requiredEnv('CLUSTER_ARN'),
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       logger,
       spillover: {
         sqs: tracer.captureAWSv3Client(new SQSClient({})),
-        queueUrl: env('SPILLOVER_QUEUE_URL'),
+        queueUrl: requiredEnv('SPILLOVER_QUEUE_URL'),
         ...(process.env.SPILLOVER_MAX_DEPTH ? { bound: Number(process.env.SPILLOVER_MAX_DEPTH) } : {}),
       },
     }),
     redis: {
-      url: `rediss://${env('REDIS_HOST')}:${env('REDIS_PORT')}`,
+      url: `rediss://${requiredEnv('REDIS_HOST')}:${requiredEnv('REDIS_PORT')}`,
       password: typeof password === 'string' ? password : undefined,
     },
     logger,

@@ -3,6 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { requiredEnv } from '../shared/requiredEnv.js';
 import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredQueryService, wireQueryService } from './dependencies.js';
 import { problem, requestOf } from './http.js';
@@ -12,24 +13,17 @@ const logger = new Logger({ serviceName: 'query' });
 const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'query' });
 const tracer = new Tracer({ serviceName: 'query' });
 
-/** Reads a required environment variable. @throws {RangeError} naming the variable when it is missing. */
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new RangeError(`environment variable ${name} is required`);
-  return value;
-};
-
 /**
  * Built once per execution environment: the shard map from the Data stack (JSON in SHARD_MAP), Redis from
  * the cache endpoint with its AUTH token from Secrets Manager. The fallback cache and the breakers live as
  * long as the environment.
  */
 async function wireFromEnvironment(): Promise<WiredQueryService> {
-  const password = await getSecret(env('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
+  const password = await getSecret(requiredEnv('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
   return wireQueryService({
-    shardMap: parseShardMap(env('SHARD_MAP')),
+    shardMap: parseShardMap(requiredEnv('SHARD_MAP')),
     redis: {
-      url: `rediss://${env('REDIS_HOST')}:${env('REDIS_PORT')}`,
+      url: `rediss://${requiredEnv('REDIS_HOST')}:${requiredEnv('REDIS_PORT')}`,
       password: typeof password === 'string' ? password : undefined,
     },
     logger,

@@ -6,6 +6,7 @@ import { KafkaClient } from '@aws-sdk/client-kafka';
 import type { Context } from 'aws-lambda';
 import type { ReconciliationSteps } from '../shared/reconciliation/steps.js';
 import { mskEventLog } from '../shared/replay/mskEventLog.js';
+import { requiredEnv } from '../shared/requiredEnv.js';
 import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredReconciliation, wireReconciliation } from './dependencies.js';
 
@@ -13,35 +14,28 @@ const logger = new Logger({ serviceName: 'reconciliation' });
 const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'reconciliation' });
 const tracer = new Tracer({ serviceName: 'reconciliation' });
 
-/** Reads a required environment variable. @throws {RangeError} naming the variable when it is missing. */
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new RangeError(`environment variable ${name} is required`);
-  return value;
-};
-
 /**
  * Built once per execution environment: shards from SHARD_MAP (Data API), the index on the cache
  * endpoint with its AUTH token from Secrets Manager, the events topic TOPIC and the retry topic
  * RETRY_TOPIC on the MSK cluster CLUSTER_ARN (brokers discovered on first use).
  */
 async function wireFromEnvironment(): Promise<WiredReconciliation> {
-  const password = await getSecret(env('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
+  const password = await getSecret(requiredEnv('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
   return wireReconciliation({
-    shardMap: parseShardMap(env('SHARD_MAP')),
+    shardMap: parseShardMap(requiredEnv('SHARD_MAP')),
     redis: {
-      url: `rediss://${env('REDIS_HOST')}:${env('REDIS_PORT')}`,
+      url: `rediss://${requiredEnv('REDIS_HOST')}:${requiredEnv('REDIS_PORT')}`,
       password: typeof password === 'string' ? password : undefined,
     },
     eventLog: mskEventLog({
-      clusterArn: env('CLUSTER_ARN'),
+      clusterArn: requiredEnv('CLUSTER_ARN'),
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       clientId: 'cdp-reconciliation',
       ...(process.env.CONSUMER_GROUP ? { groupPrefix: process.env.CONSUMER_GROUP } : {}),
       logger,
     }),
-    topic: env('TOPIC'),
-    retryTopic: env('RETRY_TOPIC'),
+    topic: requiredEnv('TOPIC'),
+    retryTopic: requiredEnv('RETRY_TOPIC'),
     logger,
     metrics,
   });

@@ -7,6 +7,7 @@ import type { Context } from 'aws-lambda';
 import { KafkaPublisher } from '../shared/ingest/KafkaPublisher.js';
 import { type DrainPass, SpilloverDrainer } from '../shared/ingest/SpilloverDrainer.js';
 import { SqsSpilloverBuffer } from '../shared/ingest/SqsSpilloverBuffer.js';
+import { requiredEnv } from '../shared/requiredEnv.js';
 
 const logger = new Logger({ serviceName: 'spillover-drainer' });
 const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'ingest' });
@@ -14,13 +15,6 @@ const tracer = new Tracer({ serviceName: 'spillover-drainer' });
 
 /** Stop starting new passes when less than this much of the invocation is left. */
 const SAFETY_MARGIN_MILLIS = 15_000;
-
-/** Reads a required environment variable. @throws {RangeError} naming the variable when it is missing. */
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new RangeError(`environment variable ${name} is required`);
-  return value;
-};
 
 let drainer: SpilloverDrainer | undefined;
 
@@ -34,14 +28,14 @@ export const handler = async (_event: unknown, context: Context): Promise<DrainP
   drainer ??= new SpilloverDrainer({
     spillover: new SqsSpilloverBuffer({
       sqs: tracer.captureAWSv3Client(new SQSClient({})),
-      queueUrl: env('SPILLOVER_QUEUE_URL'),
+      queueUrl: requiredEnv('SPILLOVER_QUEUE_URL'),
     }),
     inner: new KafkaPublisher({
-      clusterArn: env('CLUSTER_ARN'),
+      clusterArn: requiredEnv('CLUSTER_ARN'),
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       logger,
     }),
-    topic: env('TOPIC'),
+    topic: requiredEnv('TOPIC'),
     metrics,
     logger,
   });
