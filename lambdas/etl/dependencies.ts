@@ -46,9 +46,11 @@ export function etlSettingsFrom(env: Environment): EtlSettings {
   };
   const settleSeconds = number('ETL_SETTLE_SECONDS');
   const maxRetries = number('ETL_MAX_RETRIES');
+  const abandonAfterSeconds = number('ETL_ABANDON_AFTER_SECONDS');
   return etlSettings({
     ...(settleSeconds === undefined ? {} : { settleSeconds }),
     ...(maxRetries === undefined ? {} : { maxRetries }),
+    ...(abandonAfterSeconds === undefined ? {} : { abandonAfterSeconds }),
   });
 }
 

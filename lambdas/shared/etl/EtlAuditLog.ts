@@ -1,5 +1,5 @@
 import type { IPolicy } from 'cockatiel';
-import type { SqlClient, SqlRow } from '../sql/index.js';
+import { type SqlClient, SqlJson, type SqlRow } from '../sql/index.js';
 import { EtlBatchNotFoundError } from './errors.js';
 
 /** A batch's window as the state machine carries it: UTC ISO-8601 text with microseconds. */
@@ -107,6 +107,18 @@ const WATERMARK = `
   )
   SELECT ${ISO('watermark')}, extract(epoch FROM now() - watermark)::float8 AS staleness_seconds FROM mark`;
 
+/** Batches whose latest run has been RUNNING for too long: no execution is left to close them. */
+const ABANDON_BATCHES = `
+  UPDATE etl_batches SET status = 'FAILED', finished_at = now(), error = :error
+  WHERE status = 'RUNNING' AND started_at < now() - :afterSeconds::float8 * interval '1 second'
+  RETURNING batch_id, runs`;
+
+const ABANDON_RUNS = `
+  UPDATE etl_batch_runs SET status = 'FAILED', finished_at = now(), error = :error
+  WHERE status = 'RUNNING' AND (batch_id, run) IN (
+    SELECT b.batch_id, b.runs FROM etl_batches b
+    WHERE b.batch_id IN (SELECT jsonb_array_elements_text(:batchIds::jsonb)))`;
+
 const FAILED_BATCHES = `SELECT batch_id, runs FROM etl_batches WHERE status = 'FAILED' ORDER BY window_start`;
 
 const windowOf = (row: SqlRow | undefined, batchId: string): BatchWindow => {
@@ -195,6 +207,24 @@ export class EtlAuditLog {
       this.warehouse.transaction(async (tx) => {
         await tx.query(CLOSE_RUN, params);
         await tx.query(CLOSE_BATCH, params);
+      }),
+    );
+  }
+
+  /**
+   * Marks FAILED every batch whose latest run started more than `afterSeconds` ago and is still RUNNING
+   * (its execution timed out or was stopped), so the recovery job re-runs it like any failed batch.
+   * @returns the ids of the batches it marked.
+   * @throws {SqlError} when the warehouse fails.
+   */
+  public async abandonStale(afterSeconds: number): Promise<string[]> {
+    const error = `abandoned: still RUNNING ${afterSeconds} s after its run started (execution timed out or stopped)`;
+    return this.policy.execute(() =>
+      this.warehouse.transaction(async (tx) => {
+        const { rows } = await tx.query(ABANDON_BATCHES, { afterSeconds, error });
+        const batchIds = rows.map((r) => String(r.batch_id));
+        if (batchIds.length > 0) await tx.query(ABANDON_RUNS, { batchIds: new SqlJson(batchIds), error });
+        return batchIds;
       }),
     );
   }

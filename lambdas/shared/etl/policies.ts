@@ -20,6 +20,12 @@ export const ETL_DEFAULTS = {
   settleSeconds: 30,
   /** Re-runs of one FAILED batch the recovery job starts before it leaves the batch to an operator. */
   maxRetries: 3,
+  /**
+   * A batch still RUNNING this long after its run started was abandoned: its execution timed out or was
+   * stopped before it could close the batch. The recovery job marks it FAILED and re-runs it. Set above
+   * the state machine's timeout.
+   */
+  abandonAfterSeconds: 3_600,
   /** Repetitions of one StartExecution call, after the first attempt. */
   startRetries: 2,
   startRetryInitialDelayMillis: 200,

@@ -18,6 +18,8 @@ export interface RecoveryReport {
   readonly watermark: string | null;
   readonly stalenessSeconds: number | null;
   readonly failedBatches: number;
+  /** RUNNING batches whose run outlived `abandonAfterSeconds`, marked FAILED by this run (and re-run). */
+  readonly abandoned: readonly string[];
   /** Re-runs started, by batch id, with the execution each started. */
   readonly started: readonly { readonly batchId: string; readonly run: number; readonly execution: string }[];
   /** FAILED batches left alone: they had `maxRetries` re-runs already. */
@@ -27,14 +29,20 @@ export interface RecoveryReport {
 }
 
 /**
- * The scheduled recovery job: publishes `WarehouseStalenessSeconds` (age of the watermark) and
- * `FailedBatches`, then starts one re-run per FAILED batch that has had fewer than `maxRetries` re-runs.
+ * The scheduled recovery job: marks FAILED the batches left RUNNING by an execution that timed out or was
+ * stopped, publishes `WarehouseStalenessSeconds` (age of the watermark) and `FailedBatches`, then starts
+ * one re-run per FAILED batch that has had fewer than `maxRetries` re-runs.
  * A start that fails is reported and left for the next schedule; the others still go ahead.
  *
  * @throws {SqlError} when the warehouse cannot be read.
  */
 export async function recoverBatches(deps: RecoveryDependencies): Promise<RecoveryReport> {
   const audit = new EtlAuditLog(deps.warehouse, etlSqlPolicy(deps.settings));
+  const abandoned = await audit.abandonStale(deps.settings.abandonAfterSeconds);
+  if (abandoned.length > 0) {
+    deps.logger?.warn('ETL batches abandoned by their executions marked FAILED', { batches: abandoned });
+  }
+  deps.metrics?.addMetric('AbandonedBatches', MetricUnit.Count, abandoned.length);
   const health = await audit.health();
   if (health.stalenessSeconds !== null) {
     deps.metrics?.addMetric(
@@ -66,11 +74,12 @@ export async function recoverBatches(deps: RecoveryDependencies): Promise<Recove
   if (exhausted.length > 0) {
     deps.logger?.error('FAILED batches out of automatic re-runs', { batches: exhausted });
   }
-  deps.logger?.info('ETL recovery', { ...health, started, exhausted, startFailures });
+  deps.logger?.info('ETL recovery', { ...health, abandoned, started, exhausted, startFailures });
   return {
     watermark: health.watermark,
     stalenessSeconds: health.stalenessSeconds,
     failedBatches: health.failed.length,
+    abandoned,
     started,
     exhausted,
     startFailures,

@@ -133,6 +133,52 @@ describe('ETL recovery job on a real warehouse', () => {
     expect(values.WarehouseStalenessSeconds).toBe(report.stalenessSeconds);
   });
 
+  it('marks FAILED and re-runs a batch left RUNNING past the abandon limit, and leaves a recent run alone', async () => {
+    const now = Date.now();
+    const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
+    await batch('stuck', at(90), at(80), 'RUNNING', 1);
+    await batch('busy', at(80), at(70), 'RUNNING', 1);
+    await warehouse.query(
+      `UPDATE etl_batches SET started_at = now() - (CASE batch_id WHEN 'stuck' THEN 75 ELSE 2 END) * interval '1 minute'`,
+    );
+    await warehouse.query(
+      `INSERT INTO etl_batch_runs (batch_id, run, status) VALUES ('stuck', 1, 'RUNNING'), ('busy', 1, 'RUNNING')`,
+    );
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec:stuck', startDate: new Date() });
+    const { metrics, published } = recordingMetrics('etl-recovery');
+
+    const report = await recoverBatches({
+      warehouse,
+      starter: new SfnBatchStarter(new SFNClient({}), STATE_MACHINE_ARN, startExecutionPolicy(FAST)),
+      settings: etlSettings({ abandonAfterSeconds: 60 * 60 }),
+      metrics,
+    });
+    metrics.publishStoredMetrics();
+
+    expect(report).toMatchObject({
+      abandoned: ['stuck'],
+      failedBatches: 1,
+      started: [{ batchId: 'stuck', run: 2 }],
+    });
+    const { rows } = await warehouse.query<{ batch_id: string; status: string; error: string | null }>(
+      `SELECT b.batch_id, r.status, r.error FROM etl_batches b
+       JOIN etl_batch_runs r ON r.batch_id = b.batch_id AND r.run = 1 ORDER BY b.batch_id`,
+    );
+    expect(rows).toEqual([
+      { batch_id: 'busy', status: 'RUNNING', error: null },
+      {
+        batch_id: 'stuck',
+        status: 'FAILED',
+        error: expect.stringMatching(/^abandoned: still RUNNING 3600 s/),
+      },
+    ]);
+    expect(valuesOf(published[0])).toMatchObject({
+      AbandonedBatches: 1,
+      FailedBatches: 1,
+      BatchRerunsStarted: 1,
+    });
+  });
+
   it('runs as the scheduled handler from its environment and starts the re-runs on the state machine', async () => {
     await batch('b9', '2026-01-01T00:00:00Z', '2026-01-01T00:10:00Z', 'FAILED', 2);
     sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec:b9', startDate: new Date() });
