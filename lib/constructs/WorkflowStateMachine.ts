@@ -40,8 +40,6 @@ export interface WorkflowStateMachineProps {
   readonly logRetentionDays: number;
   /** The execution log and its key on stack deletion. @default RemovalPolicy.RETAIN */
   readonly logRemovalPolicy?: RemovalPolicy;
-  /** An execution running longer is stopped and counts as timed out. */
-  readonly timeout: Duration;
 }
 
 /**
@@ -54,15 +52,24 @@ export class WorkflowStateMachine extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   public readonly logGroup: logs.LogGroup;
   public readonly logKey: kms.Key;
+  /**
+   * The definition's top-level `TimeoutSeconds`: an execution running longer is stopped and counts as
+   * timed out. It lives in the file because Step Functions takes it from the definition only (CDK's
+   * `timeout` prop applies to definitions it builds, not to one from a file), and local runs honour it too.
+   */
+  public readonly timeout: Duration;
 
   /**
    * @throws {Error} when the definition uses a substitution that is not given, or one is given that the
-   * definition does not use (a renamed placeholder would otherwise deploy unfilled).
+   * definition does not use (a renamed placeholder would otherwise deploy unfilled); when it has no
+   * top-level `TimeoutSeconds` (an execution could then run for a year).
    */
   public constructor(scope: Construct, id: string, props: WorkflowStateMachineProps) {
     super(scope, id);
     const path = join(STEP_FUNCTIONS_DIR, props.definitionFile);
-    const used = substitutionNamesOf(readFileSync(path, 'utf8'));
+    const text = readFileSync(path, 'utf8');
+    this.timeout = Duration.seconds(timeoutSecondsOf(props.definitionFile, text));
+    const used = substitutionNamesOf(text);
     const given = Object.keys(props.substitutions).sort();
     const missing = used.filter((name) => !given.includes(name));
     const unused = given.filter((name) => !used.includes(name));
@@ -97,7 +104,6 @@ export class WorkflowStateMachine extends Construct {
       definitionSubstitutions: { ...props.substitutions },
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
-      timeout: props.timeout,
     });
     // Unqualified function ARNs, exactly as substituted: no version or alias wildcard.
     this.stateMachine.addToRolePolicy(
@@ -214,4 +220,19 @@ export class WorkflowStateMachine extends Construct {
   public metricTimedOut(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricTimedOut(props);
   }
+}
+
+/** The top-level `TimeoutSeconds` of a definition (placeholders sit inside strings, so the file parses). */
+function timeoutSecondsOf(file: string, definition: string): number {
+  const parsed: unknown = JSON.parse(definition);
+  const seconds =
+    typeof parsed === 'object' && parsed !== null && 'TimeoutSeconds' in parsed
+      ? parsed.TimeoutSeconds
+      : undefined;
+  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 1) {
+    throw new Error(
+      `${file}: needs a top-level TimeoutSeconds (a positive whole number), got ${String(seconds)}`,
+    );
+  }
+  return seconds;
 }

@@ -101,13 +101,13 @@ const RECONCILIATION_LOG_WRITERS: readonly ReconciliationStep[] = ['replayGaps']
 
 /** Reads the warehouse's batch table and starts a few executions. */
 const RECOVERY_TIMEOUT = Duration.minutes(1);
+/** Past the ETL execution timeout, before a batch still RUNNING counts as abandoned (clock skew, slow stop). */
+const ABANDON_MARGIN = Duration.minutes(5);
 /** An operator's replay copies a range of the log; the longest Lambda allows. */
 const REPLAY_TIMEOUT = Duration.minutes(15);
 const REPLAY_MEMORY_MIB = 1_024;
 /** A scheduled start that failed is retried this often before the run is left to the next schedule. */
 const START_RETRIES = 2;
-/** The longest a reconciliation may run, whatever its schedule. */
-const RECONCILIATION_MAX_RUN = Duration.hours(2);
 
 /**
  * The workflows of failure scenarios 8 and 9 (docs/workflows.md):
@@ -220,8 +220,6 @@ export class WorkflowsStack extends PlatformStack {
       invokes: this.etlSteps.all.map((step) => step.function),
       logRetentionDays,
       logRemovalPolicy,
-      // A run still going when the next is due is stuck; it fails, and the recovery job re-runs its batch.
-      timeout: Duration.minutes(etlSettings.intervalMinutes),
     });
     this.etl.allowPublish(this.notifications.topic, this.notifications.encryptionKey);
 
@@ -234,6 +232,9 @@ export class WorkflowsStack extends PlatformStack {
         ...warehouseEnvironment,
         ETL_STATE_MACHINE_ARN: this.etl.stateMachineArn,
         ETL_MAX_RETRIES: String(etlSettings.maxRetries),
+        // An execution past its TimeoutSeconds is stopped before it can close its batch: the batch stays
+        // RUNNING until this job marks it FAILED and re-runs it.
+        ETL_ABANDON_AFTER_SECONDS: String(this.etl.timeout.plus(ABANDON_MARGIN).toSeconds()),
         POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
       },
     });
@@ -273,7 +274,6 @@ export class WorkflowsStack extends PlatformStack {
       invokes: this.reconciliationSteps.all.map((step) => step.function),
       logRetentionDays,
       logRemovalPolicy,
-      timeout: minDuration(Duration.minutes(reconciliationSettings.intervalMinutes), RECONCILIATION_MAX_RUN),
     });
 
     this.replay = new PlatformFunction(this, 'EventReplay', {
@@ -437,5 +437,3 @@ export class WorkflowsStack extends PlatformStack {
     });
   }
 }
-
-const minDuration = (a: Duration, b: Duration): Duration => (a.toSeconds() <= b.toSeconds() ? a : b);

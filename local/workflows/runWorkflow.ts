@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import './promiseWithResolvers.js';
 
 /** A JSON document: what states pass between them. */
@@ -95,6 +95,14 @@ export async function runWorkflow(options: LocalWorkflowOptions, input: JSONValu
   try {
     return { status: 'SUCCEEDED', output: (await execution.result) as JSONValue };
   } catch (error: unknown) {
+    // The definition's TimeoutSeconds passed: Step Functions reports such an execution as timed out.
+    if (error instanceof ExecutionTimeoutError) {
+      return {
+        status: 'FAILED',
+        error: 'States.Timeout',
+        cause: 'the execution exceeded its TimeoutSeconds',
+      };
+    }
     // The interpreter wraps the state's error (its name is the ASL error name) in an ExecutionError.
     if (!(error instanceof ExecutionError)) throw error;
     const failure = error.cause instanceof Error ? error.cause : error;

@@ -37,6 +37,11 @@ const substitutionsIn = (file: string): string[] => {
   return [...new Set([...text.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1] ?? ''))].sort();
 };
 
+/** The top-level `TimeoutSeconds` of a definition file. */
+const definitionTimeoutSeconds = (file: string): number =>
+  (JSON.parse(readFileSync(join(STEP_FUNCTIONS_DIR, file), 'utf8')) as { TimeoutSeconds: number })
+    .TimeoutSeconds;
+
 /** Every Lambda task resource of a definition: the `${Name}`s that must be function ARNs. */
 const taskSubstitutionsIn = (file: string): string[] =>
   substitutionsIn(file).filter((name) => name.endsWith('FunctionArn'));
@@ -241,6 +246,13 @@ describe.each(ENVIRONMENT_NAMES)('Workflows and warehouse stacks (%s)', (name) =
       expect(resource.Properties.StateMachineType).toBe('STANDARD');
     });
 
+    it(`bounds every execution by the file's own TimeoutSeconds, within the shortest schedule interval`, () => {
+      const interval = machine === 'etl' ? etlConfig.intervalMinutes : reconciliationConfig.intervalMinutes;
+
+      expect(definitionTimeoutSeconds(file)).toBeGreaterThan(0);
+      expect(definitionTimeoutSeconds(file)).toBeLessThanOrEqual(interval * 60);
+    });
+
     it('binds each Lambda task substitution to the function of that step export', () => {
       const byExport = Object.fromEntries(
         steps.map((step) => [`${pascal(step)}FunctionArn`, functionOf(`${prefix}Steps${pascal(step)}`)]),
@@ -407,6 +419,8 @@ describe.each(ENVIRONMENT_NAMES)('Workflows and warehouse stacks (%s)', (name) =
       expect(variablesOf('EtlRecovery')).toMatchObject({
         ETL_STATE_MACHINE_ARN: { Ref: etlId },
         ETL_MAX_RETRIES: String(etlConfig.maxRetries),
+        // Abandoned = still RUNNING 5 minutes past the definition's TimeoutSeconds.
+        ETL_ABANDON_AFTER_SECONDS: String(definitionTimeoutSeconds('etl.asl.json') + 300),
         WAREHOUSE_CLUSTER_ARN: warehouseClusterArn,
         WAREHOUSE_SECRET_ARN: warehouseImport(/Secret/),
         WAREHOUSE_DATABASE: 'warehouse',
