@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
@@ -178,19 +178,36 @@ export class WorkflowStateMachine extends Construct {
   /**
    * Starts an execution with `{}` whenever a CloudWatch alarm whose name starts with `alarmNamePrefix`, in
    * this account and region, goes from ALARM to OK. A new alarm's first evaluation
-   * (INSUFFICIENT_DATA → OK) is no recovery and starts nothing.
+   * (INSUFFICIENT_DATA → OK) is no recovery and starts nothing. Alarms named with `excludedPrefix` (the
+   * workflow's own, whose recovery a run of it would only repeat) start nothing either: otherwise a run
+   * failing on an outage would raise its alarm, the alarm's return to OK would start a run, and so on.
    */
-  public startOnAlarmRecovery(id: string, alarmNamePrefix: string, retryAttempts: number): events.Rule {
+  public startOnAlarmRecovery(
+    id: string,
+    alarmNamePrefix: string,
+    excludedPrefix: string,
+    retryAttempts: number,
+  ): events.Rule {
     const stack = Stack.of(this);
+    const alarmArnPrefix = stack.formatArn({
+      service: 'cloudwatch',
+      resource: 'alarm',
+      resourceName: alarmNamePrefix,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     const rule = new events.Rule(this, id, {
-      description: `Starts ${this.node.id} when an alarm named ${alarmNamePrefix}* returns from ALARM to OK`,
+      description:
+        `Starts ${this.node.id} when an alarm named ${alarmNamePrefix}* (not ${excludedPrefix}*) returns ` +
+        'from ALARM to OK',
       eventPattern: {
         source: ['aws.cloudwatch'],
         detailType: ['CloudWatch Alarm State Change'],
         account: [stack.account],
         region: [stack.region],
+        // One field takes one condition: the environment's alarms by ARN, minus the excluded ones by name.
+        resources: events.Match.prefix(alarmArnPrefix),
         detail: {
-          alarmName: events.Match.prefix(alarmNamePrefix),
+          alarmName: events.Match.anythingButPrefix(excludedPrefix),
           state: { value: ['OK'] },
           previousState: { value: ['ALARM'] },
         },

@@ -275,6 +275,12 @@ export class WorkflowsStack extends PlatformStack {
       logRetentionDays,
       logRemovalPolicy,
     });
+    requireTimeoutWithin(this.etl, etlSettings.intervalMinutes, 'workflows.etl.intervalMinutes');
+    requireTimeoutWithin(
+      this.reconciliation,
+      reconciliationSettings.intervalMinutes,
+      'workflows.reconciliation.intervalMinutes',
+    );
 
     this.replay = new PlatformFunction(this, 'EventReplay', {
       ...placement,
@@ -314,6 +320,7 @@ export class WorkflowsStack extends PlatformStack {
     this.alarmRecoveredRule = this.reconciliation.startOnAlarmRecovery(
       'AlarmRecovered',
       `${prefix}-`,
+      `${this.stackName}-`,
       START_RETRIES,
     );
 
@@ -368,7 +375,7 @@ export class WorkflowsStack extends PlatformStack {
       ),
       executionAlarm(
         'EtlTimedOutAlarm',
-        `ETL: an execution ran longer than ${etlSettings.intervalMinutes} minutes and was stopped`,
+        `ETL: an execution ran longer than its ${this.etl.timeout.toSeconds()} s (TimeoutSeconds) and was stopped`,
         this.etl.metricTimedOut({ period: executionPeriod }),
       ),
       new cloudwatch.Alarm(this, 'WarehouseStalenessAlarm', {
@@ -435,5 +442,22 @@ export class WorkflowsStack extends PlatformStack {
       schedule: scheduler.ScheduleExpression.rate(interval),
       target: new LambdaInvoke(alias, { retryAttempts: 0, maxEventAge: interval }),
     });
+  }
+}
+
+/**
+ * A run must be over, one way or the other, before the next is due.
+ * @throws {Error} naming the setting when a workflow's schedule is shorter than its TimeoutSeconds.
+ */
+function requireTimeoutWithin(
+  workflow: WorkflowStateMachine,
+  intervalMinutes: number,
+  setting: string,
+): void {
+  if (intervalMinutes * 60 < workflow.timeout.toSeconds()) {
+    throw new Error(
+      `${setting}: ${intervalMinutes} minutes is shorter than the definition's TimeoutSeconds ` +
+        `(${workflow.timeout.toSeconds()} s); runs would pile up`,
+    );
   }
 }

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileSystem } from 'aws-cdk-lib';
+import { App, FileSystem } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_REPLAY_GROUP_PREFIX } from '../../lambdas/shared/replay/KafkaEventLog.js';
 import { ENVIRONMENT_NAMES, loadEnvironmentConfig } from '../../lib/config/index.js';
 import { STEP_FUNCTIONS_DIR } from '../../lib/constructs/WorkflowStateMachine.js';
+import { PlatformStage } from '../../lib/PlatformStage.js';
 import { EVENT_LOG_GROUP_PREFIX } from '../../lib/stacks/WorkflowsStack.js';
 import { synthesize } from '../support/synth.js';
 import {
@@ -517,7 +518,7 @@ describe.each(ENVIRONMENT_NAMES)('Workflows and warehouse stacks (%s)', (name) =
       });
     });
 
-    it(`starts when an alarm of cdp-${name} returns from ALARM to OK`, () => {
+    it(`starts when an alarm of cdp-${name} other than its own returns from ALARM to OK`, () => {
       const [, rule] = only(workflows, 'AWS::Events::Rule', 'AlarmRecovered');
 
       expect(rule.Properties.EventPattern).toEqual({
@@ -525,8 +526,23 @@ describe.each(ENVIRONMENT_NAMES)('Workflows and warehouse stacks (%s)', (name) =
         'detail-type': ['CloudWatch Alarm State Change'],
         account: [config.account],
         region: [config.region],
+        resources: [
+          {
+            prefix: {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  `:cloudwatch:${config.region}:${config.account}:alarm:cdp-${name}-`,
+                ],
+              ],
+            },
+          },
+        ],
         detail: {
-          alarmName: [{ prefix: `cdp-${name}-` }],
+          // Its own alarms would restart it after every failed run: excluded.
+          alarmName: [{ 'anything-but': { prefix: `cdp-${name}-workflows-` } }],
           state: { value: ['OK'] },
           previousState: { value: ['ALARM'] },
         },
@@ -626,5 +642,21 @@ describe.each(ENVIRONMENT_NAMES)('Workflows and warehouse stacks (%s)', (name) =
     const wildcards = allStatements.flatMap(actionsOf).filter((action) => action.includes('*'));
 
     expect(wildcards).toEqual([]);
+  });
+});
+
+describe('Workflow schedules', () => {
+  it("refuses an ETL schedule shorter than the definition's TimeoutSeconds: runs would pile up", () => {
+    const base = loadEnvironmentConfig('dev');
+    const config = {
+      ...base,
+      workflows: { ...base.workflows, etl: { ...base.workflows.etl, intervalMinutes: 10 } },
+    };
+    // No bundling: the stage must fail while it is being built.
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+
+    expect(() => new PlatformStage(app, 'dev', { config })).toThrow(
+      `workflows.etl.intervalMinutes: 10 minutes is shorter than the definition's TimeoutSeconds (${definitionTimeoutSeconds('etl.asl.json')} s)`,
+    );
   });
 });
