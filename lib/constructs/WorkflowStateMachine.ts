@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -14,18 +13,12 @@ import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { STEP_FUNCTIONS_DIR, substitutionNamesOf } from '../../step-functions/definitions.js';
 import { acknowledge } from '../nag.js';
 import { allowLogsToUseKey } from './allowLogsToUseKey.js';
 
-/** Where the Amazon States Language definitions live; tests and local runs execute the same files. */
-export const STEP_FUNCTIONS_DIR = fileURLToPath(new URL('../../step-functions', import.meta.url));
-
 /** An alarm's recovery older than this (EventBridge retrying a start) no longer starts anything. */
 const ALARM_EVENT_MAX_AGE = Duration.hours(1);
-
-/** The `${Name}` placeholders of a definition, as CloudFormation's `DefinitionSubstitutions` fills them. */
-export const substitutionNamesOf = (definition: string): string[] =>
-  [...new Set([...definition.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map(([, name]) => name ?? ''))].sort();
 
 export interface WorkflowStateMachineProps {
   /** Physical name, also the name of its log group under `/aws/vendedlogs/states/`. */

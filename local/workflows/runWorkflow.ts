@@ -4,15 +4,13 @@
  * every Task state bound to a local function (the real step code) by state name.
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
+import { STEP_FUNCTIONS_DIR, SUBSTITUTION } from '../../step-functions/definitions.js';
 import './promiseWithResolvers.js';
 
 /** A JSON document: what states pass between them. */
 export type JSONValue = string | number | boolean | null | JSONValue[] | { [key: string]: JSONValue };
-
-export const STEP_FUNCTIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'step-functions');
 
 /** A local stand-in for a Task state's resource: receives the state's effective input. */
 export type LocalTask = (input: JSONValue) => Promise<JSONValue> | JSONValue;
@@ -32,7 +30,7 @@ const PLACEHOLDER_ACCOUNT = '000000000000';
 
 /** Fills `${Name}` placeholders the way CloudFormation's `DefinitionSubstitutions` does. */
 export function substitute(definition: string, values: Readonly<Record<string, string>>): string {
-  return definition.replace(/\$\{([A-Za-z0-9]+)\}/g, (_match, name: string) => {
+  return definition.replace(SUBSTITUTION, (_match, name: string) => {
     const value = values[name];
     if (value !== undefined) return value;
     // Names end in the kind of resource they stand for; a placeholder keeps the ARN's shape valid.

@@ -6,9 +6,9 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_REPLAY_GROUP_PREFIX } from '../../lambdas/shared/replay/KafkaEventLog.js';
 import { ENVIRONMENT_NAMES, loadEnvironmentConfig } from '../../lib/config/index.js';
-import { STEP_FUNCTIONS_DIR } from '../../lib/constructs/WorkflowStateMachine.js';
 import { PlatformStage } from '../../lib/PlatformStage.js';
 import { EVENT_LOG_GROUP_PREFIX } from '../../lib/stacks/WorkflowsStack.js';
+import { STEP_FUNCTIONS_DIR } from '../../step-functions/definitions.js';
 import { synthesize } from '../support/synth.js';
 import {
   actionsOf,
