@@ -14,7 +14,7 @@ import { LOCAL_RETRY_TOPIC, LOCAL_TOPIC } from '../../local/consumer/LocalConsum
 import { LocalLogRecordParker } from '../../local/consumer/LocalLogRecordParker.js';
 import { toMskRecord } from '../../local/esm/mskEvent.js';
 import { LocalLog } from '../../local/log/index.js';
-import { PostgresServer, sleep } from '../../local/services/index.js';
+import { PostgresServer, RedisServer, sleep } from '../../local/services/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { mskEvent, mskRecord } from '../support/events.js';
 import { MemoryDeadLetters } from '../support/memoryDeadLetters.js';
@@ -48,6 +48,8 @@ async function retryTopicRecords(log: LocalLog): Promise<MSKRecord[]> {
 describe('records of an unavailable shard are parked on the retry topic', () => {
   let healthy: PostgresServer;
   let failing: PostgresServer;
+  /** The production path: Powertools idempotency on Redis in front of the database guard. */
+  let redis: RedisServer;
   let urls: string[];
   let dir: string;
   let log: LocalLog;
@@ -56,6 +58,7 @@ describe('records of an unavailable shard are parked on the retry topic', () => 
   const wire = (parker: RecordParker) =>
     wireConsumer({
       shardMap: parseShardMap({ version: 1, shards: urls.map((url, i) => ({ id: `shard-${i}`, url })) }),
+      redis: { url: redis.url },
       deadLetters: new MemoryDeadLetters(),
       parking: { parker, retryTopic: LOCAL_RETRY_TOPIC },
       logger: new Logger({ serviceName: 'consumer', logLevel: 'SILENT' }),
@@ -73,9 +76,10 @@ describe('records of an unavailable shard are parked on the retry topic', () => 
     });
 
   beforeAll(async () => {
-    [healthy, failing] = await Promise.all([
+    [healthy, failing, redis] = await Promise.all([
       PostgresServer.start({ name: 'parking-shards-0-2' }),
       PostgresServer.start({ name: 'parking-shard-3' }),
+      RedisServer.start({ name: 'parking-idempotency' }),
     ]);
     urls = [
       ...(await healthy.createShardDatabases(3, 'parking')),
@@ -95,7 +99,7 @@ describe('records of an unavailable shard are parked on the retry topic', () => 
 
   afterAll(async () => {
     await Promise.all(wiredConsumers.map((w) => w.close()));
-    await Promise.all([healthy?.destroy(), failing?.destroy()]);
+    await Promise.all([healthy?.destroy(), failing?.destroy(), redis?.destroy()]);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -164,6 +168,8 @@ describe('records of an unavailable shard are parked on the retry topic', () => 
       urls.map((url) => count(url, 'SELECT sum(event_count)::int AS n FROM customers')),
     );
     expect(sum(total)).toBe(traffic.length);
+    // Every event went through the Redis idempotency guard: none was left in progress or bypassed.
+    expect(wired.consumer.totals.idempotencyBypassed).toBe(0);
   });
 
   it('keeps the records in the partial batch response when the retry topic cannot take them', async () => {
