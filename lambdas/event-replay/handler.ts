@@ -3,7 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import type { Context } from 'aws-lambda';
-import { mskEventLog } from '../shared/replay/mskEventLog.js';
+import { mskEventLogFromEnvironment } from '../shared/replay/mskEventLog.js';
 import { requiredEnv } from '../shared/requiredEnv.js';
 import { type ReplayResult, replayEvents } from './dependencies.js';
 
@@ -23,11 +23,8 @@ let replay: ((input: unknown) => Promise<ReplayResult>) | undefined;
 export const handler = async (event: unknown, context: Context): Promise<ReplayResult> => {
   logger.addContext(context);
   replay ??= replayEvents({
-    eventLog: mskEventLog({
-      clusterArn: requiredEnv('CLUSTER_ARN'),
+    eventLog: mskEventLogFromEnvironment('cdp-event-replay', {
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
-      clientId: 'cdp-event-replay',
-      ...(process.env.CONSUMER_GROUP ? { groupPrefix: process.env.CONSUMER_GROUP } : {}),
       logger,
     }),
     topic: requiredEnv('TOPIC'),

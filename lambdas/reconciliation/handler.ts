@@ -5,7 +5,7 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import type { Context } from 'aws-lambda';
 import type { ReconciliationSteps } from '../shared/reconciliation/steps.js';
-import { mskEventLog } from '../shared/replay/mskEventLog.js';
+import { mskEventLogFromEnvironment } from '../shared/replay/mskEventLog.js';
 import { requiredEnv } from '../shared/requiredEnv.js';
 import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredReconciliation, wireReconciliation } from './dependencies.js';
@@ -27,11 +27,8 @@ async function wireFromEnvironment(): Promise<WiredReconciliation> {
       url: `rediss://${requiredEnv('REDIS_HOST')}:${requiredEnv('REDIS_PORT')}`,
       password: typeof password === 'string' ? password : undefined,
     },
-    eventLog: mskEventLog({
-      clusterArn: requiredEnv('CLUSTER_ARN'),
+    eventLog: mskEventLogFromEnvironment('cdp-reconciliation', {
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
-      clientId: 'cdp-reconciliation',
-      ...(process.env.CONSUMER_GROUP ? { groupPrefix: process.env.CONSUMER_GROUP } : {}),
       logger,
     }),
     topic: requiredEnv('TOPIC'),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, ConsumerConfig, IHeaders, Producer, ProducerConfig } from 'kafkajs';
+import type { Admin, Consumer, ConsumerConfig, IHeaders } from 'kafkajs';
+import type { KafkaPublisher } from '../ingest/KafkaPublisher.js';
 import type {
   EventLogMessage,
   EventLogReader,
@@ -8,13 +9,23 @@ import type {
   OffsetRange,
 } from './eventLog.js';
 
-/** The parts of a kafkajs client the replay uses; `new Kafka(...)` fits, tests pass fakes. */
+/** The parts of a kafkajs client the reads use; `new Kafka(...)` fits, tests pass fakes. */
 export interface KafkaReplayClient {
   admin(): Pick<Admin, 'connect' | 'disconnect' | 'fetchTopicOffsets' | 'fetchTopicOffsetsByTimestamp'>;
   consumer(
     config: ConsumerConfig,
   ): Pick<Consumer, 'connect' | 'disconnect' | 'subscribe' | 'run' | 'seek' | 'pause' | 'stop'>;
-  producer(config?: ProducerConfig): Pick<Producer, 'connect' | 'disconnect' | 'send'>;
+}
+
+/** The part of {@link KafkaPublisher} the writer uses. */
+export type RecordPublisher = Pick<KafkaPublisher, 'publishRecords' | 'close'>;
+
+export interface KafkaEventLogOptions {
+  /** Builds the kafkajs client of the reads on first use (broker discovery, IAM auth). */
+  readonly connect: () => Promise<KafkaReplayClient>;
+  /** Writes the copies: an idempotent producer, `acks: -1`, errors classified (`KafkaPublisher`). */
+  readonly publisher: RecordPublisher;
+  readonly groupPrefix?: string;
 }
 
 /**
@@ -42,17 +53,16 @@ const byPartition = (entries: ReadonlyArray<{ partition: number; offset: string 
 
 /**
  * The events topic on MSK through kafkajs: offsets by time with the admin client (ListOffsets), ranges
- * read by a consumer of a throw-away group that seeks to the range's start, copies written by an
- * idempotent producer with `acks: -1`. The client is built on first use (broker discovery, IAM auth).
+ * read by a consumer of a throw-away group that seeks to the range's start, copies written by a
+ * `KafkaPublisher` (idempotent producer, `acks: -1`). The read client is built on first use.
  */
 export class KafkaEventLog implements EventLogReader, EventLogWriter {
+  public readonly groupPrefix: string;
   private client: Promise<KafkaReplayClient> | undefined;
-  private producer: Promise<ReturnType<KafkaReplayClient['producer']>> | undefined;
 
-  public constructor(
-    private readonly connect: () => Promise<KafkaReplayClient>,
-    private readonly groupPrefix = DEFAULT_REPLAY_GROUP_PREFIX,
-  ) {}
+  public constructor(private readonly options: KafkaEventLogOptions) {
+    this.groupPrefix = options.groupPrefix ?? DEFAULT_REPLAY_GROUP_PREFIX;
+  }
 
   public async partitions(topic: string): Promise<number> {
     return (await this.endOffsets(topic)).length;
@@ -72,6 +82,16 @@ export class KafkaEventLog implements EventLogReader, EventLogWriter {
     );
   }
 
+  /**
+   * Reads the range with a consumer of its own group. kafkajs can only seek once the consumer runs, so
+   * batches fetched before the seek takes effect arrive too, and a batch may be fetched again after a
+   * seek: only offsets from the next one wanted up to the range's end are handed over, each once. The
+   * next fetch starts at the last resolved offset, so every processed batch is resolved.
+   *
+   * The group starts at the earliest offset: every fetch then continues an unbroken run of offsets from
+   * at or below the next one wanted, so a batch that reaches the range's end means the range was read
+   * whole, even where offsets are missing (compaction, transaction markers).
+   */
   public async read(
     topic: string,
     range: OffsetRange,
@@ -88,15 +108,23 @@ export class KafkaEventLog implements EventLogReader, EventLogWriter {
     try {
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
+        let next = range.fromOffset;
+        let settled = false;
+        const settle = (error?: unknown) => {
+          if (settled) return;
+          settled = true;
+          if (error === undefined) resolve();
+          else reject(error);
+        };
         consumer
           .run({
             autoCommit: false,
             eachBatchAutoResolve: false,
-            eachBatch: async ({ batch }) => {
-              if (batch.partition !== range.partition) return;
+            eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+              if (settled || batch.topic !== topic || batch.partition !== range.partition) return;
               try {
                 const records: EventLogRecord[] = batch.messages
-                  .filter((m) => Number(m.offset) >= range.fromOffset && Number(m.offset) <= end)
+                  .filter((m) => Number(m.offset) >= next && Number(m.offset) <= end)
                   .map((m) => ({
                     partition: batch.partition,
                     offset: Number(m.offset),
@@ -105,10 +133,17 @@ export class KafkaEventLog implements EventLogReader, EventLogWriter {
                     value: m.value,
                     headers: headersOf(m.headers),
                   }));
-                if (records.length > 0) await onChunk(records);
-                if (Number(batch.lastOffset()) >= end) resolve();
+                const last = records.at(-1);
+                if (last !== undefined) {
+                  await onChunk(records);
+                  next = last.offset + 1;
+                }
+                const fetched = batch.messages.at(-1);
+                if (fetched !== undefined) resolveOffset(fetched.offset);
+                await heartbeat();
+                if (next > end || Number(batch.lastOffset()) >= end) settle();
               } catch (error: unknown) {
-                reject(error);
+                settle(error);
               }
             },
           })
@@ -117,7 +152,7 @@ export class KafkaEventLog implements EventLogReader, EventLogWriter {
             // Only the range's partition is fetched; the group's other assignments stay paused.
             const partitions = ends.map((_, p) => p).filter((p) => p !== range.partition);
             if (partitions.length > 0) consumer.pause([{ topic, partitions }]);
-          }, reject);
+          }, settle);
       });
     } finally {
       await consumer.stop();
@@ -125,31 +160,20 @@ export class KafkaEventLog implements EventLogReader, EventLogWriter {
     }
   }
 
+  /**
+   * Appends the copies in one send acknowledged by all in-sync replicas.
+   * @throws {PublishError} classified retriable or not by `classifyKafkaError`.
+   */
   public async write(topic: string, messages: readonly EventLogMessage[]): Promise<void> {
-    this.producer ??= (async () => {
-      const producer = (await this.kafka()).producer({ idempotent: true, maxInFlightRequests: 1 });
-      await producer.connect();
-      return producer;
-    })().catch((error: unknown) => {
-      this.producer = undefined;
-      throw error;
-    });
-    const producer = await this.producer;
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: messages.map((m) => ({ key: m.key, value: m.value, headers: { ...m.headers } })),
-    });
+    await this.options.publisher.publishRecords(topic, messages);
   }
 
   public async close(): Promise<void> {
-    const producer = await this.producer?.catch(() => undefined);
-    this.producer = undefined;
-    await producer?.disconnect();
+    await this.options.publisher.close();
   }
 
   private kafka(): Promise<KafkaReplayClient> {
-    this.client ??= this.connect().catch((error: unknown) => {
+    this.client ??= this.options.connect().catch((error: unknown) => {
       this.client = undefined;
       throw error;
     });

@@ -1,36 +1,56 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { KafkaClient } from '@aws-sdk/client-kafka';
+import { KafkaPublisher } from '../ingest/KafkaPublisher.js';
 import { getIamBootstrapBrokers } from '../kafka/bootstrapBrokers.js';
 import { createKafka } from '../kafka/createKafka.js';
 import { BOOTSTRAP_POLICY, kafkaPolicy } from '../kafka/policies.js';
+import { requiredEnv } from '../requiredEnv.js';
 import { KafkaEventLog } from './KafkaEventLog.js';
 
 const CLUSTER_ARN = /^arn:aws[a-z-]*:kafka:([a-z0-9-]+):\d{12}:cluster\/.+/;
 
-/**
- * The event log on an MSK cluster with IAM access control: brokers discovered with `GetBootstrapBrokers`
- * (named policy) on first use, kafkajs configured by `createKafka`.
- * @throws {RangeError} when `clusterArn` is not an MSK cluster ARN.
- */
-export function mskEventLog(options: {
+export interface MskEventLogOptions {
   readonly clusterArn: string;
   readonly kafkaClient: KafkaClient;
   readonly clientId: string;
-  readonly groupPrefix?: string;
   readonly logger?: Logger;
-}): KafkaEventLog {
+}
+
+/**
+ * The event log on an MSK cluster with IAM access control: reads with kafkajs configured by
+ * `createKafka` (brokers discovered with `GetBootstrapBrokers`, named policy, on first use), writes with a
+ * `KafkaPublisher` of the same cluster and client id. Reads join groups of `DEFAULT_REPLAY_GROUP_PREFIX`,
+ * the only prefix the functions' IAM policies allow.
+ * @throws {RangeError} when `clusterArn` is not an MSK cluster ARN.
+ */
+export function mskEventLog(options: MskEventLogOptions): KafkaEventLog {
   const region = CLUSTER_ARN.exec(options.clusterArn)?.[1];
   if (region === undefined) throw new RangeError(`not an MSK cluster ARN: ${options.clusterArn}`);
+  const logger = options.logger === undefined ? {} : { logger: options.logger };
   const bootstrap = kafkaPolicy(BOOTSTRAP_POLICY);
-  return new KafkaEventLog(async () => {
-    const brokers = await bootstrap.execute(({ signal }) =>
-      getIamBootstrapBrokers(options.kafkaClient, options.clusterArn, signal),
-    );
-    return createKafka({
-      brokers,
+  return new KafkaEventLog({
+    connect: async () => {
+      const brokers = await bootstrap.execute(({ signal }) =>
+        getIamBootstrapBrokers(options.kafkaClient, options.clusterArn, signal),
+      );
+      return createKafka({ brokers, clientId: options.clientId, region, ...logger });
+    },
+    publisher: new KafkaPublisher({
+      clusterArn: options.clusterArn,
+      kafkaClient: options.kafkaClient,
       clientId: options.clientId,
-      region,
-      ...(options.logger === undefined ? {} : { logger: options.logger }),
-    });
-  }, options.groupPrefix);
+      ...logger,
+    }),
+  });
+}
+
+/**
+ * {@link mskEventLog} of the cluster named by the function's environment, `CLUSTER_ARN`.
+ * @throws {RangeError} when `CLUSTER_ARN` is not set or is not an MSK cluster ARN.
+ */
+export function mskEventLogFromEnvironment(
+  clientId: string,
+  dependencies: { readonly kafkaClient: KafkaClient; readonly logger?: Logger },
+): KafkaEventLog {
+  return mskEventLog({ clusterArn: requiredEnv('CLUSTER_ARN'), clientId, ...dependencies });
 }
