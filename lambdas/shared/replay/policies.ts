@@ -1,14 +1,7 @@
-import {
-  ExponentialBackoff,
-  handleWhen,
-  type IPolicy,
-  retry,
-  TaskCancelledError,
-  TimeoutStrategy,
-  timeout,
-  wrap,
-} from 'cockatiel';
-import { isRetriable } from '../resilience/policies.js';
+import { TaskCancelledError } from 'cockatiel';
+import { classifyKafkaError } from '../ingest/KafkaPublisher.js';
+import { isRetriable } from '../kafka/errors.js';
+import { kafkaPolicy } from '../kafka/policies.js';
 import { EventLogRequestError, EventLogUnavailableError, type ReplayErrorContext } from './errors.js';
 
 /**
@@ -35,31 +28,47 @@ export interface EventLogPolicy {
   execute<T>(work: () => Promise<T>, context?: ReplayErrorContext): Promise<T>;
 }
 
-const isTransient = (error: unknown): boolean => error instanceof TaskCancelledError || isRetriable(error);
+/**
+ * Whether a failed call to the event log may succeed if repeated. kafkajs errors are classified as the
+ * publisher does (`classifyKafkaError`): its exhausted retries and lost connections are an outage, although
+ * kafkajs flags `KafkaJSNumberOfRetriesExceeded` not retriable. Other errors (the local log's, the
+ * publisher's `PublishError`) carry their own `retriable` flag.
+ */
+export const isEventLogOutage = (error: unknown): boolean =>
+  error instanceof TaskCancelledError || isRetriable(error) || classifyKafkaError(error).retriable;
 
 /**
- * Timeout per attempt inside jittered exponential retries of transient failures (kafkajs and the local
- * log mark theirs `retriable`).
+ * `kafkaPolicy` (timeout per attempt inside jittered exponential retries) around calls whose failures
+ * are classified per attempt: an outage becomes `EventLogUnavailableError` (retriable, retried here and
+ * matched by the workflows' Retry), anything else `EventLogRequestError` (not retried).
  */
 export function eventLogPolicy(settings: ReplaySettings = replaySettings()): EventLogPolicy {
-  const policy: IPolicy = wrap(
-    retry(handleWhen(isTransient), {
-      maxAttempts: settings.retries,
-      backoff: new ExponentialBackoff({
-        initialDelay: settings.retryInitialDelayMillis,
-        maxDelay: settings.retryMaxDelayMillis,
-      }),
-    }),
-    timeout(settings.attemptTimeoutMillis, TimeoutStrategy.Aggressive),
-  );
+  const policy = kafkaPolicy({
+    attemptTimeoutMs: settings.attemptTimeoutMillis,
+    retries: settings.retries,
+    initialDelayMs: settings.retryInitialDelayMillis,
+    maxDelayMs: settings.retryMaxDelayMillis,
+  });
+  const classified = (error: unknown, context: ReplayErrorContext) => {
+    if (error instanceof EventLogUnavailableError || error instanceof EventLogRequestError) return error;
+    const message = `event log call failed: ${error instanceof Error ? error.message : String(error)}`;
+    return isEventLogOutage(error)
+      ? new EventLogUnavailableError(message, { cause: error, context })
+      : new EventLogRequestError(message, { cause: error, context });
+  };
   return {
     async execute<T>(work: () => Promise<T>, context: ReplayErrorContext = {}): Promise<T> {
       try {
-        return await policy.execute(() => work());
+        return await policy.execute(async () => {
+          try {
+            return await work();
+          } catch (error: unknown) {
+            throw classified(error, context);
+          }
+        });
       } catch (error: unknown) {
-        const message = `event log call failed: ${error instanceof Error ? error.message : String(error)}`;
-        if (isTransient(error)) throw new EventLogUnavailableError(message, { cause: error, context });
-        throw new EventLogRequestError(message, { cause: error, context });
+        // What is left unclassified is the policy's own timeout of the last attempt.
+        throw classified(error, context);
       }
     },
   };
