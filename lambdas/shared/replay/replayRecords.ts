@@ -62,16 +62,25 @@ export async function replayRanges(
   const merged = mergeRanges(ranges);
   let replayed = 0;
   for (const range of merged) {
-    await policy.execute(
-      () =>
-        target.reader.read(target.topic, range, async (records) => {
+    // A retried read copies the range again from its start (and an abandoned attempt may still be
+    // running): each attempt counts its own copies, and only the attempt that finished is added.
+    replayed += await policy.execute(
+      async () => {
+        let copied = 0;
+        await target.reader.read(target.topic, range, async (records) => {
           const copies = records.filter(accept).map((r) => copyOf(target.topic, r));
           if (copies.length > 0) await target.writer.write(target.targetTopic, copies);
-          replayed += copies.length;
+          copied += copies.length;
           const last = records.at(-1);
           if (last !== undefined)
-            target.onProgress?.({ partition: range.partition, offset: last.offset, replayed });
-        }),
+            target.onProgress?.({
+              partition: range.partition,
+              offset: last.offset,
+              replayed: replayed + copied,
+            });
+        });
+        return copied;
+      },
       { topic: target.topic, ...range },
     );
   }
