@@ -77,7 +77,3 @@ export function boundedRanges(
   }
   return joined;
 }
-
-/** How many offsets the ranges cover. */
-export const offsetsIn = (ranges: readonly OffsetRange[]): number =>
-  ranges.reduce((n, r) => n + r.toOffset - r.fromOffset + 1, 0);
