@@ -4,7 +4,7 @@
  * local consumer also reads. The same request validation and copy as the event-replay Lambda.
  */
 import { parseArgs } from 'node:util';
-import { ReplayError } from '../lambdas/shared/replay/errors.js';
+import { InvalidReplayRequestError } from '../lambdas/shared/replay/errors.js';
 import { LocalEventLog } from '../lambdas/shared/replay/LocalEventLog.js';
 import { runReplay } from '../lambdas/shared/replay/replayRecords.js';
 import { parseReplayRequest } from '../lambdas/shared/replay/replayRequest.js';
@@ -17,6 +17,7 @@ const USAGE = `usage: npm run replay -- --log-dir DIR --from ISO-TIME --to ISO-T
 Copies records of ${LOCAL_TOPIC} unchanged to ${LOCAL_RETRY_TOPIC} (offsets inclusive; times: from
 included, to excluded). Consumers are idempotent: what was applied is skipped, what is missing is applied.`;
 
+/** Bad input: exit code 2 with the usage. */
 const fail = (message: string): never => {
   process.stderr.write(`${message}\n\n${USAGE}\n`);
   process.exit(2);
@@ -85,6 +86,8 @@ try {
     `replayed ${summary.replayed} records from ${LOCAL_TOPIC} to ${LOCAL_RETRY_TOPIC} (ranges ${ranges}) in ${Math.round(performance.now() - started)} ms\n`,
   );
 } catch (error: unknown) {
-  if (error instanceof ReplayError) fail(error.message);
-  throw error;
+  if (error instanceof InvalidReplayRequestError) fail(error.message);
+  // The log failed (unavailable, corrupt, unknown topic): the input was fine, so no usage.
+  process.stderr.write(`replay failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
 }

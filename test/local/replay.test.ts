@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -182,6 +182,32 @@ describe('replay on the local log', () => {
 
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('partition 7 does not exist: customer-events.v1 has 3 partitions');
+  });
+
+  it('npm run replay exits 1 without the usage when the log fails', async () => {
+    // Prepare: the record at offset 4 of partition 2 cannot be decoded.
+    const log = await seededLog('cli-corrupt');
+    const file = join(log.dir, 'topics', LOCAL_TOPIC, '2.log');
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    lines[4] = '{"offset":4,"this is":"no record"';
+    await writeFile(file, lines.join('\n'));
+
+    // Act
+    const run = await runCli([
+      '--log-dir',
+      log.dir,
+      '--partition',
+      '2',
+      '--from-offset',
+      '3',
+      '--to-offset',
+      '5',
+    ]);
+
+    // Assess
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('replay failed: event log call failed: Record at offset 4');
+    expect(run.stderr).not.toContain('usage:');
   });
 });
 
