@@ -94,13 +94,13 @@ export class CustomerIndex {
   }
 
   /** The customer id indexed for an email address (lower-case), if any. */
-  public async findByEmail(email: string): Promise<string | null> {
-    return this.redis.get(`${this.prefix}email:${email.toLowerCase()}`);
+  public findByEmail(email: string): Promise<string | null> {
+    return this.ownerOf('email', email.toLowerCase());
   }
 
   /** The customer id indexed for an E.164 phone number, if any. */
-  public async findByPhone(phone: string): Promise<string | null> {
-    return this.redis.get(`${this.prefix}phone:${phone}`);
+  public findByPhone(phone: string): Promise<string | null> {
+    return this.ownerOf('phone', phone);
   }
 
   /** The customer id an email or phone key points at, if any (`value` as stored: lower-case email). */

@@ -1,12 +1,6 @@
 import type { SqlClient } from '../sql/index.js';
 import type { CustomerIndex } from './CustomerIndex.js';
-
-const PAGE = `
-  SELECT customer_id, email, phone, event_count::float8 AS event_count
-  FROM customers
-  WHERE customer_id > :after
-  ORDER BY customer_id
-  LIMIT :limit`;
+import { customerPage } from './customerRows.js';
 
 export interface RebuildProgress {
   readonly complete: boolean;
@@ -32,24 +26,12 @@ export async function rebuildIndexStep(
   for (const [shardId, client] of shards) {
     const cursor = await index.rebuildCursor(shardId);
     if (cursor === 'done') continue;
-    const page = await client.query<{
-      customer_id: string;
-      email: string | null;
-      phone: string | null;
-      event_count: number;
-    }>(PAGE, { after: cursor ?? '', limit: pageSize });
-    await index.update(
-      page.rows.map((r) => ({
-        customerId: r.customer_id,
-        email: r.email,
-        phone: r.phone,
-        eventCount: Number(r.event_count),
-      })),
-    );
-    written += page.rows.length;
-    const last = page.rows.at(-1);
-    const finished = page.rows.length < pageSize || last === undefined;
-    await index.setRebuildCursor(shardId, finished ? 'done' : last.customer_id);
+    const page = await customerPage(client, cursor ?? '', pageSize);
+    await index.update(page);
+    written += page.length;
+    const last = page.at(-1);
+    const finished = page.length < pageSize || last === undefined;
+    await index.setRebuildCursor(shardId, finished ? 'done' : last.customerId);
     if (!finished) allDone = false;
   }
   if (allDone) await index.markComplete();

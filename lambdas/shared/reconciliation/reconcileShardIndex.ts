@@ -1,6 +1,7 @@
 import type { CustomerIndex, IndexedCustomer, IndexedKind } from '../index/CustomerIndex.js';
+import { customerPage, customersById } from '../index/customerRows.js';
 import type { ShardRouter } from '../sharding/index.js';
-import { type SqlClient, SqlJson } from '../sql/index.js';
+import type { SqlClient } from '../sql/index.js';
 import type { StepPolicy } from './policies.js';
 
 /** What one shard's index check found and fixed. */
@@ -28,25 +29,6 @@ export interface IndexCheckDependencies {
   readonly pageSize: number;
 }
 
-type CustomerRow = {
-  customer_id: string;
-  email: string | null;
-  phone: string | null;
-  event_count: number;
-};
-
-const PAGE = `
-  SELECT customer_id, email, phone, event_count::float8 AS event_count
-  FROM customers
-  WHERE customer_id > :after
-  ORDER BY customer_id
-  LIMIT :limit`;
-
-const ROWS_BY_ID = `
-  SELECT customer_id, email, phone, event_count::float8 AS event_count
-  FROM customers
-  WHERE customer_id IN (SELECT jsonb_array_elements_text(:ids::jsonb))`;
-
 const KINDS: readonly IndexedKind[] = ['email', 'phone'];
 
 /** A key a row should own but another customer's id is in it. */
@@ -71,11 +53,10 @@ export async function reconcileShardIndex(deps: IndexCheckDependencies): Promise
   const totals = { rows: 0, missing: 0, stale: 0, conflicts: 0, repaired: 0 };
   let after = '';
   for (;;) {
-    const page = await deps.shardPolicy.execute(
-      () => client.query<CustomerRow>(PAGE, { after, limit: deps.pageSize }),
-      { shardId: deps.shardId, after },
-    );
-    const rows = page.rows.map(toCustomer);
+    const rows = await deps.shardPolicy.execute(() => customerPage(client, after, deps.pageSize), {
+      shardId: deps.shardId,
+      after,
+    });
     totals.rows += rows.length;
     const toRepair = new Map<string, IndexedCustomer>();
     const contested: Contested[] = [];
@@ -130,13 +111,6 @@ export async function reconcileShardIndex(deps: IndexCheckDependencies): Promise
   return { shardId: deps.shardId, ...totals };
 }
 
-const toCustomer = (r: CustomerRow): IndexedCustomer => ({
-  customerId: r.customer_id,
-  email: r.email,
-  phone: r.phone,
-  eventCount: Number(r.event_count),
-});
-
 async function indexView(index: CustomerIndex, row: IndexedCustomer) {
   const [entry, email, phone] = await Promise.all([
     index.entryOf(row.customerId),
@@ -161,11 +135,8 @@ async function holdersOf(
   for (const [shardId, ids] of byShard) {
     const client = deps.shards.get(shardId);
     if (client === undefined) throw new RangeError(`no SQL client for ${shardId}`);
-    const result = await deps.shardPolicy.execute(
-      () => client.query<CustomerRow>(ROWS_BY_ID, { ids: new SqlJson([...ids]) }),
-      { shardId },
-    );
-    for (const row of result.rows) owners.set(row.customer_id, toCustomer(row));
+    const rows = await deps.shardPolicy.execute(() => customersById(client, [...ids]), { shardId });
+    for (const row of rows) owners.set(row.customerId, row);
   }
   return contested.map((c) => ({ ...c, heldByOwner: owners.get(c.owner)?.[c.kind] === c.row[c.kind] }));
 }

@@ -1,6 +1,7 @@
-import type { CustomerIndex, IndexKeyEntry } from '../index/CustomerIndex.js';
+import type { CustomerIndex, IndexedCustomer, IndexKeyEntry } from '../index/CustomerIndex.js';
+import { customersById } from '../index/customerRows.js';
 import type { ShardRouter } from '../sharding/index.js';
-import { type SqlClient, SqlJson } from '../sql/index.js';
+import type { SqlClient } from '../sql/index.js';
 import type { StepPolicy } from './policies.js';
 
 /** Where a sweep stands; passed from one step to the next by the workflow. */
@@ -29,18 +30,6 @@ export interface SweepDependencies {
   /** Most keys examined in one step; the workflow loops on the returned cursor. */
   readonly keysPerStep: number;
 }
-
-const ROWS_BY_ID = `
-  SELECT customer_id, email, phone, event_count::float8 AS event_count
-  FROM customers
-  WHERE customer_id IN (SELECT jsonb_array_elements_text(:ids::jsonb))`;
-
-type Row = {
-  customer_id: string;
-  email: string | null;
-  phone: string | null;
-  event_count: number;
-};
 
 /**
  * One bounded step of the sweep: SCANs email and phone keys from `state.cursor`, routes each key's
@@ -80,24 +69,19 @@ export async function sweepIndexStep(deps: SweepDependencies, state: SweepState)
 async function rowsOf(
   deps: SweepDependencies,
   entries: readonly IndexKeyEntry[],
-): Promise<Map<string, { email: string | null; phone: string | null; eventCount: number }>> {
+): Promise<Map<string, IndexedCustomer>> {
   const byShard = new Map<string, Set<string>>();
   for (const e of entries) {
     const shardId = deps.router.shardFor(e.customerId).id;
     byShard.set(shardId, (byShard.get(shardId) ?? new Set()).add(e.customerId));
   }
-  const rows = new Map<string, { email: string | null; phone: string | null; eventCount: number }>();
+  const rows = new Map<string, IndexedCustomer>();
   await Promise.all(
     [...byShard].map(async ([shardId, ids]) => {
       const client = deps.shards.get(shardId);
       if (client === undefined) throw new RangeError(`no SQL client for ${shardId}`);
-      const result = await deps.shardPolicy.execute(
-        () => client.query<Row>(ROWS_BY_ID, { ids: new SqlJson([...ids]) }),
-        { shardId },
-      );
-      for (const r of result.rows) {
-        rows.set(r.customer_id, { email: r.email, phone: r.phone, eventCount: Number(r.event_count) });
-      }
+      const found = await deps.shardPolicy.execute(() => customersById(client, [...ids]), { shardId });
+      for (const row of found) rows.set(row.customerId, row);
     }),
   );
   return rows;
