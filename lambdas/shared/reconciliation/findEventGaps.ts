@@ -1,6 +1,6 @@
 import { decodeEvent, PoisonRecordError } from '../events/index.js';
 import type { EventLogReader, EventLogRecord, OffsetRange } from '../replay/eventLog.js';
-import { boundedRanges, offsetsIn, rangesForTime } from '../replay/offsetRanges.js';
+import { boundedRanges, rangesForTime } from '../replay/offsetRanges.js';
 import type { EventLogPolicy } from '../replay/policies.js';
 import type { ShardRouter } from '../sharding/index.js';
 import { type SqlClient, SqlJson } from '../sql/index.js';
@@ -66,8 +66,6 @@ export interface GapResult {
   readonly hasGaps: boolean;
   /** Offset ranges of the events topic covering the gaps (bounded; may cover applied events too). */
   readonly ranges: readonly OffsetRange[];
-  /** Offsets the ranges cover: what a replay re-delivers. */
-  readonly rangeOffsets: number;
 }
 
 export interface GapDependencies {
@@ -158,7 +156,6 @@ export async function findShardGaps(deps: GapDependencies, window: Reconciliatio
     gapEvents,
     hasGaps: gapEvents > 0,
     ranges: bounded,
-    rangeOffsets: offsetsIn(bounded),
   };
 }
 
