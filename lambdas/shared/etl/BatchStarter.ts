@@ -1,4 +1,5 @@
-import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { randomBytes } from 'node:crypto';
+import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { IPolicy } from 'cockatiel';
 import { isTransientAwsError } from '../aws/transientAwsError.js';
 import { EtlStartError } from './errors.js';
@@ -6,7 +7,7 @@ import { EtlStartError } from './errors.js';
 /** A re-run to start: the batch and the run number it will get. */
 export interface BatchRerun {
   readonly batchId: string;
-  /** The run the execution will be (runs so far + 1); names the execution, so a repeat start is a no-op. */
+  /** The run the execution will be (runs so far + 1), when its `OpenBatch` succeeds. */
   readonly run: number;
 }
 
@@ -19,14 +20,34 @@ export interface BatchStarter {
   start(rerun: BatchRerun): Promise<string>;
 }
 
-/** Execution names allow 80 characters of `[A-Za-z0-9-_]`. */
-export const executionNameOf = (rerun: BatchRerun): string =>
-  `rerun-${rerun.batchId.replace(/[^A-Za-z0-9-_]/g, '-')}-${rerun.run}`.slice(0, 80);
+const NAME_LIMIT = 80;
+
+/** `2026-01-02T03:04:05.678Z` → `20260102T030405678Z`. */
+const compactUtc = (at: Date): string => at.toISOString().replace(/[-:.]/g, '');
 
 /**
- * Starts re-runs with Step Functions `StartExecution`, input `{ "batchId": ... }`. The execution is named
- * after the batch and run, so a start repeated after a lost response finds the execution already there and
- * returns it instead of running the batch twice.
+ * A name no other execution has had: `rerun-<batchId>-<run>-<start time>-<random>`. Execution names allow
+ * 80 characters of `[A-Za-z0-9-_]`; a batch id too long for them is shortened, never the unique tail.
+ */
+export const executionNameOf = (
+  rerun: BatchRerun,
+  startedAt: Date = new Date(),
+  nonce: string = randomBytes(3).toString('hex'),
+): string => {
+  const tail = `-${rerun.run}-${compactUtc(startedAt)}-${nonce}`;
+  const head = `rerun-${rerun.batchId.replace(/[^A-Za-z0-9-_]/g, '-')}`;
+  return `${head.slice(0, NAME_LIMIT - tail.length)}${tail}`;
+};
+
+/**
+ * Starts re-runs with Step Functions `StartExecution`, input `{ "batchId": ... }`, under a name unique to
+ * this start. A name derived from the batch and run alone would be refused for 90 days once an execution of
+ * that name has closed: a re-run whose `OpenBatch` failed never raises `runs`, so every later start would
+ * ask for the same name. Unique names do not run a batch twice: the recovery job only re-runs FAILED
+ * batches, and a re-run's `OpenBatch` marks its batch RUNNING (a re-run that overlaps another one anyway
+ * writes nothing new, and only the latest run closes the batch). The policy's retries of one start reuse its
+ * name, and Step Functions answers a repeated start of a running execution with the same name and input with
+ * that execution, so a lost response does not start a second one.
  */
 export class SfnBatchStarter implements BatchStarter {
   public constructor(
@@ -35,6 +56,7 @@ export class SfnBatchStarter implements BatchStarter {
     private readonly policy: IPolicy,
   ) {}
 
+  /** @throws {EtlStartError} when the start fails, `ExecutionAlreadyExists` included (not retriable). */
   public async start(rerun: BatchRerun): Promise<string> {
     const name = executionNameOf(rerun);
     try {
@@ -49,15 +71,12 @@ export class SfnBatchStarter implements BatchStarter {
       );
       return output.executionArn ?? name;
     } catch (error: unknown) {
-      if (error instanceof ExecutionAlreadyExists) {
-        return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
-      }
       throw new EtlStartError(
         `starting ${name} failed: ${error instanceof Error ? error.message : String(error)}`,
         {
           cause: error,
           retriable: isTransientAwsError(error),
-          context: { batchId: rerun.batchId, run: rerun.run },
+          context: { batchId: rerun.batchId, run: rerun.run, execution: name },
         },
       );
     }

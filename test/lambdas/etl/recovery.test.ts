@@ -3,7 +3,7 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handler } from '../../../lambdas/etl-recovery/handler.js';
-import { SfnBatchStarter } from '../../../lambdas/shared/etl/BatchStarter.js';
+import { executionNameOf, SfnBatchStarter } from '../../../lambdas/shared/etl/BatchStarter.js';
 import { EtlStartError } from '../../../lambdas/shared/etl/errors.js';
 import { etlSettings, startExecutionPolicy } from '../../../lambdas/shared/etl/policies.js';
 import { recoverBatches } from '../../../lambdas/shared/etl/recoverBatches.js';
@@ -23,16 +23,18 @@ const throttled = () =>
 describe('SfnBatchStarter', () => {
   beforeEach(() => sfnMock.reset());
 
-  it('starts one execution named after the batch and run, with the batch id as input', async () => {
+  it('starts one execution named after the batch and run plus a unique tail, with the batch id as input', async () => {
     sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec:1', startDate: new Date() });
     const starter = new SfnBatchStarter(new SFNClient({}), STATE_MACHINE_ARN, startExecutionPolicy(FAST));
 
     const execution = await starter.start({ batchId: 'etl-42', run: 2 });
 
     expect(execution).toBe('arn:exec:1');
-    expect(sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input)).toEqual([
-      { stateMachineArn: STATE_MACHINE_ARN, name: 'rerun-etl-42-2', input: '{"batchId":"etl-42"}' },
+    const calls = sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input);
+    expect(calls).toEqual([
+      { stateMachineArn: STATE_MACHINE_ARN, name: expect.any(String), input: '{"batchId":"etl-42"}' },
     ]);
+    expect(calls[0]?.name).toMatch(/^rerun-etl-42-2-\d{8}T\d{9}Z-[0-9a-f]{6}$/);
   });
 
   it('retries throttling with backoff and then starts', async () => {
@@ -43,18 +45,57 @@ describe('SfnBatchStarter', () => {
     const starter = new SfnBatchStarter(new SFNClient({}), STATE_MACHINE_ARN, startExecutionPolicy(FAST));
 
     await expect(starter.start({ batchId: 'etl-42', run: 2 })).resolves.toBe('arn:exec:2');
-    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(2);
+    const names = sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
+    // A retry of one start keeps its name, so a start whose response was lost is not started twice.
+    expect(names).toHaveLength(2);
+    expect(names[1]).toBe(names[0]);
   });
 
-  it('treats an execution that already exists as started, so a repeated start never runs a batch twice', async () => {
+  it('names every start differently, so a batch whose re-run never opened can be started again', async () => {
+    // Step Functions refuses a name it has seen (open, or closed within 90 days).
+    const seen = new Set<string>();
+    sfnMock.on(StartExecutionCommand).callsFake((input: { name?: string }) => {
+      const name = String(input.name);
+      if (seen.has(name))
+        throw new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} });
+      seen.add(name);
+      return { executionArn: `arn:exec:${name}`, startDate: new Date() };
+    });
+    const starter = new SfnBatchStarter(new SFNClient({}), STATE_MACHINE_ARN, startExecutionPolicy(FAST));
+
+    // The first re-run's OpenBatch failed: `runs` did not move, so the same run is asked for again.
+    const first = await starter.start({ batchId: 'etl-42', run: 2 });
+    const second = await starter.start({ batchId: 'etl-42', run: 2 });
+
+    expect(first).not.toBe(second);
+    expect([first, second].every((arn) => /^arn:exec:rerun-etl-42-2-/.test(arn))).toBe(true);
+    expect(seen.size).toBe(2);
+  });
+
+  it('keeps execution names within 80 characters of [A-Za-z0-9-_] and the unique tail whole', () => {
+    const at = new Date('2026-03-04T05:06:07.089Z');
+    const long = { batchId: `etl-${'x'.repeat(100)}/é`, run: 12 };
+
+    expect(executionNameOf({ batchId: 'etl-7', run: 3 }, at, 'a1b2c3')).toBe(
+      'rerun-etl-7-3-20260304T050607089Z-a1b2c3',
+    );
+    const name = executionNameOf(long, at, 'a1b2c3');
+    expect(name).toHaveLength(80);
+    expect(name).toMatch(/^rerun-etl-x+-12-20260304T050607089Z-a1b2c3$/);
+    expect(executionNameOf({ batchId: 'b/é', run: 1 }, at, 'ffffff')).toMatch(/^[A-Za-z0-9_-]+$/);
+  });
+
+  it('raises a non-retriable EtlStartError when the execution already exists', async () => {
     sfnMock
       .on(StartExecutionCommand)
       .rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
     const starter = new SfnBatchStarter(new SFNClient({}), STATE_MACHINE_ARN, startExecutionPolicy(FAST));
 
-    await expect(starter.start({ batchId: 'etl-42', run: 3 })).resolves.toBe(
-      'arn:aws:states:eu-west-1:111122223333:execution:cdp-dev-etl:rerun-etl-42-3',
-    );
+    const failure = await starter.start({ batchId: 'etl-42', run: 3 }).catch((e: unknown) => e);
+
+    expect(failure).toBeInstanceOf(EtlStartError);
+    expect(failure).toMatchObject({ name: 'EtlStartError', retriable: false });
+    expect(String((failure as Error).message)).toMatch(/^starting rerun-etl-42-3-.*Execution Already Exists/);
     expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(1);
   });
 
