@@ -101,7 +101,7 @@ try {
     if (report.exhausted.length > 0) console.log(`out of re-runs: ${report.exhausted.join(', ')}`);
     console.log(
       `failed batches before: ${report.failedBatches}; watermark ${report.watermark ?? 'none'} ` +
-        `(${report.stalenessSeconds === null ? 'no successful batch yet' : `${Math.round(report.stalenessSeconds)} s old`})`,
+        `(${report.watermark === null ? 'no successful batch yet; ' : ''}${Math.round(report.stalenessSeconds)} s stale)`,
     );
   } else {
     console.log(`running one batch over ${shards.size} shards`);

@@ -33,8 +33,11 @@ export interface ShardAttempt {
 export interface WarehouseHealth {
   /** The end of the newest window before which every batch succeeded; null before the first success. */
   readonly watermark: string | null;
-  /** Seconds from the watermark to the warehouse's `now()`; null when there is no watermark. */
-  readonly stalenessSeconds: number | null;
+  /**
+   * Seconds from the watermark to the warehouse's `now()`. Before the first success: the age of the oldest
+   * batch's window start, counted from no earlier than that batch was opened, or 0 with no batch at all.
+   */
+  readonly stalenessSeconds: number;
   /** FAILED batches, oldest window first, with the number of runs each has had. */
   readonly failed: readonly { readonly batchId: string; readonly runs: number }[];
 }
@@ -95,6 +98,11 @@ const CLOSE_BATCH = `
 /**
  * Every batch before the oldest unsuccessful one succeeded, so the watermark is where that one starts;
  * with none, the end of the newest window. Empty windows count like any other.
+ *
+ * Before the first success there is no watermark, yet the staleness alarm treats a missing figure as
+ * breaching: staleness is then measured from the oldest window's start, but no earlier than that batch
+ * was opened (the first window starts at the epoch, and the warehouse owes nothing from before the ETL
+ * ran), and is 0 while no batch exists (the job is alive and nothing is owed yet).
  */
 const WATERMARK = `
   WITH mark AS (
@@ -104,8 +112,14 @@ const WATERMARK = `
         (SELECT min(window_start) FROM etl_batches WHERE status <> 'SUCCEEDED'),
         (SELECT max(window_end) FROM etl_batches))
     END AS watermark
+  ),
+  owed AS (
+    SELECT greatest(window_start, created_at) AS since FROM etl_batches ORDER BY window_start, created_at LIMIT 1
   )
-  SELECT ${ISO('watermark')}, extract(epoch FROM now() - watermark)::float8 AS staleness_seconds FROM mark`;
+  SELECT ${ISO('watermark')},
+    coalesce(extract(epoch FROM now() - coalesce(watermark, (SELECT since FROM owed)))::float8, 0)
+      AS staleness_seconds
+  FROM mark`;
 
 /** Batches whose latest run has been RUNNING for too long: no execution is left to close them. */
 const ABANDON_BATCHES = `
@@ -230,7 +244,7 @@ export class EtlAuditLog {
   }
 
   /**
-   * Reads the watermark, the staleness and the FAILED batches.
+   * Reads the watermark, the staleness (never missing, see `WATERMARK`) and the FAILED batches.
    * @throws {SqlError} when the warehouse fails.
    */
   public health(): Promise<WarehouseHealth> {
@@ -242,7 +256,7 @@ export class EtlAuditLog {
         row?.watermark === null || row?.watermark === undefined ? null : String(row.watermark);
       return {
         watermark,
-        stalenessSeconds: watermark === null ? null : Number(row?.staleness_seconds),
+        stalenessSeconds: Number(row?.staleness_seconds ?? 0),
         failed: failed.rows.map((r) => ({ batchId: String(r.batch_id), runs: Number(r.runs) })),
       };
     });

@@ -15,8 +15,10 @@ export interface RecoveryDependencies {
 }
 
 export interface RecoveryReport {
+  /** Null before the first successful batch. */
   readonly watermark: string | null;
-  readonly stalenessSeconds: number | null;
+  /** What `WarehouseStalenessSeconds` got: the watermark's age, or the staleness owed before the first success. */
+  readonly stalenessSeconds: number;
   readonly failedBatches: number;
   /** RUNNING batches whose run outlived `abandonAfterSeconds`, marked FAILED by this run (and re-run). */
   readonly abandoned: readonly string[];
@@ -30,7 +32,8 @@ export interface RecoveryReport {
 
 /**
  * The scheduled recovery job: marks FAILED the batches left RUNNING by an execution that timed out or was
- * stopped, publishes `WarehouseStalenessSeconds` (age of the watermark) and `FailedBatches`, then starts
+ * stopped, publishes `WarehouseStalenessSeconds` (age of the watermark; before the first success, of the
+ * oldest window, 0 with no batch) and `FailedBatches`, then starts
  * one re-run per FAILED batch that has had fewer than `maxRetries` re-runs.
  * A start that fails is reported and left for the next schedule; the others still go ahead.
  *
@@ -44,13 +47,9 @@ export async function recoverBatches(deps: RecoveryDependencies): Promise<Recove
   }
   deps.metrics?.addMetric('AbandonedBatches', MetricUnit.Count, abandoned.length);
   const health = await audit.health();
-  if (health.stalenessSeconds !== null) {
-    deps.metrics?.addMetric(
-      'WarehouseStalenessSeconds',
-      MetricUnit.Seconds,
-      Math.max(0, health.stalenessSeconds),
-    );
-  }
+  // Published on every run, before the first success too: the alarm treats missing data as breaching.
+  const stalenessSeconds = Math.max(0, health.stalenessSeconds);
+  deps.metrics?.addMetric('WarehouseStalenessSeconds', MetricUnit.Seconds, stalenessSeconds);
   deps.metrics?.addMetric('FailedBatches', MetricUnit.Count, health.failed.length);
 
   const started: Array<RecoveryReport['started'][number]> = [];
@@ -77,7 +76,7 @@ export async function recoverBatches(deps: RecoveryDependencies): Promise<Recove
   deps.logger?.info('ETL recovery', { ...health, abandoned, started, exhausted, startFailures });
   return {
     watermark: health.watermark,
-    stalenessSeconds: health.stalenessSeconds,
+    stalenessSeconds,
     failedBatches: health.failed.length,
     abandoned,
     started,

@@ -116,11 +116,18 @@ describe('ETL recovery job on a real warehouse', () => {
   let warehouse: PgSqlClient;
   let url: string;
 
-  const batch = async (batchId: string, start: string, end: string, status: string, runs = 1) => {
+  const batch = async (
+    batchId: string,
+    start: string,
+    end: string,
+    status: string,
+    runs = 1,
+    createdAt = new Date().toISOString(),
+  ) => {
     await warehouse.query(
-      `INSERT INTO etl_batches (batch_id, window_start, window_end, status, runs)
-       VALUES (:batchId, :start::timestamptz, :end::timestamptz, :status, :runs)`,
-      { batchId, start, end, status, runs },
+      `INSERT INTO etl_batches (batch_id, window_start, window_end, status, runs, created_at)
+       VALUES (:batchId, :start::timestamptz, :end::timestamptz, :status, :runs, :createdAt::timestamptz)`,
+      { batchId, start, end, status, runs, createdAt },
     );
   };
 
@@ -218,6 +225,44 @@ describe('ETL recovery job on a real warehouse', () => {
       FailedBatches: 1,
       BatchRerunsStarted: 1,
     });
+  });
+
+  it('publishes a staleness of 0 before any batch exists: the job is alive and nothing is owed yet', async () => {
+    const { metrics, published } = recordingMetrics('etl-recovery');
+
+    const report = await recoverBatches({
+      warehouse,
+      starter: new SfnBatchStarter(new SFNClient({}), STATE_MACHINE_ARN, startExecutionPolicy(FAST)),
+      settings: etlSettings(),
+      metrics,
+    });
+    metrics.publishStoredMetrics();
+
+    expect(report).toMatchObject({ watermark: null, stalenessSeconds: 0, failedBatches: 0, started: [] });
+    expect(valuesOf(published[0])).toMatchObject({ WarehouseStalenessSeconds: 0, FailedBatches: 0 });
+  });
+
+  it('publishes the age of the oldest window before the first success, counted from when it was opened', async () => {
+    const now = Date.now();
+    const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
+    // The first window starts at the epoch; the ETL opened it 25 minutes ago and it has not succeeded since.
+    await batch('first', '1970-01-01T00:00:00Z', at(25), 'FAILED', 1, at(25));
+    await batch('second', at(25), at(15), 'FAILED', 1, at(15));
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec:x', startDate: new Date() });
+    const { metrics, published } = recordingMetrics('etl-recovery');
+
+    const report = await recoverBatches({
+      warehouse,
+      starter: new SfnBatchStarter(new SFNClient({}), STATE_MACHINE_ARN, startExecutionPolicy(FAST)),
+      settings: etlSettings(),
+      metrics,
+    });
+    metrics.publishStoredMetrics();
+
+    expect(report.watermark).toBeNull();
+    expect(report.stalenessSeconds).toBeGreaterThanOrEqual(25 * 60);
+    expect(report.stalenessSeconds).toBeLessThan(26 * 60);
+    expect(valuesOf(published[0]).WarehouseStalenessSeconds).toBe(report.stalenessSeconds);
   });
 
   it('runs as the scheduled handler from its environment and starts the re-runs on the state machine', async () => {
