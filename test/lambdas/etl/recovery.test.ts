@@ -1,8 +1,7 @@
 import { ExecutionAlreadyExists, InvalidArn, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { handler } from '../../../lambdas/etl-recovery/handler.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { executionNameOf, SfnBatchStarter } from '../../../lambdas/shared/etl/BatchStarter.js';
 import { EtlStartError } from '../../../lambdas/shared/etl/errors.js';
 import { etlSettings, startExecutionPolicy } from '../../../lambdas/shared/etl/policies.js';
@@ -265,21 +264,28 @@ describe('ETL recovery job on a real warehouse', () => {
     expect(valuesOf(published[0]).WarehouseStalenessSeconds).toBe(report.stalenessSeconds);
   });
 
-  it('runs as the scheduled handler from its environment and starts the re-runs on the state machine', async () => {
-    await batch('b9', '2026-01-01T00:00:00Z', '2026-01-01T00:10:00Z', 'FAILED', 2);
-    sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec:b9', startDate: new Date() });
-    Object.assign(process.env, {
-      WAREHOUSE_URL: url,
-      ETL_STATE_MACHINE_ARN: STATE_MACHINE_ARN,
-      ETL_MAX_RETRIES: '2',
+  describe('as the scheduled handler', () => {
+    afterEach(() => {
+      vi.unstubAllEnvs();
     });
 
-    const report = await handler({} as ScheduledEvent, { functionName: 'etl-recovery' } as Context);
+    it('runs from its environment and starts the re-runs on the state machine', async () => {
+      await batch('b9', '2026-01-01T00:00:00Z', '2026-01-01T00:10:00Z', 'FAILED', 2);
+      sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec:b9', startDate: new Date() });
+      vi.stubEnv('WAREHOUSE_URL', url);
+      vi.stubEnv('ETL_STATE_MACHINE_ARN', STATE_MACHINE_ARN);
+      vi.stubEnv('ETL_MAX_RETRIES', '2');
+      // The handler wires itself once per module instance: a fresh one reads this environment.
+      vi.resetModules();
+      const { handler } = await import('../../../lambdas/etl-recovery/handler.js');
 
-    expect(report).toMatchObject({ failedBatches: 1, started: [{ batchId: 'b9', run: 3 }], exhausted: [] });
-    expect(sfnMock.commandCalls(StartExecutionCommand)[0]?.args[0].input).toMatchObject({
-      stateMachineArn: STATE_MACHINE_ARN,
-      input: '{"batchId":"b9"}',
+      const report = await handler({} as ScheduledEvent, { functionName: 'etl-recovery' } as Context);
+
+      expect(report).toMatchObject({ failedBatches: 1, started: [{ batchId: 'b9', run: 3 }], exhausted: [] });
+      expect(sfnMock.commandCalls(StartExecutionCommand)[0]?.args[0].input).toMatchObject({
+        stateMachineArn: STATE_MACHINE_ARN,
+        input: '{"batchId":"b9"}',
+      });
     });
   });
 });
