@@ -418,4 +418,39 @@ describe('ETL state machine (step-functions/etl.asl.json) on real PostgreSQL sha
     expect(rerun.rowsWritten).toBe(tampered);
     expect(await warehouseRows()).toEqual(await expectedWarehouse());
   });
+
+  it('times out a SQL call that hangs as EtlTransientError, which the state machine retries', async () => {
+    await apply(generateTraffic({ events: 30, customers: 30, customerPrefix: 'etl-hang' }));
+    const expected = await expectedWarehouse();
+    const faulty = shards.get(FAULTY);
+    if (faulty === undefined) throw new Error(`no client for ${FAULTY}`);
+    let loads = 0;
+
+    const result = await runEtlLocally(
+      options({
+        settings: { ...SETTINGS, sqlTimeoutMillis: 500 },
+        // The first load of the faulty shard meets a network that swallows everything: its query goes out on
+        // an open connection and is never answered, and new connections never complete. Healed for the retry.
+        intercept: async (state, input, next) => {
+          if (state === 'ExtractLoad' && (input as { shardId?: string }).shardId === FAULTY) {
+            loads += 1;
+            if (loads === 1) {
+              await faulty.query('SELECT 1');
+              await proxy.hang();
+            } else {
+              await proxy.heal();
+            }
+          }
+          return (await next(input)) as JSONValue;
+        },
+      }),
+    ).finally(() => proxy.heal());
+
+    const output = succeeded(result);
+    expect(loads).toBe(2);
+    const tries = await attempts(output.batchId, FAULTY, 'extract-load');
+    expect(tries.map((t) => t.status)).toEqual(['FAILED', 'SUCCEEDED']);
+    expect(String(tries[0]?.error)).toMatch(/^EtlTransientError: extract-load shard-1: SQL call timed out/);
+    expect(await warehouseRows()).toEqual(expected);
+  }, 30_000);
 });

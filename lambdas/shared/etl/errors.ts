@@ -1,3 +1,4 @@
+import { TaskCancelledError } from 'cockatiel';
 import { isSqlError } from '../sql/index.js';
 
 /** Context attached to an ETL error, logged as structured fields. */
@@ -64,10 +65,17 @@ export class EtlStartError extends EtlError {
 }
 
 /**
- * Maps what a step's SQL raised onto the error names the state machine knows: retriable SQL failures
- * become {@link EtlTransientError}; ETL errors, programming errors and permanent SQL failures pass unchanged.
+ * Maps what a step's SQL raised onto the error names the state machine knows: retriable SQL failures and
+ * SQL calls that timed out (cockatiel's `TaskCancelledError` from `etlSqlPolicy`) become
+ * {@link EtlTransientError}; ETL errors, programming errors and permanent SQL failures pass unchanged.
  */
 export function asStepError(error: unknown, where: string): unknown {
+  if (error instanceof TaskCancelledError) {
+    return new EtlTransientError(`${where}: SQL call timed out: ${error.message}`, {
+      cause: error,
+      context: { timedOut: true },
+    });
+  }
   if (isSqlError(error) && error.retriable) {
     return new EtlTransientError(`${where}: ${error.message}`, {
       cause: error,

@@ -1,4 +1,13 @@
-import { ExponentialBackoff, handleWhen, type IPolicy, retry } from 'cockatiel';
+import {
+  ExponentialBackoff,
+  handleWhen,
+  type IPolicy,
+  retry,
+  TaskCancelledError,
+  TimeoutStrategy,
+  timeout,
+  wrap,
+} from 'cockatiel';
 import { isTransientAwsError } from '../aws/transientAwsError.js';
 import { isRetriable } from '../resilience/policies.js';
 
@@ -14,6 +23,14 @@ export const ETL_DEFAULTS = {
   sqlRetries: 2,
   sqlRetryInitialDelayMillis: 100,
   sqlRetryMaxDelayMillis: 1_000,
+  /**
+   * One SQL call (a statement, or an audit transaction) that has not answered by then is abandoned as
+   * transient. Above the pg adapter's 15 s statement timeout, so a slow statement is cancelled by the
+   * server first; and every attempt of a call together, `(sqlRetries + 1) * sqlTimeoutMillis` plus the
+   * backoff, stays well below the step Lambdas' 5-minute timeout, so a hung call fails as
+   * `EtlTransientError` (which the state machine retries) instead of timing the invocation out.
+   */
+  sqlTimeoutMillis: 30_000,
   /** Rows per extraction page and per load statement (well under the Data API's 1 MiB response). */
   pageSize: 1_000,
   /** Window ends lag `now()` by this much, so transactions that commit late are not missed. */
@@ -39,15 +56,24 @@ export const etlSettings = (overrides: Partial<EtlSettings> = {}): EtlSettings =
   ...overrides,
 });
 
-/** Around every SQL call of the ETL (shards and warehouse): jittered exponential retry of retriable errors. */
+/** A SQL failure worth another attempt: a retriable error, or an attempt that timed out. */
+const isSqlBlip = (error: unknown): boolean => error instanceof TaskCancelledError || isRetriable(error);
+
+/**
+ * Around every SQL call of the ETL (shards and warehouse): a timeout per attempt inside a jittered
+ * exponential retry of retriable errors and timeouts. The next attempt takes another connection: the hung
+ * one stays busy until the network gives it back. When the last attempt times out the caller gets
+ * cockatiel's `TaskCancelledError`, which `asStepError` turns into `EtlTransientError`.
+ */
 export function etlSqlPolicy(settings: EtlSettings): IPolicy {
-  return retry(handleWhen(isRetriable), {
+  const retrying = retry(handleWhen(isSqlBlip), {
     maxAttempts: settings.sqlRetries,
     backoff: new ExponentialBackoff({
       initialDelay: settings.sqlRetryInitialDelayMillis,
       maxDelay: settings.sqlRetryMaxDelayMillis,
     }),
   });
+  return wrap(retrying, timeout(settings.sqlTimeoutMillis, TimeoutStrategy.Aggressive));
 }
 
 /** Around StartExecution: throttling, server faults and socket errors are retried with jittered backoff. */
