@@ -40,10 +40,10 @@ async function fillShards(services: LocalDataServices, customers: number): Promi
 }
 
 const SCRATCH = `CREATE TABLE etl_copy_scratch (
-  customer_id text, email text, phone text, given_name text, family_name text, address_line1 text,
+  customer_id text, source_shard text, event_count bigint, email text, phone text, given_name text, family_name text, address_line1 text,
   address_line2 text, address_city text, address_postal_code text, address_country text,
-  registered_at timestamptz, erased boolean, erased_at timestamptz, event_count bigint,
-  last_event_at timestamptz, source_updated_at timestamptz)`;
+  erased boolean, registered_at timestamptz, erased_at timestamptz, last_event_at timestamptz,
+  source_updated_at timestamptz)`;
 
 /**
  * The baseline: the same rows in the same shape streamed with `COPY ... TO STDOUT` from each shard into
@@ -68,7 +68,11 @@ async function rawCopy(services: LocalDataServices): Promise<number> {
       ]);
       try {
         await pipeline(
-          source.query(pgCopy.to(`COPY (SELECT ${shapedCustomerColumns(false)} FROM customers) TO STDOUT`)),
+          source.query(
+            pgCopy.to(
+              `COPY (SELECT ${shapedCustomerColumns('digest', source.escapeLiteral(shard.id))} FROM customers) TO STDOUT`,
+            ),
+          ),
           target.query(pgCopy.from('COPY etl_copy_scratch FROM STDIN')),
         );
       } finally {

@@ -30,6 +30,10 @@ const RETRY_WAITS = { OpenBatch: 5, ExtractLoad: 5, ValidateShard: 5, CloseBatch
 
 // ---- Expectations, computed here from the shards' raw rows, independently of the ETL's SQL. ----
 
+/** UTC ISO-8601 text with microseconds, as PostgreSQL writes it: the whole precision of a timestamptz. */
+const iso = (column: string, alias = column) =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${alias}`;
+
 interface RawCustomer {
   customer_id: string;
   email: string | null;
@@ -37,10 +41,16 @@ interface RawCustomer {
   given_name: string | null;
   family_name: string | null;
   address: { line1: string; line2?: string; city: string; postalCode: string; country: string } | null;
-  registered_at: Date | null;
-  erased_at: Date | null;
+  registered_at: string | null;
+  erased_at: string | null;
   event_count: string;
+  last_event_at: string;
+  updated_at: string;
 }
+
+const RAW_COLUMNS =
+  'customer_id, email, phone, given_name, family_name, address, event_count::text AS event_count, ' +
+  `${iso('registered_at')}, ${iso('erased_at')}, ${iso('last_event_at')}, ${iso('updated_at')}`;
 
 interface ReportingRow {
   customer_id: string;
@@ -54,14 +64,18 @@ interface ReportingRow {
   address_city: string | null;
   address_postal_code: string | null;
   address_country: string | null;
-  registered_at: Date | null;
+  registered_at: string | null;
   erased: boolean;
+  erased_at: string | null;
   event_count: string;
+  last_event_at: string;
+  source_updated_at: string;
 }
 
 const COLUMNS =
   'customer_id, source_shard, email, phone, given_name, family_name, address_line1, address_line2, address_city, ' +
-  'address_postal_code, address_country, registered_at, erased, event_count::text AS event_count';
+  `address_postal_code, address_country, ${iso('registered_at')}, erased, ${iso('erased_at')}, ` +
+  `event_count::text AS event_count, ${iso('last_event_at')}, ${iso('source_updated_at')}`;
 
 function expectedRow(shard: string, raw: RawCustomer): ReportingRow {
   const erased = raw.erased_at !== null;
@@ -80,16 +94,29 @@ function expectedRow(shard: string, raw: RawCustomer): ReportingRow {
     address_country: keep(raw.address?.country),
     registered_at: raw.registered_at,
     erased,
+    erased_at: raw.erased_at,
     event_count: raw.event_count,
+    last_event_at: raw.last_event_at,
+    source_updated_at: raw.updated_at,
   };
 }
 
-/** md5 of the reported fields joined by U+001F, NULL as U+001E; the sum of their first 64 bits, mod 2^64. */
+/** `2026-01-02T03:04:05.123456Z` as epoch microseconds. */
+const micros = (text: string | null): string | null =>
+  text === null
+    ? null
+    : (BigInt(Date.parse(`${text.slice(0, 19)}Z`)) * 1_000n + BigInt(text.slice(20, 26))).toString();
+
+/**
+ * md5 of every loaded field (timestamps in epoch microseconds) joined by U+001F, NULL as U+001E; the sum of
+ * their first 64 bits, mod 2^64.
+ */
 function expectedChecksum(rows: readonly ReportingRow[]): string {
   let sum = 0n;
   for (const r of rows) {
     const fields = [
       r.customer_id,
+      r.source_shard,
       r.event_count,
       r.email,
       r.phone,
@@ -101,7 +128,10 @@ function expectedChecksum(rows: readonly ReportingRow[]): string {
       r.address_postal_code,
       r.address_country,
       String(r.erased),
-      r.registered_at === null ? null : String(r.registered_at.getTime()),
+      micros(r.registered_at),
+      micros(r.erased_at),
+      micros(r.last_event_at),
+      micros(r.source_updated_at),
     ];
     const digest = createHash('md5')
       .update(fields.map((f) => f ?? '\u001e').join('\u001f'))
@@ -154,8 +184,7 @@ describe('ETL state machine (step-functions/etl.asl.json) on real PostgreSQL sha
       const client = services.shardClient(shard.id);
       try {
         const raw = await client.query<RawCustomer & Record<string, unknown>>(
-          `SELECT customer_id, email, phone, given_name, family_name, address, registered_at, erased_at,
-             event_count::text AS event_count FROM customers`,
+          `SELECT ${RAW_COLUMNS} FROM customers`,
         );
         for (const r of raw.rows) rows.set(r.customer_id, expectedRow(shard.id, r));
       } finally {
@@ -381,28 +410,41 @@ describe('ETL state machine (step-functions/etl.asl.json) on real PostgreSQL sha
   });
 
   it('fails validation without retrying it when the warehouse disagrees, and a re-run repairs the rows', async () => {
-    await apply(generateTraffic({ events: 40, customers: 40, customerPrefix: 'etl-tamper' }));
-    let tampered = 0;
+    await apply(
+      generateTraffic({ events: 60, customers: 40, customerPrefix: 'etl-tamper', erasureRate: 0.3 }),
+    );
+    let renamed = 0;
+    let retimed = 0;
 
     const failed = await runEtlLocally(
       options({
-        // Someone edits the warehouse between the load and the validation of shard-0.
+        // Someone edits the warehouse between the load and the validation of shard-0: a reported attribute
+        // of the customers still there, and the last event time of the erased ones.
         intercept: async (state, input, next) => {
           if (state === 'ValidateShard' && (input as { shardId?: string }).shardId === 'shard-0') {
-            const edited = await warehouse.query(
+            const batchId = String((input as { batchId?: string }).batchId);
+            const named = await warehouse.query(
               `UPDATE dim_customer SET given_name = 'tampered'
                WHERE loaded_batch_id = :batchId AND source_shard = 'shard-0' AND NOT erased`,
-              { batchId: String((input as { batchId?: string }).batchId) },
+              { batchId },
             );
-            tampered += edited.rowCount;
+            const timed = await warehouse.query(
+              `UPDATE dim_customer SET last_event_at = last_event_at - interval '1 millisecond'
+               WHERE loaded_batch_id = :batchId AND source_shard = 'shard-0' AND erased`,
+              { batchId },
+            );
+            renamed += named.rowCount;
+            retimed += timed.rowCount;
           }
           return (await next(input)) as JSONValue;
         },
       }),
     );
+    const tampered = renamed + retimed;
 
     expect(failed).toMatchObject({ status: 'FAILED', error: 'EtlBatchFailed' });
-    expect(tampered).toBeGreaterThan(0);
+    expect(renamed).toBeGreaterThan(0);
+    expect(retimed).toBeGreaterThan(0);
     const { rows } = await warehouse.query(
       `SELECT batch_id FROM etl_batches WHERE status = 'FAILED' ORDER BY window_end DESC LIMIT 1`,
     );

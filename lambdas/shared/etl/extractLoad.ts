@@ -1,6 +1,12 @@
 import type { IPolicy } from 'cockatiel';
 import { type SqlClient, SqlJson } from '../sql/index.js';
-import { ID_ORDER, shapedCustomerColumns } from './reportingRow.js';
+import {
+  ID_ORDER,
+  REPORTING_COLUMNS,
+  type ReportingColumn,
+  type ReportingType,
+  shapedCustomerColumns,
+} from './reportingRow.js';
 
 /** One shard's part of a batch: the step input of both `extractLoad` and `validateShard`. */
 export interface ShardWindow {
@@ -21,30 +27,28 @@ export interface LoadCounts {
 }
 
 const EXTRACT_PAGE = `
-  SELECT ${shapedCustomerColumns(true)}
+  SELECT ${shapedCustomerColumns('load')}
   FROM customers
   WHERE updated_at >= :windowStart::timestamptz AND updated_at < :windowEnd::timestamptz
     AND ${ID_ORDER} > :after
   ORDER BY ${ID_ORDER}
   LIMIT :limit`;
 
-const REPORTED = [
-  'source_shard',
-  'email',
-  'phone',
-  'given_name',
-  'family_name',
-  'address_line1',
-  'address_line2',
-  'address_city',
-  'address_postal_code',
-  'address_country',
-  'registered_at',
-  'erased',
-  'erased_at',
-  'event_count',
-  'last_event_at',
-];
+/** How each column travels in the page's JSON: bigints and timestamps as text (see `shapedCustomerColumns`). */
+const JSON_TYPE: Readonly<Record<ReportingType, string>> = {
+  text: 'text',
+  boolean: 'boolean',
+  bigint: 'text',
+  timestamptz: 'text',
+};
+
+const fromJson = ({ name, type }: ReportingColumn) =>
+  JSON_TYPE[type] === type ? `r.${name}` : `r.${name}::${type}`;
+
+/** The columns compared to decide whether the same source version differs (a repair). */
+const REPORTED = REPORTING_COLUMNS.map((c) => c.name).filter(
+  (name) => name !== 'customer_id' && name !== 'source_updated_at',
+);
 
 /**
  * One set-based statement per page. A row is written when it is newer than the warehouse's, or the same
@@ -52,18 +56,12 @@ const REPORTED = [
  * version again changes nothing, so re-running any batch is a no-op for rows already loaded.
  */
 const LOAD_PAGE = `
-  INSERT INTO dim_customer AS d (customer_id, ${REPORTED.join(', ')}, source_updated_at, loaded_batch_id)
-  SELECT r.customer_id, :shardId, r.email, r.phone, r.given_name, r.family_name, r.address_line1,
-    r.address_line2, r.address_city, r.address_postal_code, r.address_country, r.registered_at::timestamptz,
-    r.erased, r.erased_at::timestamptz, r.event_count::bigint, r.last_event_at::timestamptz,
-    r.source_updated_at::timestamptz, :batchId
-  FROM jsonb_to_recordset(:rows::jsonb) AS r(customer_id text, email text, phone text, given_name text,
-    family_name text, address_line1 text, address_line2 text, address_city text, address_postal_code text,
-    address_country text, registered_at text, erased boolean, erased_at text, event_count text,
-    last_event_at text, source_updated_at text)
+  INSERT INTO dim_customer AS d (${REPORTING_COLUMNS.map((c) => c.name).join(', ')}, loaded_batch_id)
+  SELECT ${REPORTING_COLUMNS.map(fromJson).join(', ')}, :batchId
+  FROM jsonb_to_recordset(:rows::jsonb)
+    AS r(${REPORTING_COLUMNS.map((c) => `${c.name} ${JSON_TYPE[c.type]}`).join(', ')})
   ON CONFLICT (customer_id) DO UPDATE SET
-    ${REPORTED.map((c) => `${c} = EXCLUDED.${c}`).join(', ')},
-    source_updated_at = EXCLUDED.source_updated_at, loaded_batch_id = EXCLUDED.loaded_batch_id,
+    ${[...REPORTED, 'source_updated_at', 'loaded_batch_id'].map((c) => `${c} = EXCLUDED.${c}`).join(', ')},
     loaded_at = now()
   WHERE d.source_updated_at < EXCLUDED.source_updated_at
     OR (d.source_updated_at = EXCLUDED.source_updated_at
@@ -89,6 +87,7 @@ export async function extractLoad(
   for (;;) {
     const page = await options.policy.execute(() =>
       source.query(EXTRACT_PAGE, {
+        shardId: window.shardId,
         windowStart: window.windowStart,
         windowEnd: window.windowEnd,
         after,
@@ -99,7 +98,6 @@ export async function extractLoad(
     if (last === undefined) break;
     const loaded = await options.policy.execute(() =>
       warehouse.query(LOAD_PAGE, {
-        shardId: window.shardId,
         batchId: window.batchId,
         rows: new SqlJson(page.rows),
       }),

@@ -19,7 +19,7 @@ export interface ShardValidation {
 const SOURCE_DIGESTS = `
   SELECT customer_id, ${ROW_DIGEST} AS digest
   FROM (
-    SELECT ${shapedCustomerColumns(false)} FROM customers
+    SELECT ${shapedCustomerColumns('digest')} FROM customers
     WHERE updated_at >= :windowStart::timestamptz AND updated_at < :windowEnd::timestamptz
       AND ${ID_ORDER} > :after
     ORDER BY ${ID_ORDER}
@@ -83,7 +83,7 @@ export async function validateShard(
 ): Promise<ShardValidation> {
   const range = { windowStart: window.windowStart, windowEnd: window.windowEnd };
   const { policy, pageSize } = options;
-  const sourceSide = digests(source, SOURCE_DIGESTS, range, policy, pageSize);
+  const sourceSide = digests(source, SOURCE_DIGESTS, { ...range, shardId: window.shardId }, policy, pageSize);
   const warehouseSide = digests(
     warehouse,
     WAREHOUSE_DIGESTS,
