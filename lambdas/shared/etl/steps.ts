@@ -190,7 +190,7 @@ export function createEtlSteps(deps: EtlStepDependencies): EtlSteps {
         window,
         'validate',
         () => validateShard(source, deps.warehouse, window, { policy, pageSize: deps.settings.pageSize }),
-        (v) => ({ sourceRows: v.sourceRows, warehouseRows: v.warehouseRows, checksum: v.sourceChecksum }),
+        (v) => ({ sourceRows: v.sourceRows, warehouseRows: v.warehouseRows, checksum: v.checksum }),
       );
       return {
         shardId: window.shardId,
@@ -199,7 +199,7 @@ export function createEtlSteps(deps: EtlStepDependencies): EtlSteps {
         rowsWritten: load.rowsWritten,
         sourceRows: checked.sourceRows,
         warehouseRows: checked.warehouseRows,
-        checksum: checked.sourceChecksum,
+        checksum: checked.checksum,
       };
     },
 
