@@ -495,4 +495,71 @@ describe('ETL state machine (step-functions/etl.asl.json) on real PostgreSQL sha
     expect(String(tries[0]?.error)).toMatch(/^EtlTransientError: extract-load shard-1: SQL call timed out/);
     expect(await warehouseRows()).toEqual(expected);
   }, 30_000);
+
+  it('accepts a loaded row whose customer moved past the window before validation; the next batch loads it', async () => {
+    await apply(generateTraffic({ events: 40, customers: 30, customerPrefix: 'etl-moved' }));
+    const shard0 = shards.get('shard-0');
+    if (shard0 === undefined) throw new Error('no client for shard-0');
+    let moved = '';
+
+    const first = await runEtlLocally(
+      options({
+        // The consumer changes a customer of shard-0 after its load and before its validation: the shard's
+        // row now belongs to a later window, while the warehouse still holds this window's version.
+        intercept: async (state, input, next) => {
+          if (state === 'ValidateShard' && (input as { shardId?: string }).shardId === 'shard-0') {
+            const { rows } = await warehouse.query(
+              `SELECT customer_id FROM dim_customer
+               WHERE loaded_batch_id = :batchId AND source_shard = 'shard-0' AND NOT erased
+               ORDER BY customer_id LIMIT 1`,
+              { batchId: String((input as { batchId?: string }).batchId) },
+            );
+            moved = String(rows[0]?.customer_id);
+            await shard0.query(
+              `UPDATE customers SET family_name = 'Moved', event_count = event_count + 1, updated_at = now()
+               WHERE customer_id = :id`,
+              { id: moved },
+            );
+          }
+          return (await next(input)) as JSONValue;
+        },
+      }),
+    );
+
+    const output = succeeded(first);
+    expect(moved).toMatch(/^etl-moved/);
+    const steps = await warehouse.query(
+      `SELECT step, status, rows_extracted::int AS rows_extracted, source_rows::int AS source_rows,
+         warehouse_rows::int AS warehouse_rows
+       FROM etl_shard_attempts WHERE batch_id = :batchId AND shard_id = 'shard-0' ORDER BY attempt_id`,
+      { batchId: output.batchId },
+    );
+    const loaded = Number(steps.rows[0]?.rows_extracted);
+    expect(steps.rows).toEqual([
+      {
+        step: 'extract-load',
+        status: 'SUCCEEDED',
+        rows_extracted: loaded,
+        source_rows: null,
+        warehouse_rows: null,
+      },
+      {
+        step: 'validate',
+        status: 'SUCCEEDED',
+        rows_extracted: null,
+        source_rows: loaded - 1,
+        warehouse_rows: loaded - 1,
+      },
+    ]);
+    expect(await batchRow(output.batchId)).toMatchObject({ status: 'SUCCEEDED', error: null });
+
+    const next = succeeded(await runEtlLocally(options()));
+
+    const { rows } = await warehouse.query(
+      'SELECT family_name, loaded_batch_id FROM dim_customer WHERE customer_id = :id',
+      { id: moved },
+    );
+    expect(rows).toEqual([{ family_name: 'Moved', loaded_batch_id: next.batchId }]);
+    expect(await warehouseRows()).toEqual(await expectedWarehouse());
+  });
 });
