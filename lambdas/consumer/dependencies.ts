@@ -3,7 +3,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { type ConsumerSettings, CustomerEventConsumer } from '../shared/consumer/CustomerEventConsumer.js';
 import type { DeadLetterSink } from '../shared/consumer/deadLetters.js';
 import type { Parking } from '../shared/consumer/parking.js';
-import { connectLeniently, createRedisClient, type RedisClient } from '../shared/redis/createRedisClient.js';
+import { openRedis, type RedisClient } from '../shared/redis/createRedisClient.js';
 import { type ShardMap, ShardRouter } from '../shared/sharding/index.js';
 import { type SqlClient, sqlClientFor } from '../shared/sql/index.js';
 
@@ -42,15 +42,7 @@ export async function wireConsumer(wiring: ConsumerWiring): Promise<WiredConsume
   const shards =
     wiring.shards ??
     new Map(router.shards.map((s) => [s.id, sqlClientFor(s, wiring.maxConnectionsPerShard)]));
-  let redis: RedisClient | undefined;
-  if (wiring.redis) {
-    const onError = (error: unknown) =>
-      wiring.logger.debug('redis connection error', {
-        error: error instanceof Error ? error.message : String(error),
-      });
-    redis = createRedisClient(wiring.redis, onError);
-    await connectLeniently(redis, onError);
-  }
+  const redis = wiring.redis ? await openRedis(wiring.redis, wiring.logger) : undefined;
   const consumer = new CustomerEventConsumer({
     router,
     shards,

@@ -6,7 +6,7 @@ import { KafkaPublisher, type KafkaPublisherOptions } from '../shared/ingest/Kaf
 import type { EventPublisher } from '../shared/ingest/publisher.js';
 import { ResilientPublisher } from '../shared/ingest/ResilientPublisher.js';
 import { SqsSpilloverBuffer } from '../shared/ingest/SqsSpilloverBuffer.js';
-import { connectLeniently, createRedisClient, type RedisClient } from '../shared/redis/createRedisClient.js';
+import { openRedis, type RedisClient } from '../shared/redis/createRedisClient.js';
 import { createRouter, type Router, v1Routes } from './routes.js';
 
 export interface PublisherWiring extends KafkaPublisherOptions {
@@ -56,15 +56,7 @@ export interface WiredIngest {
  * client reconnects in the background and requests are accepted without the idempotency guard meanwhile.
  */
 export async function wireIngest(wiring: IngestWiring): Promise<WiredIngest> {
-  let redis: RedisClient | undefined;
-  if (wiring.redis) {
-    const onError = (error: unknown) =>
-      wiring.logger.debug('redis connection error', {
-        error: error instanceof Error ? error.message : String(error),
-      });
-    redis = createRedisClient(wiring.redis, onError);
-    await connectLeniently(redis, onError);
-  }
+  const redis = wiring.redis ? await openRedis(wiring.redis, wiring.logger) : undefined;
   const service = new IngestService({
     publisher: wiring.publisher,
     topic: wiring.topic,

@@ -2,8 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { CustomerQueryService, type QuerySettings } from '../shared/query/index.js';
 import {
-  connectLeniently,
-  createRedisClient,
+  openRedis,
   type RedisClient,
   type RedisConnectionOptions,
 } from '../shared/redis/createRedisClient.js';
@@ -38,15 +37,7 @@ export interface WiredQueryService {
 export async function wireQueryService(wiring: QueryWiring): Promise<WiredQueryService> {
   const router = new ShardRouter(wiring.shardMap);
   const shards = new Map(router.shards.map((s) => [s.id, sqlClientFor(s, wiring.maxConnectionsPerShard)]));
-  let redis: RedisClient | undefined;
-  if (wiring.redis) {
-    const onError = (error: unknown) =>
-      wiring.logger.debug('redis connection error', {
-        error: error instanceof Error ? error.message : String(error),
-      });
-    redis = createRedisClient(wiring.redis, onError);
-    await connectLeniently(redis, onError);
-  }
+  const redis = wiring.redis ? await openRedis(wiring.redis, wiring.logger) : undefined;
   const service = new CustomerQueryService({
     router,
     shards,

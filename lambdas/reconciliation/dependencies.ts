@@ -3,7 +3,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { CustomerIndex } from '../shared/index/CustomerIndex.js';
 import { type ReconciliationSettings, reconciliationSettings } from '../shared/reconciliation/policies.js';
 import { type ReconciliationSteps, reconciliationSteps } from '../shared/reconciliation/steps.js';
-import { connectLeniently, createRedisClient, type RedisClient } from '../shared/redis/createRedisClient.js';
+import { openRedis, type RedisClient } from '../shared/redis/createRedisClient.js';
 import type { EventLogReader, EventLogWriter } from '../shared/replay/eventLog.js';
 import { type ReplaySettings, replaySettings } from '../shared/replay/policies.js';
 import { type ShardMap, ShardRouter } from '../shared/sharding/index.js';
@@ -39,12 +39,7 @@ export async function wireReconciliation(wiring: ReconciliationWiring): Promise<
   const shards = new Map<string, SqlClient>(
     router.shards.map((s) => [s.id, sqlClientFor(s, wiring.maxConnectionsPerShard)]),
   );
-  const onError = (error: unknown) =>
-    wiring.logger.debug('redis connection error', {
-      error: error instanceof Error ? error.message : String(error),
-    });
-  const redis = createRedisClient(wiring.redis, onError);
-  await connectLeniently(redis, onError);
+  const redis = await openRedis(wiring.redis, wiring.logger);
   const steps = reconciliationSteps({
     router,
     shards,

@@ -100,15 +100,7 @@ export class CustomerEventConsumer {
   private readonly idempotencyBreaker: IPolicy;
   private readonly index: IndexMaintainer;
   /** Running totals since this consumer was created (progress displays, drills). */
-  public readonly totals: Counters = {
-    applied: 0,
-    stale: 0,
-    duplicates: 0,
-    poison: 0,
-    failed: 0,
-    parked: 0,
-    idempotencyBypassed: 0,
-  };
+  public readonly totals: Counters = noCounts();
   private readonly idempotencyConfig: IdempotencyConfig;
 
   public constructor(private readonly deps: ConsumerDependencies) {
@@ -141,15 +133,7 @@ export class CustomerEventConsumer {
    * @returns the partial batch response: the records to redeliver, per partition.
    */
   public async handle(event: MSKEvent, context?: Context): Promise<KafkaBatchResponse> {
-    const counters: Counters = {
-      applied: 0,
-      stale: 0,
-      duplicates: 0,
-      poison: 0,
-      failed: 0,
-      parked: 0,
-      idempotencyBypassed: 0,
-    };
+    const counters = noCounts();
     const failed: MSKRecord[] = [];
     const valid: Array<{ record: MSKRecord; pending: PendingEvent; shardId: string }> = [];
     const letters: Array<{ record: MSKRecord; letter: DeadLetter }> = [];
@@ -400,6 +384,16 @@ export class CustomerEventConsumer {
     metrics.publishStoredMetrics();
   }
 }
+
+const noCounts = (): Counters => ({
+  applied: 0,
+  stale: 0,
+  duplicates: 0,
+  poison: 0,
+  failed: 0,
+  parked: 0,
+  idempotencyBypassed: 0,
+});
 
 const count = (c: Counters, outcome: EventOutcome): void => {
   if (outcome === 'applied') c.applied += 1;

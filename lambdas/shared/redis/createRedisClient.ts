@@ -58,6 +58,21 @@ export async function connectLeniently(
 }
 
 /**
+ * A client created and connected leniently, its connection errors logged at debug level (they are
+ * expected while Redis is away, and the breakers around its use report what matters).
+ */
+export async function openRedis(
+  options: RedisConnectionOptions,
+  logger: { debug(message: string, extra: Record<string, unknown>): void },
+): Promise<RedisClient> {
+  const onError = (error: unknown) =>
+    logger.debug('redis connection error', { error: error instanceof Error ? error.message : String(error) });
+  const client = createRedisClient(options, onError);
+  await connectLeniently(client, onError);
+  return client;
+}
+
+/**
  * The same connection, with every command not yet sent when `signal` fires abandoned. Commands already
  * written wait for their reply regardless (that is how the client works), so callers also bound their
  * wait with `untilDeadline`.
