@@ -3,14 +3,13 @@ import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { Construct } from 'constructs';
-import { GuardedFunction, LIVE_ALIAS } from '../constructs/GuardedFunction.js';
+import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
 import type { PlatformHttpApi } from '../constructs/PlatformHttpApi.js';
 import { SpilloverQueue } from '../constructs/SpilloverQueue.js';
+import { scheduleInvocation } from '../constructs/scheduleInvocation.js';
 import type { DataStack } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
 import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
@@ -153,7 +152,15 @@ export class IngestStack extends PlatformStack {
     });
     cluster.grantProduce(this.drainer, [topic]);
     this.spillover.grantDrain(this.drainer);
-    this.drainSchedule = this.drainEveryMinute();
+    // A failed drain is not retried: the next one starts a minute later from the same queue.
+    this.drainSchedule = scheduleInvocation(this, 'DrainSchedule', this.drainer, {
+      interval: DRAIN_INTERVAL,
+      description: 'Republishes the ingest spillover to the brokers, every minute',
+      scheduleGroup: new scheduler.ScheduleGroup(this, 'Schedules', {
+        scheduleGroupName: `cdp-${this.config.name}-ingest`,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    });
 
     const ingestMetric = (metricName: string) =>
       new cloudwatch.Metric({
@@ -239,28 +246,5 @@ export class IngestStack extends PlatformStack {
       alarm.addAlarmAction(notify);
       alarm.addOkAction(notify);
     }
-  }
-
-  /**
-   * Invokes the drainer through its `live` alias every minute; the scheduler's role may invoke that alias
-   * and nothing else. A failed drain is not retried, neither by the scheduler nor by Lambda: the next one
-   * starts a minute later from the same queue.
-   */
-  private drainEveryMinute(): scheduler.Schedule {
-    const alias = new lambda.Alias(this, 'DrainerAlias', {
-      aliasName: LIVE_ALIAS,
-      version: this.drainer.function.currentVersion,
-    });
-    alias.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: DRAIN_INTERVAL });
-    const group = new scheduler.ScheduleGroup(this, 'Schedules', {
-      scheduleGroupName: `cdp-${this.config.name}-ingest`,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    return new scheduler.Schedule(this, 'DrainSchedule', {
-      description: 'Republishes the ingest spillover to the brokers, every minute',
-      scheduleGroup: group,
-      schedule: scheduler.ScheduleExpression.rate(DRAIN_INTERVAL),
-      target: new LambdaInvoke(alias, { retryAttempts: 0, maxEventAge: DRAIN_INTERVAL }),
-    });
   }
 }

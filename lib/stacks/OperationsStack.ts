@@ -2,13 +2,11 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { Construct } from 'constructs';
 import { AlarmTopic } from '../constructs/AlarmTopic.js';
-import { LIVE_ALIAS } from '../constructs/GuardedFunction.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
+import { scheduleInvocation } from '../constructs/scheduleInvocation.js';
 import type { DataStack } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
 import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
@@ -119,8 +117,15 @@ export class OperationsStack extends PlatformStack {
       scheduleGroupName: `cdp-${config.name}-health-checks`,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.brokerHealthSchedule = this.everyMinute('BrokerHealthSchedule', this.brokerHealth, 'MSK cluster');
-    this.cacheHealthSchedule = this.everyMinute('CacheHealthSchedule', this.cacheHealth, 'Redis index');
+    // A check that fails is not retried: the next runs a minute later, and the alarms count the missing report.
+    const everyMinute = (id: string, check: PlatformFunction, subject: string) =>
+      scheduleInvocation(this, id, check, {
+        interval: CHECK_INTERVAL,
+        description: `Health check of the ${subject}, every minute`,
+        scheduleGroup: this.scheduleGroup,
+      });
+    this.brokerHealthSchedule = everyMinute('BrokerHealthSchedule', this.brokerHealth, 'MSK cluster');
+    this.cacheHealthSchedule = everyMinute('CacheHealthSchedule', this.cacheHealth, 'Redis index');
 
     this.alarmTopic = new AlarmTopic(this, 'Alarms', {
       displayName: `Customer data platform (${config.name}) health`,
@@ -175,24 +180,5 @@ export class OperationsStack extends PlatformStack {
     for (const alarm of [this.clusterHealthAlarm, this.cacheHealthAlarm, this.cacheFailoverAlarm]) {
       this.alarmTopic.notifyOn(alarm);
     }
-  }
-
-  /**
-   * Invokes `check` through its `live` alias every minute. The scheduler's role may invoke that alias and
-   * nothing else. A check that fails is not retried, neither by the scheduler nor by Lambda: the next one
-   * runs a minute later, and the health alarms count the missing report.
-   */
-  private everyMinute(id: string, check: PlatformFunction, subject: string): scheduler.Schedule {
-    const alias = new lambda.Alias(this, `${id}Alias`, {
-      aliasName: LIVE_ALIAS,
-      version: check.function.currentVersion,
-    });
-    alias.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: CHECK_INTERVAL });
-    return new scheduler.Schedule(this, id, {
-      description: `Health check of the ${subject}, every minute`,
-      scheduleGroup: this.scheduleGroup,
-      schedule: scheduler.ScheduleExpression.rate(CHECK_INTERVAL),
-      target: new LambdaInvoke(alias, { retryAttempts: 0, maxEventAge: CHECK_INTERVAL }),
-    });
   }
 }

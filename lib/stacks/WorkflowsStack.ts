@@ -3,15 +3,13 @@ import { CfnOutput, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as events from 'aws-cdk-lib/aws-events';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { Construct } from 'constructs';
 import { AlarmTopic } from '../constructs/AlarmTopic.js';
-import { LIVE_ALIAS } from '../constructs/GuardedFunction.js';
 import type { KafkaCluster } from '../constructs/KafkaCluster.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
 import { ShardSchemaMigrations } from '../constructs/ShardSchemaMigrations.js';
+import { scheduleInvocation } from '../constructs/scheduleInvocation.js';
 import { WorkflowStateMachine } from '../constructs/WorkflowStateMachine.js';
 import { WorkflowSteps } from '../constructs/WorkflowSteps.js';
 import { acknowledge } from '../nag.js';
@@ -308,7 +306,11 @@ export class WorkflowsStack extends PlatformStack {
       description: `Starts the ETL into the warehouse every ${etlSettings.intervalMinutes} minutes`,
     });
     const recoveryInterval = Duration.minutes(etlSettings.recoveryIntervalMinutes);
-    this.recoverySchedule = this.invokeEvery('EtlRecoverySchedule', this.recovery, recoveryInterval);
+    this.recoverySchedule = scheduleInvocation(this, 'EtlRecoverySchedule', this.recovery, {
+      interval: recoveryInterval,
+      description: `Runs ${this.recovery.node.id} every ${recoveryInterval.toMinutes()} minutes`,
+      scheduleGroup: this.scheduleGroup,
+    });
     this.reconciliationSchedule = this.reconciliation.startEvery('Schedule', {
       interval: Duration.minutes(reconciliationSettings.intervalMinutes),
       group: this.scheduleGroup,
@@ -422,25 +424,6 @@ export class WorkflowsStack extends PlatformStack {
         "reads never share partitions and the consumer's offsets are never touched; the group names are only " +
         `known at run time. The grant covers groups of that prefix on the ${clusterName} cluster only (any ` +
         'incarnation of its name), DescribeGroup and AlterGroup only; topic reads name the exact topic ARN',
-    });
-  }
-
-  /**
-   * Invokes `fn` through its `live` alias every `interval`; the scheduler's role may invoke that alias and
-   * nothing else. A failed run is not retried, neither by the scheduler nor by Lambda: the next one comes
-   * an interval later, and the alarms count what it did not report.
-   */
-  private invokeEvery(id: string, fn: PlatformFunction, interval: Duration): scheduler.Schedule {
-    const alias = new lambda.Alias(this, `${id}Alias`, {
-      aliasName: LIVE_ALIAS,
-      version: fn.function.currentVersion,
-    });
-    alias.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: interval });
-    return new scheduler.Schedule(this, id, {
-      description: `Runs ${fn.node.id} every ${interval.toMinutes()} minutes`,
-      scheduleGroup: this.scheduleGroup,
-      schedule: scheduler.ScheduleExpression.rate(interval),
-      target: new LambdaInvoke(alias, { retryAttempts: 0, maxEventAge: interval }),
     });
   }
 }
