@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import { appendFile, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -7,6 +6,7 @@ import {
   giveToPostgres,
   postgresBinary,
   removeScratchDir,
+  removeScratchDirSync,
   runCommand,
 } from './binaries.js';
 import { HarnessError, isHarnessError, tailLines } from './errors.js';
@@ -458,11 +458,7 @@ export class PostgresServer implements ManagedServer {
     }
     this.postmasterPid = undefined;
     this.destroyed = true;
-    try {
-      rmSync(this.rootDir, { recursive: true, force: true });
-    } catch {
-      // Best effort during exit.
-    }
+    removeScratchDirSync(this.rootDir);
   }
 
   /** The last `lines` lines of the server log. */

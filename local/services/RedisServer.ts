@@ -1,5 +1,4 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import {
   isolatedEnv,
   redisServerBinary,
   removeScratchDir,
+  removeScratchDirSync,
 } from './binaries.js';
 import { HarnessError, tailLines } from './errors.js';
 import { acceptsConnections, assertNotReserved, freePort, LOOPBACK } from './freePort.js';
@@ -281,11 +281,7 @@ export class RedisServer implements ManagedServer {
   killSync(): void {
     if (this.isRunning()) this.child?.kill('SIGKILL');
     this.destroyed = true;
-    try {
-      rmSync(this.dir, { recursive: true, force: true });
-    } catch {
-      // Best effort during exit.
-    }
+    removeScratchDirSync(this.dir);
   }
 
   /** The last `lines` lines of the server log. */

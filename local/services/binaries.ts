@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { constants } from 'node:fs';
+import { constants, rmSync } from 'node:fs';
 import { access, chmod, chown, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -198,6 +198,15 @@ export async function removeScratchDir(dir: string): Promise<void> {
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   } catch (error: unknown) {
     throw new HarnessError(`Could not remove ${dir}: ${describeError(error)}`, { cause: error });
+  }
+}
+
+/** Synchronous, best-effort {@link removeScratchDir} for process exit, where nothing can be awaited. */
+export function removeScratchDirSync(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // Best effort during exit.
   }
 }
 
