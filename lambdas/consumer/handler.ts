@@ -1,6 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -9,6 +8,7 @@ import type { KafkaBatchResponse } from '../shared/consumer/batchResponse.js';
 import { KafkaRecordParker } from '../shared/consumer/KafkaRecordParker.js';
 import { SqsDeadLetterSink } from '../shared/consumer/SqsDeadLetterSink.js';
 import { KafkaPublisher } from '../shared/ingest/KafkaPublisher.js';
+import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { requiredEnv } from '../shared/requiredEnv.js';
 import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredConsumer, wireConsumer } from './dependencies.js';
@@ -27,7 +27,6 @@ const PARKING_CLIENT_ID = 'cdp-consumer-parking';
  * (RETRY_TOPIC on the cluster CLUSTER_ARN; the producer connects on the first parked record).
  */
 async function wireFromEnvironment(): Promise<WiredConsumer> {
-  const password = await getSecret(requiredEnv('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
   const retryTopic = requiredEnv('RETRY_TOPIC');
   const publisher = new KafkaPublisher({
     clusterArn: requiredEnv('CLUSTER_ARN'),
@@ -37,10 +36,7 @@ async function wireFromEnvironment(): Promise<WiredConsumer> {
   });
   return wireConsumer({
     shardMap: parseShardMap(requiredEnv('SHARD_MAP')),
-    redis: {
-      url: `rediss://${requiredEnv('REDIS_HOST')}:${requiredEnv('REDIS_PORT')}`,
-      password: typeof password === 'string' ? password : undefined,
-    },
+    redis: await elastiCacheFromEnvironment(),
     deadLetters: new SqsDeadLetterSink(
       tracer.captureAWSv3Client(new SQSClient({})),
       requiredEnv('DLQ_QUEUE_URL'),

@@ -1,11 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { errorResponse, type IngestResponse } from '../shared/ingest/IngestService.js';
+import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { requiredEnv } from '../shared/requiredEnv.js';
 import { createPublisher, type WiredIngest, wireIngest } from './dependencies.js';
 import type { HttpRequest } from './routes.js';
@@ -24,7 +24,6 @@ const WIRING_RETRY_AFTER_SECONDS = 5;
  * endpoint with its AUTH token from Secrets Manager.
  */
 async function wireFromEnvironment(): Promise<WiredIngest> {
-  const password = await getSecret(requiredEnv('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
   return wireIngest({
     topic: requiredEnv('TOPIC'),
     publisher: createPublisher({
@@ -38,10 +37,7 @@ async function wireFromEnvironment(): Promise<WiredIngest> {
         ...(process.env.SPILLOVER_MAX_DEPTH ? { bound: Number(process.env.SPILLOVER_MAX_DEPTH) } : {}),
       },
     }),
-    redis: {
-      url: `rediss://${requiredEnv('REDIS_HOST')}:${requiredEnv('REDIS_PORT')}`,
-      password: typeof password === 'string' ? password : undefined,
-    },
+    redis: await elastiCacheFromEnvironment(),
     logger,
     metrics,
   });

@@ -1,8 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { requiredEnv } from '../shared/requiredEnv.js';
 import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredQueryService, wireQueryService } from './dependencies.js';
@@ -19,13 +19,9 @@ const tracer = new Tracer({ serviceName: 'query' });
  * long as the environment.
  */
 async function wireFromEnvironment(): Promise<WiredQueryService> {
-  const password = await getSecret(requiredEnv('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
   return wireQueryService({
     shardMap: parseShardMap(requiredEnv('SHARD_MAP')),
-    redis: {
-      url: `rediss://${requiredEnv('REDIS_HOST')}:${requiredEnv('REDIS_PORT')}`,
-      password: typeof password === 'string' ? password : undefined,
-    },
+    redis: await elastiCacheFromEnvironment(),
     logger,
     metrics,
   });

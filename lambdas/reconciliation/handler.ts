@@ -1,10 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import type { Context } from 'aws-lambda';
 import type { ReconciliationSteps } from '../shared/reconciliation/steps.js';
+import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { mskEventLogFromEnvironment } from '../shared/replay/mskEventLog.js';
 import { requiredEnv } from '../shared/requiredEnv.js';
 import { parseShardMap } from '../shared/sharding/index.js';
@@ -20,13 +20,9 @@ const tracer = new Tracer({ serviceName: 'reconciliation' });
  * RETRY_TOPIC on the MSK cluster CLUSTER_ARN (brokers discovered on first use).
  */
 async function wireFromEnvironment(): Promise<WiredReconciliation> {
-  const password = await getSecret(requiredEnv('REDIS_AUTH_SECRET_ARN'), { maxAge: 300 });
   return wireReconciliation({
     shardMap: parseShardMap(requiredEnv('SHARD_MAP')),
-    redis: {
-      url: `rediss://${requiredEnv('REDIS_HOST')}:${requiredEnv('REDIS_PORT')}`,
-      password: typeof password === 'string' ? password : undefined,
-    },
+    redis: await elastiCacheFromEnvironment(),
     eventLog: mskEventLogFromEnvironment('cdp-reconciliation', {
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       logger,
