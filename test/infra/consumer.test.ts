@@ -10,6 +10,15 @@ import { describe, expect, it } from 'vitest';
 import { type DeploymentStrategy, ENVIRONMENT_NAMES, loadEnvironmentConfig } from '../../lib/config/index.js';
 import { DEPLOYMENT_CONFIGS, GuardedFunction } from '../../lib/constructs/GuardedFunction.js';
 import { retryConsumerGroup } from '../../lib/stacks/ConsumerStack.js';
+import {
+  expectAlarmsNotifyEncryptedTopic,
+  expectDataApiOnEachShard,
+  expectGuardedDeployment,
+  expectNoServiceWideAction,
+  expectOnlyXRayOnAnyResource,
+  expectPlatformFunction,
+  REDIS_VARIABLES,
+} from '../support/infraAssertions.js';
 import { synthesize } from '../support/synth.js';
 import {
   actionsOf,
@@ -33,7 +42,6 @@ describe.each(ENVIRONMENT_NAMES)('Consumer stack (%s)', (name) => {
   const [queueId, queue] = only(consumer, 'AWS::SQS::Queue');
   const [functionId, fn] = only(consumer, 'AWS::Lambda::Function', 'ConsumerFunction');
   const [aliasId, alias] = only(consumer, 'AWS::Lambda::Alias');
-  const [topicId] = only(consumer, 'AWS::SNS::Topic');
   const [customResourceId, customResource] = only(consumer, 'Custom::ShardSchemaMigrations');
   const alarmsById = consumer.findResources('AWS::CloudWatch::Alarm') as Resources;
   const alarmId = (fragment: string): string => only(consumer, 'AWS::CloudWatch::Alarm', fragment)[0];
@@ -111,21 +119,11 @@ describe.each(ENVIRONMENT_NAMES)('Consumer stack (%s)', (name) => {
   });
 
   it(`deploys the alias with ${DEPLOYMENT_CONFIG_NAMES[name]} and rolls back on failure, stop or alarm`, () => {
-    const [groupId, group] = only(consumer, 'AWS::CodeDeploy::DeploymentGroup');
-    const guarded = (group.Properties.AlarmConfiguration as { Alarms: Array<{ Name: unknown }> }).Alarms.map(
-      (alarm) => referencedId(alarm.Name),
-    );
+    const { groupId, group, guardedAlarmIds } = expectGuardedDeployment(consumer, name);
 
-    expect(group.Properties).toMatchObject({
-      DeploymentConfigName: DEPLOYMENT_CONFIG_NAMES[name],
-      AlarmConfiguration: { Enabled: true },
-      AutoRollbackConfiguration: {
-        Enabled: true,
-        Events: ['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST', 'DEPLOYMENT_STOP_ON_ALARM'],
-      },
-    });
-    expect(guarded.sort()).toEqual(Object.keys(alarmsById).sort());
-    expect(guarded).toHaveLength(4);
+    expect(group.Properties).toMatchObject({ AlarmConfiguration: { Enabled: true } });
+    expect(guardedAlarmIds.sort()).toEqual(Object.keys(alarmsById).sort());
+    expect(guardedAlarmIds).toHaveLength(4);
     consumer.hasResource('AWS::Lambda::Alias', {
       UpdatePolicy: { CodeDeployLambdaAliasUpdate: { DeploymentGroupName: { Ref: groupId } } },
     });
@@ -176,42 +174,19 @@ describe.each(ENVIRONMENT_NAMES)('Consumer stack (%s)', (name) => {
   });
 
   it('notifies an encrypted, TLS-only SNS topic from every alarm, on alarm and on recovery', () => {
-    for (const alarm of Object.values(alarmsById)) {
-      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
-      expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
-    }
-    const [, topic] = only(consumer, 'AWS::SNS::Topic');
-    const keyId = referencedId(topic.Properties.KmsMasterKeyId);
-    expect(keys[keyId ?? '']?.Properties.EnableKeyRotation).toBe(true);
-    consumer.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      Topics: [{ Ref: topicId }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          Match.objectLike({
-            Effect: 'Allow',
-            Action: 'sns:Publish',
-            Principal: { Service: 'cloudwatch.amazonaws.com' },
-          }),
-        ]),
-      },
+    expectAlarmsNotifyEncryptedTopic(consumer, {
+      statements: [
+        Match.objectLike({
+          Effect: 'Allow',
+          Action: 'sns:Publish',
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+        }),
+      ],
     });
   });
 
   it('runs the consumer on nodejs22.x arm64 in the compute subnets, sized from the configuration', () => {
-    expect(fn.Properties).toMatchObject({
-      Runtime: 'nodejs22.x',
-      Architectures: ['arm64'],
-      MemorySize: settings.memoryMiB,
-      Timeout: settings.timeoutSeconds,
-      TracingConfig: { Mode: 'Active' },
-      VpcConfig: {
-        SecurityGroupIds: [{ 'Fn::ImportValue': expect.stringMatching('ComputeSg') }],
-        SubnetIds: [1, 2, 3].map((n) => ({
-          'Fn::ImportValue': expect.stringMatching(new RegExp(`VpccomputeSubnet${n}`)),
-        })),
-      },
-    });
+    expectPlatformFunction(fn, { MemorySize: settings.memoryMiB, Timeout: settings.timeoutSeconds });
     expect(fn.Properties.ReservedConcurrentExecutions).toBe(settings.reservedConcurrency);
   });
 
@@ -233,9 +208,7 @@ describe.each(ENVIRONMENT_NAMES)('Consumer stack (%s)', (name) => {
       expect(shard.database).toBe('customers');
     });
     expect(variables).toMatchObject({
-      REDIS_HOST: { 'Fn::ImportValue': expect.stringMatching('PrimaryEndPointAddress') },
-      REDIS_PORT: { 'Fn::ImportValue': expect.stringMatching('PrimaryEndPointPort') },
-      REDIS_AUTH_SECRET_ARN: { 'Fn::ImportValue': expect.stringMatching('IndexAuthToken') },
+      ...REDIS_VARIABLES,
       DLQ_QUEUE_URL: { Ref: queueId },
       CLUSTER_ARN: {
         'Fn::ImportValue': expect.stringMatching(new RegExp(`cdp-${name}-streaming:.*Kafka.*Arn`)),
@@ -248,19 +221,11 @@ describe.each(ENVIRONMENT_NAMES)('Consumer stack (%s)', (name) => {
 
   it('grants the consumer least privilege: no wildcard data access, Kafka scoped to its topics and groups', () => {
     const statements = statementsOf(consumer, 'ConsumerFunction');
-    const onAnything = statements.filter((s) => [s.Resource].flat().includes('*'));
     const kafka = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kafka-cluster:')));
-    const rdsData = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('rds-data:')));
 
-    expect(onAnything.flatMap(actionsOf).sort()).toEqual([
-      'xray:PutTelemetryRecords',
-      'xray:PutTraceSegments',
-    ]);
-    expect(statements.flatMap(actionsOf).filter((a) => a.endsWith(':*') || a === '*')).toEqual([]);
-    expect(rdsData).toHaveLength(config.data.shardCount);
-    for (const statement of rdsData) {
-      expect(JSON.stringify(statement.Resource)).toMatch(/:rds:.*:cluster:/);
-    }
+    expectOnlyXRayOnAnyResource(statements);
+    expectNoServiceWideAction(statements);
+    expectDataApiOnEachShard(statements, config.data.shardCount);
     const kafkaResources = kafka.map((s) => JSON.stringify(s.Resource));
     const onTopic = (topic: string) =>
       kafka.filter(

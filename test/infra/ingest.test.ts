@@ -1,6 +1,17 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENT_NAMES, loadEnvironmentConfig } from '../../lib/config/index.js';
+import {
+  aliasRoutesOf,
+  expectAlarmsNotifyEncryptedTopic,
+  expectApiInvokePermissions,
+  expectGuardedDeployment,
+  expectIamAuthorizedRoutes,
+  expectLiveAliasRoutes,
+  expectOnlyXRayOnAnyResource,
+  expectPlatformFunction,
+  REDIS_VARIABLES,
+} from '../support/infraAssertions.js';
 import { synthesize } from '../support/synth.js';
 import {
   actionsOf,
@@ -21,14 +32,11 @@ const withAction = (statements: Statement[], prefix: string): Statement[] =>
 describe.each(ENVIRONMENT_NAMES)('Ingest stack (%s)', (name) => {
   const config = loadEnvironmentConfig(name);
   const { ingest, api, stage } = synthesize(name);
-  const [apiId] = only(api, 'AWS::ApiGatewayV2::Api');
   const [functionId, fn] = only(ingest, 'AWS::Lambda::Function', 'IngestFunction');
   const [drainerId, drainer] = only(ingest, 'AWS::Lambda::Function', 'DrainerFunction');
   const [aliasId, alias] = only(ingest, 'AWS::Lambda::Alias', 'IngestLive');
   const [drainerAliasId, drainerAlias] = only(ingest, 'AWS::Lambda::Alias', 'DrainScheduleAlias');
   const [queueId, queue] = only(ingest, 'AWS::SQS::Queue');
-  const [topicId, topic] = only(ingest, 'AWS::SNS::Topic');
-  const ingestAlias = importOfRef(`cdp-${name}-ingest`, aliasId);
   const keys = ingest.findResources('AWS::KMS::Key') as Resources;
   const alarmsById = ingest.findResources('AWS::CloudWatch::Alarm') as Resources;
   const alarmOf = (fragment: string): [string, Record<string, unknown>] => {
@@ -40,15 +48,7 @@ describe.each(ENVIRONMENT_NAMES)('Ingest stack (%s)', (name) => {
   const clusterArn = { 'Fn::ImportValue': expect.stringMatching(`cdp-${name}-streaming:.*Kafka.*Arn`) };
   const topicArn = `arn:<token>:kafka:${config.region}:${config.account}:topic/cdp-${name}/<token>/${config.consumer.topic}`;
   // The API stack holds the routes; these are the ones integrated with the ingest alias.
-  const integrations = Object.entries(api.findResources('AWS::ApiGatewayV2::Integration') as Resources);
-  const ingestIntegrationIds = integrations
-    .filter(([, integration]) =>
-      JSON.stringify(integration.Properties.IntegrationUri).includes(`Ref${aliasId}`),
-    )
-    .map(([id]) => id);
-  const routes = Object.values(api.findResources('AWS::ApiGatewayV2::Route') as Resources).filter((route) =>
-    ingestIntegrationIds.includes(referencedId(route.Properties.Target) ?? ''),
-  );
+  const ingestRoutes = aliasRoutesOf(api, aliasId, importOfRef(`cdp-${name}-ingest`, aliasId));
 
   it(`is a stateless stack named cdp-${name}-ingest, without termination protection`, () => {
     expect(stage.ingest.stackName).toBe(`cdp-${name}-ingest`);
@@ -58,78 +58,28 @@ describe.each(ENVIRONMENT_NAMES)('Ingest stack (%s)', (name) => {
 
   describe('HTTP routes', () => {
     it('serves POST /v1/events and POST /v1/events/batch on the shared API, each requiring IAM (SigV4) authorization', () => {
-      expect(routes.map((route) => route.Properties.RouteKey).sort()).toEqual([
-        'POST /v1/events',
-        'POST /v1/events/batch',
-      ]);
-      for (const route of routes) {
-        expect(route.Properties).toMatchObject({ ApiId: { Ref: apiId }, AuthorizationType: 'AWS_IAM' });
-      }
+      expectIamAuthorizedRoutes(ingestRoutes, ['POST /v1/events', 'POST /v1/events/batch']);
     });
 
     it('integrates both routes with the live alias of the ingest function, payload format 2.0', () => {
-      expect(ingestIntegrationIds).toHaveLength(1);
-      const [integrationId] = ingestIntegrationIds;
-      const integration = integrations.find(([id]) => id === integrationId)?.[1];
-
-      expect(integration?.Properties).toEqual({
-        ApiId: { Ref: apiId },
-        IntegrationType: 'AWS_PROXY',
-        IntegrationUri: ingestAlias,
-        PayloadFormatVersion: '2.0',
-      });
-      for (const route of routes) {
-        expect(route.Properties.Target).toEqual({
-          'Fn::Join': ['', ['integrations/', { Ref: integrationId }]],
-        });
-      }
-      expect(alias.Properties).toMatchObject({ Name: 'live', FunctionName: { Ref: functionId } });
+      expectLiveAliasRoutes(ingestRoutes, alias, functionId);
     });
 
     it('lets API Gateway invoke the alias only for the ingest routes of the API', () => {
-      const permissions = Object.values(api.findResources('AWS::Lambda::Permission') as Resources).filter(
-        (permission) => JSON.stringify(permission.Properties.FunctionName).includes(`Ref${aliasId}`),
-      );
-
-      expect(permissions).toHaveLength(2);
-      for (const permission of permissions) {
-        expect(permission.Properties).toMatchObject({
-          Action: 'lambda:InvokeFunction',
-          FunctionName: ingestAlias,
-          Principal: 'apigateway.amazonaws.com',
-        });
-      }
-      expect(permissions.map((p) => joined(p.Properties.SourceArn)).sort()).toEqual([
-        `arn:<token>:execute-api:${config.region}:${config.account}:<${apiId}>/*/*/v1/events`,
-        `arn:<token>:execute-api:${config.region}:${config.account}:<${apiId}>/*/*/v1/events/batch`,
-      ]);
+      expectApiInvokePermissions(api, ingestRoutes, config, ['/v1/events', '/v1/events/batch']);
     });
   });
 
   describe('ingest function', () => {
     it('runs on nodejs22.x arm64 in the compute subnets with 512 MiB, traced, within 10 s', () => {
-      expect(fn.Properties).toMatchObject({
-        Runtime: 'nodejs22.x',
-        Architectures: ['arm64'],
-        MemorySize: 512,
-        Timeout: 10,
-        TracingConfig: { Mode: 'Active' },
-        VpcConfig: {
-          SecurityGroupIds: [{ 'Fn::ImportValue': expect.stringMatching('ComputeSg') }],
-          SubnetIds: [1, 2, 3].map((n) => ({
-            'Fn::ImportValue': expect.stringMatching(new RegExp(`VpccomputeSubnet${n}`)),
-          })),
-        },
-      });
+      expectPlatformFunction(fn, { MemorySize: 512, Timeout: 10 });
     });
 
     it('is told the topic, the cluster, the Redis endpoint and secret, and the spillover queue with its bound', () => {
       expect(variablesOf(fn)).toEqual({
         TOPIC: config.consumer.topic,
         CLUSTER_ARN: clusterArn,
-        REDIS_HOST: { 'Fn::ImportValue': expect.stringMatching('PrimaryEndPointAddress') },
-        REDIS_PORT: { 'Fn::ImportValue': expect.stringMatching('PrimaryEndPointPort') },
-        REDIS_AUTH_SECRET_ARN: { 'Fn::ImportValue': expect.stringMatching('IndexAuthToken') },
+        ...REDIS_VARIABLES,
         SPILLOVER_QUEUE_URL: { Ref: queueId },
         SPILLOVER_MAX_DEPTH: String(config.ingest.spilloverMaxDepth),
         POWERTOOLS_METRICS_NAMESPACE: 'CustomerDataPlatform',
@@ -188,12 +138,8 @@ describe.each(ENVIRONMENT_NAMES)('Ingest stack (%s)', (name) => {
 
     it('holds no wildcard action and nothing on Resource "*" but X-Ray', () => {
       const statements = statementsOf(ingest, 'IngestFunction');
-      const onAnything = statements.filter((s) => [s.Resource].flat().includes('*'));
 
-      expect(onAnything.flatMap(actionsOf).sort()).toEqual([
-        'xray:PutTelemetryRecords',
-        'xray:PutTraceSegments',
-      ]);
+      expectOnlyXRayOnAnyResource(statements);
       expect(statements.flatMap(actionsOf).filter((a) => a.includes('*'))).toEqual([]);
       expect(JSON.stringify(statements)).not.toMatch(/topic\/[^"]*\/\*"/);
       expect(statements.flatMap(actionsOf).some((a) => /^(rds|rds-data|execute-api):/.test(a))).toBe(false);
@@ -203,19 +149,11 @@ describe.each(ENVIRONMENT_NAMES)('Ingest stack (%s)', (name) => {
     });
 
     it(`deploys the alias with ${DEPLOYMENT_CONFIG_NAMES[name]}, rolled back by errors and p99 only`, () => {
-      const [, group] = only(ingest, 'AWS::CodeDeploy::DeploymentGroup');
-      const guarded = (
-        group.Properties.AlarmConfiguration as { Alarms: Array<{ Name: unknown }> }
-      ).Alarms.map((alarm) => referencedId(alarm.Name));
+      const { guardedAlarmIds } = expectGuardedDeployment(ingest, name);
 
-      expect(group.Properties).toMatchObject({
-        DeploymentConfigName: DEPLOYMENT_CONFIG_NAMES[name],
-        AutoRollbackConfiguration: {
-          Enabled: true,
-          Events: ['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST', 'DEPLOYMENT_STOP_ON_ALARM'],
-        },
-      });
-      expect(guarded.sort()).toEqual([alarmOf('IngestErrors')[0], alarmOf('IngestDuration')[0]].sort());
+      expect(guardedAlarmIds.sort()).toEqual(
+        [alarmOf('IngestErrors')[0], alarmOf('IngestDuration')[0]].sort(),
+      );
       expect(alarmsById[alarmOf('IngestErrors')[0]]?.Properties).toMatchObject({
         Threshold: config.alarms.functionErrors,
       });
@@ -305,12 +243,7 @@ describe.each(ENVIRONMENT_NAMES)('Ingest stack (%s)', (name) => {
       });
       expect(onTopic).toHaveLength(1);
       expect(joined(onTopic[0]?.Resource)).toBe(topicArn);
-      expect(
-        statements
-          .filter((s) => [s.Resource].flat().includes('*'))
-          .flatMap(actionsOf)
-          .sort(),
-      ).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      expectOnlyXRayOnAnyResource(statements);
       expect(statements.flatMap(actionsOf).filter((a) => a.includes('*'))).toEqual([]);
       expect(
         statements.flatMap(actionsOf).some((a) => /^(secretsmanager|elasticache|rds-data):/.test(a)),
@@ -446,22 +379,7 @@ describe.each(ENVIRONMENT_NAMES)('Ingest stack (%s)', (name) => {
     });
 
     it('notifies an encrypted, TLS-only SNS topic from every alarm, on alarm and on recovery', () => {
-      expect(Object.keys(alarmsById)).toHaveLength(7);
-      for (const alarm of Object.values(alarmsById)) {
-        expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
-        expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
-      }
-      expect(keys[referencedId(topic.Properties.KmsMasterKeyId) ?? '']?.Properties.EnableKeyRotation).toBe(
-        true,
-      );
-      ingest.hasResourceProperties('AWS::SNS::TopicPolicy', {
-        Topics: [{ Ref: topicId }],
-        PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          ]),
-        },
-      });
+      expectAlarmsNotifyEncryptedTopic(ingest, { alarmCount: 7 });
     });
   });
 

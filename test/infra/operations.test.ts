@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENT_NAMES, loadEnvironmentConfig } from '../../lib/config/index.js';
+import { expectAlarmsNotifyEncryptedTopic, expectPlatformFunction } from '../support/infraAssertions.js';
 import { synthesize } from '../support/synth.js';
 import {
   actionsOf,
@@ -21,8 +22,6 @@ describe.each(ENVIRONMENT_NAMES)('Operations stack (%s)', (name) => {
   const config = loadEnvironmentConfig(name);
   const { operations, stage } = synthesize(name);
   const [groupId, group] = only(operations, 'AWS::Scheduler::ScheduleGroup');
-  const [topicId, topic] = only(operations, 'AWS::SNS::Topic');
-  const alarmsById = operations.findResources('AWS::CloudWatch::Alarm') as Resources;
   const alarmOf = (fragment: string): Record<string, unknown> =>
     only(operations, 'AWS::CloudWatch::Alarm', fragment)[1].Properties;
   const keys = operations.findResources('AWS::KMS::Key') as Resources;
@@ -37,6 +36,16 @@ describe.each(ENVIRONMENT_NAMES)('Operations stack (%s)', (name) => {
     },
     { Name: 'service', Value: 'cache-health' },
   ];
+  /** Unhealthy, or not reported at all, in each of 2 one-minute periods. */
+  const unhealthyOrUncheckedForTwoMinutes = {
+    Statistic: 'Minimum',
+    Period: 60,
+    Threshold: 1,
+    ComparisonOperator: 'LessThanThreshold',
+    EvaluationPeriods: 2,
+    DatapointsToAlarm: 2,
+    TreatMissingData: 'breaching',
+  };
 
   it(`is a stateless stack named cdp-${name}-operations, without termination protection`, () => {
     expect(stage.operations.stackName).toBe(`cdp-${name}-operations`);
@@ -48,18 +57,7 @@ describe.each(ENVIRONMENT_NAMES)('Operations stack (%s)', (name) => {
     ({ check, service }) => {
       const [, fn] = functionOf(check);
 
-      expect(fn.Properties).toMatchObject({
-        Runtime: 'nodejs22.x',
-        Architectures: ['arm64'],
-        Timeout: 30,
-        TracingConfig: { Mode: 'Active' },
-        VpcConfig: {
-          SecurityGroupIds: [{ 'Fn::ImportValue': expect.stringMatching('ComputeSg') }],
-          SubnetIds: [1, 2, 3].map((n) => ({
-            'Fn::ImportValue': expect.stringMatching(new RegExp(`VpccomputeSubnet${n}`)),
-          })),
-        },
-      });
+      expectPlatformFunction(fn, { Timeout: 30 });
       expect(variablesOf(check).POWERTOOLS_SERVICE_NAME).toBe(service);
     },
   );
@@ -187,13 +185,7 @@ describe.each(ENVIRONMENT_NAMES)('Operations stack (%s)', (name) => {
         { Name: 'ClusterName', Value: `cdp-${name}` },
         { Name: 'service', Value: 'broker-health' },
       ],
-      Statistic: 'Minimum',
-      Period: 60,
-      Threshold: 1,
-      ComparisonOperator: 'LessThanThreshold',
-      EvaluationPeriods: 2,
-      DatapointsToAlarm: 2,
-      TreatMissingData: 'breaching',
+      ...unhealthyOrUncheckedForTwoMinutes,
     });
   });
 
@@ -202,13 +194,7 @@ describe.each(ENVIRONMENT_NAMES)('Operations stack (%s)', (name) => {
       Namespace: 'CustomerDataPlatform',
       MetricName: 'CacheHealthy',
       Dimensions: cacheDimensions,
-      Statistic: 'Minimum',
-      Period: 60,
-      Threshold: 1,
-      ComparisonOperator: 'LessThanThreshold',
-      EvaluationPeriods: 2,
-      DatapointsToAlarm: 2,
-      TreatMissingData: 'breaching',
+      ...unhealthyOrUncheckedForTwoMinutes,
     });
   });
 
@@ -227,27 +213,16 @@ describe.each(ENVIRONMENT_NAMES)('Operations stack (%s)', (name) => {
   });
 
   it('notifies an encrypted, TLS-only SNS topic from every alarm, on alarm and on recovery', () => {
-    expect(Object.keys(alarmsById)).toHaveLength(3);
-    for (const alarm of Object.values(alarmsById)) {
-      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
-      expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
-    }
-    expect(keys[referencedId(topic.Properties.KmsMasterKeyId) ?? '']?.Properties.EnableKeyRotation).toBe(
-      true,
-    );
-    operations.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      Topics: [{ Ref: topicId }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          Match.objectLike({
-            Effect: 'Allow',
-            Action: 'sns:Publish',
-            Principal: { Service: 'cloudwatch.amazonaws.com' },
-            Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': config.account } }),
-          }),
-        ]),
-      },
+    expectAlarmsNotifyEncryptedTopic(operations, {
+      alarmCount: 3,
+      statements: [
+        Match.objectLike({
+          Effect: 'Allow',
+          Action: 'sns:Publish',
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': config.account } }),
+        }),
+      ],
     });
   });
 

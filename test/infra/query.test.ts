@@ -6,6 +6,19 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENT_NAMES, loadEnvironmentConfig } from '../../lib/config/index.js';
 import { PlatformHttpApi } from '../../lib/constructs/PlatformHttpApi.js';
+import {
+  aliasRoutesOf,
+  expectAlarmsNotifyEncryptedTopic,
+  expectApiInvokePermissions,
+  expectDataApiOnEachShard,
+  expectGuardedDeployment,
+  expectIamAuthorizedRoutes,
+  expectLiveAliasRoutes,
+  expectNoServiceWideAction,
+  expectOnlyXRayOnAnyResource,
+  expectPlatformFunction,
+  REDIS_VARIABLES,
+} from '../support/infraAssertions.js';
 import { synthesize } from '../support/synth.js';
 import {
   actionsOf,
@@ -15,7 +28,6 @@ import {
   only,
   parseJoinedJson,
   type Resources,
-  referencedId,
   type Statement,
   statementsOf,
 } from '../support/templateQueries.js';
@@ -23,23 +35,10 @@ import {
 describe.each(ENVIRONMENT_NAMES)('Query stack (%s)', (name) => {
   const config = loadEnvironmentConfig(name);
   const { query, consumer, stage, api: apiTemplate } = synthesize(name);
-  const [apiId] = only(apiTemplate, 'AWS::ApiGatewayV2::Api');
   const [functionId, fn] = only(query, 'AWS::Lambda::Function', 'QueryFunction');
   const [aliasId, alias] = only(query, 'AWS::Lambda::Alias');
-  const queryAlias = importOfRef(`cdp-${name}-query`, aliasId);
-  const [topicId] = only(query, 'AWS::SNS::Topic');
   // The routes live in the API stack beside the ingest routes: those integrated with the query alias.
-  const integrations = Object.entries(
-    apiTemplate.findResources('AWS::ApiGatewayV2::Integration') as Resources,
-  );
-  const queryIntegrationIds = integrations
-    .filter(([, integration]) =>
-      JSON.stringify(integration.Properties.IntegrationUri).includes(`Ref${aliasId}`),
-    )
-    .map(([id]) => id);
-  const routes = Object.values(apiTemplate.findResources('AWS::ApiGatewayV2::Route') as Resources).filter(
-    (route) => queryIntegrationIds.includes(referencedId(route.Properties.Target) ?? ''),
-  );
+  const queryRoutes = aliasRoutesOf(apiTemplate, aliasId, importOfRef(`cdp-${name}-query`, aliasId));
   const alarmsById = query.findResources('AWS::CloudWatch::Alarm') as Resources;
   const alarmId = (fragment: string): string => only(query, 'AWS::CloudWatch::Alarm', fragment)[0];
   const keys = query.findResources('AWS::KMS::Key') as Resources;
@@ -57,68 +56,23 @@ describe.each(ENVIRONMENT_NAMES)('Query stack (%s)', (name) => {
   });
 
   it('serves GET /v1/customers/{customerId} and GET /v1/customers, each requiring IAM (SigV4) authorization', () => {
-    expect(routes.map((route) => route.Properties.RouteKey).sort()).toEqual([
-      'GET /v1/customers',
-      'GET /v1/customers/{customerId}',
-    ]);
-    for (const route of routes) {
-      expect(route.Properties).toMatchObject({ ApiId: { Ref: apiId }, AuthorizationType: 'AWS_IAM' });
-    }
+    expectIamAuthorizedRoutes(queryRoutes, ['GET /v1/customers', 'GET /v1/customers/{customerId}']);
   });
 
   it('integrates every route with the live alias of the query function, payload format 2.0', () => {
-    expect(queryIntegrationIds).toHaveLength(1);
-    const [integrationId] = queryIntegrationIds;
-    const integration = integrations.find(([id]) => id === integrationId)?.[1];
-
-    expect(integration?.Properties).toEqual({
-      ApiId: { Ref: apiId },
-      IntegrationType: 'AWS_PROXY',
-      IntegrationUri: queryAlias,
-      PayloadFormatVersion: '2.0',
-    });
-    for (const route of routes) {
-      expect(route.Properties.Target).toEqual({
-        'Fn::Join': ['', ['integrations/', { Ref: integrationId }]],
-      });
-    }
-    expect(alias.Properties).toMatchObject({ Name: 'live', FunctionName: { Ref: functionId } });
+    expectLiveAliasRoutes(queryRoutes, alias, functionId);
   });
 
   it('lets API Gateway invoke the alias only for the query routes of the API', () => {
-    const permissions = Object.values(
-      apiTemplate.findResources('AWS::Lambda::Permission') as Resources,
-    ).filter((permission) => JSON.stringify(permission.Properties.FunctionName).includes(`Ref${aliasId}`));
-
-    expect(permissions).toHaveLength(2);
-    for (const permission of permissions) {
-      expect(permission.Properties).toMatchObject({
-        Action: 'lambda:InvokeFunction',
-        FunctionName: queryAlias,
-        Principal: 'apigateway.amazonaws.com',
-      });
-    }
-    expect(permissions.map((p) => joined(p.Properties.SourceArn)).sort()).toEqual([
-      `arn:<token>:execute-api:${config.region}:${config.account}:<${apiId}>/*/*/v1/customers`,
-      `arn:<token>:execute-api:${config.region}:${config.account}:<${apiId}>/*/*/v1/customers/{customerId}`,
+    expectApiInvokePermissions(apiTemplate, queryRoutes, config, [
+      '/v1/customers',
+      '/v1/customers/{customerId}',
     ]);
     query.resourceCountIs('AWS::Lambda::Permission', 0);
   });
 
   it('runs the query function on nodejs22.x arm64 in the compute subnets, traced, within the API timeout', () => {
-    expect(fn.Properties).toMatchObject({
-      Runtime: 'nodejs22.x',
-      Architectures: ['arm64'],
-      MemorySize: 512,
-      Timeout: 10,
-      TracingConfig: { Mode: 'Active' },
-      VpcConfig: {
-        SecurityGroupIds: [{ 'Fn::ImportValue': expect.stringMatching('ComputeSg') }],
-        SubnetIds: [1, 2, 3].map((n) => ({
-          'Fn::ImportValue': expect.stringMatching(new RegExp(`VpccomputeSubnet${n}`)),
-        })),
-      },
-    });
+    expectPlatformFunction(fn, { MemorySize: 512, Timeout: 10 });
     expect(fn.Properties.Timeout as number).toBeLessThan(30);
   });
 
@@ -138,9 +92,7 @@ describe.each(ENVIRONMENT_NAMES)('Query stack (%s)', (name) => {
     );
     expect(shardMap).toEqual(parseJoinedJson(consumerVariables.SHARD_MAP));
     expect(variables).toMatchObject({
-      REDIS_HOST: { 'Fn::ImportValue': expect.stringMatching('PrimaryEndPointAddress') },
-      REDIS_PORT: { 'Fn::ImportValue': expect.stringMatching('PrimaryEndPointPort') },
-      REDIS_AUTH_SECRET_ARN: { 'Fn::ImportValue': expect.stringMatching('IndexAuthToken') },
+      ...REDIS_VARIABLES,
       POWERTOOLS_METRICS_NAMESPACE: 'CustomerDataPlatform',
       POWERTOOLS_SERVICE_NAME: 'query',
     });
@@ -148,17 +100,11 @@ describe.each(ENVIRONMENT_NAMES)('Query stack (%s)', (name) => {
 
   it('grants the Data API on every shard, the Redis secret and the index description, and nothing wider', () => {
     const statements = statementsOf(query, 'QueryFunction');
-    const onAnything = statements.filter((s) => [s.Resource].flat().includes('*'));
-    const rdsData = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('rds-data:')));
     const elastiCache = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('elasticache:')));
 
-    expect(onAnything.flatMap(actionsOf).sort()).toEqual([
-      'xray:PutTelemetryRecords',
-      'xray:PutTraceSegments',
-    ]);
-    expect(statements.flatMap(actionsOf).filter((a) => a.endsWith(':*') || a === '*')).toEqual([]);
-    expect(rdsData).toHaveLength(config.data.shardCount);
-    for (const statement of rdsData) expect(JSON.stringify(statement.Resource)).toMatch(/:rds:.*:cluster:/);
+    expectOnlyXRayOnAnyResource(statements);
+    expectNoServiceWideAction(statements);
+    expectDataApiOnEachShard(statements, config.data.shardCount);
     expect(elastiCache.flatMap(actionsOf)).toEqual(['elasticache:DescribeReplicationGroups']);
     expect(JSON.stringify(elastiCache[0]?.Resource)).toContain(':replicationgroup:');
     expect(statements.flatMap(actionsOf)).toEqual(
@@ -168,20 +114,10 @@ describe.each(ENVIRONMENT_NAMES)('Query stack (%s)', (name) => {
   });
 
   it(`deploys the alias with ${DEPLOYMENT_CONFIG_NAMES[name]}, rolled back by errors and p99 only`, () => {
-    const [, group] = only(query, 'AWS::CodeDeploy::DeploymentGroup');
-    const guarded = (group.Properties.AlarmConfiguration as { Alarms: Array<{ Name: unknown }> }).Alarms.map(
-      (alarm) => referencedId(alarm.Name),
-    );
+    const { guardedAlarmIds } = expectGuardedDeployment(query, name);
 
-    expect(group.Properties).toMatchObject({
-      DeploymentConfigName: DEPLOYMENT_CONFIG_NAMES[name],
-      AutoRollbackConfiguration: {
-        Enabled: true,
-        Events: ['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST', 'DEPLOYMENT_STOP_ON_ALARM'],
-      },
-    });
-    expect(guarded.sort()).toEqual([alarmId('Errors'), alarmId('Duration')].sort());
-    expect(guarded).not.toContain(alarmId('FallbackMode'));
+    expect(guardedAlarmIds.sort()).toEqual([alarmId('Errors'), alarmId('Duration')].sort());
+    expect(guardedAlarmIds).not.toContain(alarmId('FallbackMode'));
   });
 
   it('alarms on errors and p99 duration of the live alias at the configured thresholds', () => {
@@ -215,24 +151,7 @@ describe.each(ENVIRONMENT_NAMES)('Query stack (%s)', (name) => {
   });
 
   it('notifies an encrypted, TLS-only SNS topic from every alarm, on alarm and on recovery', () => {
-    const [, topic] = only(query, 'AWS::SNS::Topic');
-
-    expect(Object.keys(alarmsById)).toHaveLength(3);
-    for (const alarm of Object.values(alarmsById)) {
-      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
-      expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
-    }
-    expect(keys[referencedId(topic.Properties.KmsMasterKeyId) ?? '']?.Properties.EnableKeyRotation).toBe(
-      true,
-    );
-    query.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      Topics: [{ Ref: topicId }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
-      },
-    });
+    expectAlarmsNotifyEncryptedTopic(query, { alarmCount: 3 });
   });
 
   it('keeps every key of the stack rotating', () => {
