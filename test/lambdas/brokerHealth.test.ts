@@ -1,4 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import {
   type Cluster,
   type ClusterState,
@@ -9,7 +8,6 @@ import {
   NotFoundException,
   ServiceUnavailableException,
 } from '@aws-sdk/client-kafka';
-import type { Context, ScheduledEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -26,34 +24,23 @@ import {
   LIST_NODES_PAGE_SIZE,
 } from '../../lambdas/shared/health/brokerHealth.js';
 import { HealthCheckConfigError } from '../../lambdas/shared/health/errors.js';
-import type { HealthCheckSettings } from '../../lambdas/shared/health/policies.js';
-import { type Emf, recordingMetrics, valuesOf } from '../support/emf.js';
+import { type Emf, valuesOf } from '../support/emf.js';
+import {
+  expectOneHealthDocument,
+  FAST_HEALTH_CHECK_SETTINGS,
+  healthCheckDependencies,
+  scheduledInvocation,
+} from '../support/healthChecks.js';
 
 const CLUSTER_ARN =
   'arn:aws:kafka:eu-west-1:111111111111:cluster/cdp-dev/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab-2';
 const SUBNETS = ['subnet-a', 'subnet-b', 'subnet-c'];
 const NOW = new Date('2026-11-02T10:00:00.000Z');
-/** Milliseconds instead of seconds, so that retries and timeouts run within a test. */
-const FAST: Partial<HealthCheckSettings> = {
-  attemptTimeoutMillis: 200,
-  retries: 2,
-  retryInitialDelayMillis: 1,
-  retryMaxDelayMillis: 5,
-  checkBudgetMillis: 2_000,
-};
 
 const kafkaMock = mockClient(KafkaClient);
 
 function dependencies(): BrokerHealthDependencies & { published: Emf[] } {
-  const { metrics, published } = recordingMetrics('broker-health');
-  return {
-    client: new KafkaClient({ region: 'eu-west-1' }),
-    metrics,
-    logger: new Logger({ logLevel: 'SILENT' }),
-    now: () => NOW,
-    settings: FAST,
-    published,
-  };
+  return healthCheckDependencies('broker-health', new KafkaClient({ region: 'eu-west-1' }), NOW);
 }
 
 const config = { clusterArn: CLUSTER_ARN, expectedBrokers: 3 };
@@ -115,11 +102,7 @@ describe('checkBrokerHealth', () => {
       brokersPerAz: { 'subnet-a': 1, 'subnet-b': 1, 'subnet-c': 1 },
       checkedAt: '2026-11-02T10:00:00.000Z',
     });
-    expect(deps.published).toHaveLength(1);
-    const [emf] = deps.published;
-    expect(emf?._aws.CloudWatchMetrics[0]?.Namespace).toBe('CustomerDataPlatform');
-    expect(emf?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['service', 'ClusterName']]);
-    expect(emf?.ClusterName).toBe('cdp-dev');
+    const emf = expectOneHealthDocument(deps.published, 'ClusterName', 'cdp-dev');
     expect(valuesOf(emf)).toEqual({
       ClusterHealthy: 1,
       ClusterStateActive: 1,
@@ -308,7 +291,12 @@ describe('checkBrokerHealth', () => {
     kafkaMock.on(DescribeClusterV2Command).callsFake(() => new Promise(() => undefined));
     const deps = {
       ...dependencies(),
-      settings: { ...FAST, attemptTimeoutMillis: 50, retries: 100, checkBudgetMillis: 300 },
+      settings: {
+        ...FAST_HEALTH_CHECK_SETTINGS,
+        attemptTimeoutMillis: 50,
+        retries: 100,
+        checkBudgetMillis: 300,
+      },
     };
     const started = performance.now();
 
@@ -388,21 +376,7 @@ describe('brokerHealthConfigFrom', () => {
 });
 
 describe('broker-health handler', () => {
-  const event = { 'detail-type': 'Scheduled Event' } as ScheduledEvent;
-  const context: Context = {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'broker-health',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111111111111:function:broker-health',
-    memoryLimitInMB: '256',
-    awsRequestId: 'c0ffee00-0000-4000-8000-000000000000',
-    logGroupName: '/aws/lambda/broker-health',
-    logStreamName: '2026/11/02/[$LATEST]abc',
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  const { event, context } = scheduledInvocation('broker-health', 'c0ffee00-0000-4000-8000-000000000000');
 
   it('returns the report of the cluster named in its environment', async () => {
     // Prepare

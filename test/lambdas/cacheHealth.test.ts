@@ -1,4 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import {
   DescribeEventsCommand,
   DescribeReplicationGroupsCommand,
@@ -8,7 +7,6 @@ import {
   type ReplicationGroup,
   ReplicationGroupNotFoundFault,
 } from '@aws-sdk/client-elasticache';
-import type { Context, ScheduledEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -24,34 +22,22 @@ import {
   EVENTS_PAGE_SIZE,
 } from '../../lambdas/shared/health/cacheHealth.js';
 import { HealthCheckConfigError } from '../../lambdas/shared/health/errors.js';
-import type { HealthCheckSettings } from '../../lambdas/shared/health/policies.js';
-import { type Emf, recordingMetrics, valuesOf } from '../support/emf.js';
+import { type Emf, valuesOf } from '../support/emf.js';
+import {
+  expectOneHealthDocument,
+  healthCheckDependencies,
+  scheduledInvocation,
+} from '../support/healthChecks.js';
 
 const GROUP_ID = 'cdp-prod-index';
 const MEMBERS = ['cdp-prod-index-001', 'cdp-prod-index-002', 'cdp-prod-index-003'];
 const NOW = new Date('2026-11-02T10:00:00.000Z');
 const HOUR_AGO = new Date('2026-11-02T09:00:00.000Z');
-/** Milliseconds instead of seconds, so that retries and timeouts run within a test. */
-const FAST: Partial<HealthCheckSettings> = {
-  attemptTimeoutMillis: 200,
-  retries: 2,
-  retryInitialDelayMillis: 1,
-  retryMaxDelayMillis: 5,
-  checkBudgetMillis: 2_000,
-};
 
 const cacheMock = mockClient(ElastiCacheClient);
 
 function dependencies(): CacheHealthDependencies & { published: Emf[] } {
-  const { metrics, published } = recordingMetrics('cache-health');
-  return {
-    client: new ElastiCacheClient({ region: 'eu-west-1' }),
-    metrics,
-    logger: new Logger({ logLevel: 'SILENT' }),
-    now: () => NOW,
-    settings: FAST,
-    published,
-  };
+  return healthCheckDependencies('cache-health', new ElastiCacheClient({ region: 'eu-west-1' }), NOW);
 }
 
 const config = { replicationGroupId: GROUP_ID, eventLookbackMinutes: 60 };
@@ -138,11 +124,7 @@ describe('checkCacheHealth', () => {
       failoverEventsRead: true,
       checkedAt: '2026-11-02T10:00:00.000Z',
     });
-    expect(deps.published).toHaveLength(1);
-    const [emf] = deps.published;
-    expect(emf?._aws.CloudWatchMetrics[0]?.Namespace).toBe('CustomerDataPlatform');
-    expect(emf?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['service', 'ReplicationGroupId']]);
-    expect(emf?.ReplicationGroupId).toBe(GROUP_ID);
+    const emf = expectOneHealthDocument(deps.published, 'ReplicationGroupId', GROUP_ID);
     expect(valuesOf(emf)).toEqual({ CacheHealthy: 1, CacheReplicas: 2, CacheFailoversRecent: 0 });
   });
 
@@ -442,21 +424,7 @@ describe('cacheHealthConfigFrom', () => {
 });
 
 describe('cache-health handler', () => {
-  const event = { 'detail-type': 'Scheduled Event' } as ScheduledEvent;
-  const context: Context = {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'cache-health',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111111111111:function:cache-health',
-    memoryLimitInMB: '256',
-    awsRequestId: 'c0ffee00-0000-4000-8000-000000000001',
-    logGroupName: '/aws/lambda/cache-health',
-    logStreamName: '2026/11/02/[$LATEST]abc',
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  const { event, context } = scheduledInvocation('cache-health', 'c0ffee00-0000-4000-8000-000000000001');
 
   it('returns the report of the replication group named in its environment', async () => {
     // Prepare

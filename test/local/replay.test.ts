@@ -29,6 +29,20 @@ function runCli(args: readonly string[]): Promise<{ code: number | null; stdout:
   });
 }
 
+/** `npm run replay` arguments that copy offsets `from` to `to` of one partition of the log in `logDir`. */
+function offsetRangeArgs(logDir: string, partition: number, from: number, to: number): string[] {
+  return [
+    '--log-dir',
+    logDir,
+    '--partition',
+    String(partition),
+    '--from-offset',
+    String(from),
+    '--to-offset',
+    String(to),
+  ];
+}
+
 async function retryRecords(log: LocalLog) {
   const records = [];
   for (let p = 0; p < PARTITIONS; p += 1) {
@@ -104,16 +118,7 @@ describe('replay on the local log', () => {
   it('npm run replay copies an offset range and prints a summary', async () => {
     const log = await seededLog('cli-offsets');
 
-    const run = await runCli([
-      '--log-dir',
-      log.dir,
-      '--partition',
-      '2',
-      '--from-offset',
-      '3',
-      '--to-offset',
-      '5',
-    ]);
+    const run = await runCli(offsetRangeArgs(log.dir, 2, 3, 5));
 
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -169,16 +174,7 @@ describe('replay on the local log', () => {
   it('npm run replay refuses a partition the topic does not have', async () => {
     const log = await seededLog('cli-partition');
 
-    const run = await runCli([
-      '--log-dir',
-      log.dir,
-      '--partition',
-      '7',
-      '--from-offset',
-      '0',
-      '--to-offset',
-      '1',
-    ]);
+    const run = await runCli(offsetRangeArgs(log.dir, 7, 0, 1));
 
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('partition 7 does not exist: customer-events.v1 has 3 partitions');
@@ -193,16 +189,7 @@ describe('replay on the local log', () => {
     await writeFile(file, lines.join('\n'));
 
     // Act
-    const run = await runCli([
-      '--log-dir',
-      log.dir,
-      '--partition',
-      '2',
-      '--from-offset',
-      '3',
-      '--to-offset',
-      '5',
-    ]);
+    const run = await runCli(offsetRangeArgs(log.dir, 2, 3, 5));
 
     // Assess
     expect(run.code).toBe(1);
