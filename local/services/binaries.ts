@@ -41,7 +41,8 @@ export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
-async function isExecutable(path: string): Promise<boolean> {
+/** Whether `path` is a file this process may execute. */
+export async function isExecutable(path: string): Promise<boolean> {
   try {
     await access(path, constants.X_OK);
     return true;
@@ -50,7 +51,8 @@ async function isExecutable(path: string): Promise<boolean> {
   }
 }
 
-async function findOnPath(name: string): Promise<string | undefined> {
+/** The first executable `name` in a directory of PATH, or undefined. */
+export async function findOnPath(name: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (dir !== '' && (await isExecutable(join(dir, name)))) return join(dir, name);
   }
