@@ -1,4 +1,4 @@
-import { appendFile, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
@@ -13,6 +13,7 @@ import { HarnessError, isHarnessError, tailLines } from './errors.js';
 import { acceptsConnections, assertNotReserved, freePort, LOOPBACK } from './freePort.js';
 import { childPidsOf, commandLineOf, isProcessAlive, signalQuietly } from './processes.js';
 import { type ManagedServer, trackServer, untrackServer } from './registry.js';
+import { fileSize, readFrom } from './serverFiles.js';
 import { sleep, waitFor } from './waitFor.js';
 
 /** Options for {@link PostgresServer.start}. */
@@ -91,22 +92,6 @@ function assertSettings(settings: Readonly<Record<string, string>>): void {
 
 function quoteSetting(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
-
-async function fileSize(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return 0;
-  }
-}
-
-async function readFrom(path: string, offset: number): Promise<string> {
-  try {
-    return (await readFile(path)).subarray(offset).toString('utf8');
-  } catch {
-    return '';
-  }
 }
 
 /**

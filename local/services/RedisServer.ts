@@ -1,5 +1,4 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -14,6 +13,7 @@ import {
 import { HarnessError, tailLines } from './errors.js';
 import { acceptsConnections, assertNotReserved, freePort, LOOPBACK } from './freePort.js';
 import { type ManagedServer, trackServer, untrackServer } from './registry.js';
+import { fileSize, readFrom, settlesWithin } from './serverFiles.js';
 import { sleep, waitFor } from './waitFor.js';
 
 /** Options for {@link RedisServer.start}. */
@@ -45,35 +45,6 @@ const READY_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
 const STDERR_LIMIT = 16 * 1024;
 const ADDRESS_IN_USE = /address already in use/i;
-
-async function fileSize(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return 0;
-  }
-}
-
-async function readFrom(path: string, offset: number): Promise<string> {
-  try {
-    return (await readFile(path)).subarray(offset).toString('utf8');
-  } catch {
-    return '';
-  }
-}
-
-/** Resolves true when `promise` settles within `ms`, false otherwise; never leaves a timer behind. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Asks the server on `port` for `PING` and `INFO server` over a raw socket and returns its `process_id`,

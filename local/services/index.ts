@@ -18,6 +18,7 @@ export {
   type PostgresStartOptions,
   type PostgresStopMode,
 } from './PostgresServer.js';
+export { isProcessAlive } from './processes.js';
 export { RedisServer, type RedisStartOptions } from './RedisServer.js';
 export { destroyAll, type ManagedServer, trackedServers } from './registry.js';
 export { sleep, type WaitForOptions, waitFor } from './waitFor.js';
