@@ -23,7 +23,7 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     availabilityZoneCount: 3,
     network: { cidr: '10.10.0.0/16', flowLogRetentionDays: 14 },
     streaming: {
-      kafkaVersion: '3.8.x',
+      kafkaVersion: '4.1.x.kraft',
       brokerCount: 3,
       brokerInstanceType: 'kafka.t3.small',
       brokerStorageGiB: 100,
@@ -89,7 +89,7 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     availabilityZoneCount: 3,
     network: { cidr: '10.20.0.0/16', flowLogRetentionDays: 30 },
     streaming: {
-      kafkaVersion: '3.8.x',
+      kafkaVersion: '4.1.x.kraft',
       brokerCount: 3,
       brokerInstanceType: 'kafka.m7g.large',
       brokerStorageGiB: 250,
@@ -155,7 +155,7 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     availabilityZoneCount: 3,
     network: { cidr: '10.30.0.0/16', flowLogRetentionDays: 365 },
     streaming: {
-      kafkaVersion: '3.8.x',
+      kafkaVersion: '4.1.x.kraft',
       brokerCount: 6,
       brokerInstanceType: 'kafka.m7g.xlarge',
       brokerStorageGiB: 1000,

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -51,10 +53,26 @@ const EXPECTED = {
   },
 } as const satisfies Record<EnvironmentName, unknown>;
 
+/** The Kafka version the local clusters run (the broker jars pinned in `local/kafka/pom.xml`). */
+const localKafkaVersion = (): string => {
+  const pom = readFileSync(join(import.meta.dirname, '..', '..', 'local', 'kafka', 'pom.xml'), 'utf8');
+  const version = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)?.[1];
+  if (version === undefined) throw new Error('local/kafka/pom.xml names no kafka.version');
+  return version;
+};
+
 describe.each(ENVIRONMENT_NAMES)('Streaming stack (%s)', (name) => {
   const config = loadEnvironmentConfig(name);
   const expected = EXPECTED[name];
   const { streaming, network } = synthesize(name);
+
+  it('runs MSK in KRaft mode on the same Kafka minor version as the local broker the tests use', () => {
+    // Prepare
+    const [major, minor] = localKafkaVersion().split('.');
+    // Assess
+    expect(config.streaming.kafkaVersion).toBe(`${major}.${minor}.x.kraft`);
+    streaming.hasResourceProperties('AWS::MSK::Cluster', { KafkaVersion: `${major}.${minor}.x.kraft` });
+  });
 
   it('runs one MSK cluster with the configured brokers, spread over three distinct data subnets', () => {
     // Prepare
@@ -243,7 +261,7 @@ const sandbox = (): { app: App; stack: Stack; vpc: ec2.Vpc; sg: ec2.SecurityGrou
 const clusterIn = (env: ReturnType<typeof sandbox>, brokerCount = 3): KafkaCluster =>
   new KafkaCluster(env.stack, 'Kafka', {
     clusterName: 'cdp-test',
-    kafkaVersion: '3.8.x',
+    kafkaVersion: '4.1.x.kraft',
     brokerCount,
     brokerInstanceType: 'kafka.t3.small',
     brokerStorageGiB: 10,
