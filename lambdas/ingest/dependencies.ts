@@ -9,11 +9,11 @@ import { SqsSpilloverBuffer } from '../shared/ingest/SqsSpilloverBuffer.js';
 import { openRedis, type RedisClient } from '../shared/redis/createRedisClient.js';
 import { createRouter, type Router, v1Routes } from './routes.js';
 
-export interface PublisherWiring extends KafkaPublisherOptions {
+export type PublisherWiring = KafkaPublisherOptions & {
   readonly topic: string;
   /** The encrypted SQS FIFO spillover queue and its bound (events). */
   readonly spillover: { readonly sqs: SQSClient; readonly queueUrl: string; readonly bound?: number };
-}
+};
 
 /**
  * The publisher the ingest API writes to: the Kafka adapter inside the resilient publisher, so a broker

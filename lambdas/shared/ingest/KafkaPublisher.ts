@@ -4,7 +4,12 @@ import kafkajs, { type KafkaConfig, type Producer, type ProducerConfig, type Ret
 import type { Envelope } from '../events/index.js';
 import { encodeEvent } from '../events/index.js';
 import { getIamBootstrapBrokers } from '../kafka/bootstrapBrokers.js';
-import { type KafkaLogger, kafkaConfig, type MskTokenProvider } from '../kafka/createKafka.js';
+import {
+  type KafkaLogger,
+  kafkaConfig,
+  type MskTokenProvider,
+  plaintextKafkaConfig,
+} from '../kafka/createKafka.js';
 import { BootstrapBrokersError } from '../kafka/errors.js';
 import { BOOTSTRAP_POLICY, type KafkaPolicy, kafkaPolicy } from '../kafka/policies.js';
 import { type EventPublisher, PublishError } from './publisher.js';
@@ -61,20 +66,34 @@ export interface ProducerClient {
   producer(config: ProducerConfig): ProducerHandle;
 }
 
-export interface KafkaPublisherOptions {
+/** Settings every publisher takes, whatever cluster it writes to. */
+interface PublisherCommonOptions {
+  readonly clientId?: string;
+  readonly logger?: KafkaLogger;
+  /** Builds the kafkajs client from its configuration: `new Kafka(config)` unless told. */
+  readonly createClient?: (config: KafkaConfig) => ProducerClient;
+  readonly settings?: Partial<KafkaPublisherSettings>;
+}
+
+/** An MSK cluster with IAM access control: brokers discovered with `GetBootstrapBrokers`, TLS + SASL. */
+export interface MskPublisherOptions extends PublisherCommonOptions {
   /** The MSK cluster; its IAM bootstrap brokers are discovered with `GetBootstrapBrokers`. */
   readonly clusterArn: string;
   readonly kafkaClient: KafkaClient;
-  readonly clientId?: string;
-  readonly logger?: KafkaLogger;
   /** Signs the MSK IAM token; the default uses the function's role credentials. */
   readonly tokenProvider?: MskTokenProvider;
-  /** Builds the kafkajs client from its configuration: `new Kafka(config)` unless told. */
-  readonly createClient?: (config: KafkaConfig) => ProducerClient;
   /** Around `GetBootstrapBrokers`; `kafkaPolicy(BOOTSTRAP_POLICY)` unless told. */
   readonly bootstrapPolicy?: KafkaPolicy;
-  readonly settings?: Partial<KafkaPublisherSettings>;
 }
+
+/** A cluster reached over PLAINTEXT at known addresses: the throwaway clusters on loopback. */
+export interface PlaintextPublisherOptions extends PublisherCommonOptions {
+  readonly brokers: readonly string[];
+}
+
+export type KafkaPublisherOptions = MskPublisherOptions | PlaintextPublisherOptions;
+
+const isMsk = (options: KafkaPublisherOptions): options is MskPublisherOptions => 'clusterArn' in options;
 
 const CLUSTER_ARN = /^arn:aws[a-z-]*:kafka:([a-z0-9-]+):\d{12}:cluster\/.+/;
 
@@ -92,7 +111,8 @@ const CLUSTER_ARN = /^arn:aws[a-z-]*:kafka:([a-z0-9-]+):\d{12}:cluster\/.+/;
  */
 export class KafkaPublisher implements EventPublisher {
   private readonly settings: KafkaPublisherSettings;
-  private readonly region: string;
+  /** The region of an MSK cluster (the IAM token is signed for it); undefined for a PLAINTEXT cluster. */
+  private readonly region: string | undefined;
   private readonly bootstrapPolicy: KafkaPolicy;
   private readonly publishDeadline: TimeoutPolicy;
   private brokers: Promise<string[]> | undefined;
@@ -101,13 +121,21 @@ export class KafkaPublisher implements EventPublisher {
   private readonly discarded = new WeakSet<Promise<ProducerHandle>>();
   private closed = false;
 
-  /** @throws {RangeError} when `clusterArn` is not an MSK cluster ARN. */
+  /**
+   * @throws {RangeError} when `clusterArn` is not an MSK cluster ARN, or a broker list is empty.
+   */
   public constructor(private readonly options: KafkaPublisherOptions) {
-    const region = CLUSTER_ARN.exec(options.clusterArn)?.[1];
-    if (region === undefined) throw new RangeError(`not an MSK cluster ARN: ${options.clusterArn}`);
-    this.region = region;
+    if (isMsk(options)) {
+      const region = CLUSTER_ARN.exec(options.clusterArn)?.[1];
+      if (region === undefined) throw new RangeError(`not an MSK cluster ARN: ${options.clusterArn}`);
+      this.region = region;
+      this.bootstrapPolicy = options.bootstrapPolicy ?? kafkaPolicy(BOOTSTRAP_POLICY);
+    } else {
+      if (options.brokers.length === 0) throw new RangeError('At least one bootstrap broker is required');
+      this.region = undefined;
+      this.bootstrapPolicy = kafkaPolicy(BOOTSTRAP_POLICY);
+    }
     this.settings = { ...PRODUCER_DEFAULTS, ...options.settings };
-    this.bootstrapPolicy = options.bootstrapPolicy ?? kafkaPolicy(BOOTSTRAP_POLICY);
     this.publishDeadline = timeout(this.settings.publishTimeoutMillis, TimeoutStrategy.Aggressive);
   }
 
@@ -184,24 +212,27 @@ export class KafkaPublisher implements EventPublisher {
   }
 
   private async connect(): Promise<ProducerHandle> {
-    const config = kafkaConfig({
-      brokers: await this.discoverBrokers(),
-      clientId: this.options.clientId ?? INGEST_CLIENT_ID,
-      region: this.region,
-      ...(this.options.logger === undefined ? {} : { logger: this.options.logger }),
-      ...(this.options.tokenProvider === undefined ? {} : { tokenProvider: this.options.tokenProvider }),
-    });
+    const clientId = this.options.clientId ?? INGEST_CLIENT_ID;
+    const logger = this.options.logger === undefined ? {} : { logger: this.options.logger };
+    const { options } = this;
+    const config = isMsk(options)
+      ? kafkaConfig({
+          brokers: await this.discoverBrokers(options),
+          clientId,
+          region: this.region ?? '',
+          ...logger,
+          ...(options.tokenProvider === undefined ? {} : { tokenProvider: options.tokenProvider }),
+        })
+      : plaintextKafkaConfig({ brokers: options.brokers, clientId, ...logger });
     const client = this.options.createClient?.(config) ?? new Kafka(config);
     const producer = client.producer(this.producerConfig());
     await producer.connect();
     return producer;
   }
 
-  private discoverBrokers(): Promise<string[]> {
+  private discoverBrokers(options: MskPublisherOptions): Promise<string[]> {
     this.brokers ??= this.bootstrapPolicy
-      .execute(({ signal }) =>
-        getIamBootstrapBrokers(this.options.kafkaClient, this.options.clusterArn, signal),
-      )
+      .execute(({ signal }) => getIamBootstrapBrokers(options.kafkaClient, options.clusterArn, signal))
       .catch((error: unknown) => {
         this.brokers = undefined;
         throw error;

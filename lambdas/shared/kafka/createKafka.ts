@@ -51,6 +51,24 @@ export const kafkaLogCreator =
     else logger.debug(message, attributes);
   };
 
+/** Timeouts, retries and logging every client of the platform uses, whatever the transport. */
+function commonConfig(
+  clientId: string,
+  logger: KafkaLogger | undefined,
+  retry: RetryOptions | undefined,
+): Omit<KafkaConfig, 'brokers'> {
+  return {
+    clientId,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    authenticationTimeout: AUTHENTICATION_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    enforceRequestTimeout: true,
+    retry: { ...KAFKA_RETRY, ...retry },
+    logLevel: KAFKA_LOG_LEVEL,
+    ...(logger === undefined ? {} : { logCreator: kafkaLogCreator(logger) }),
+  };
+}
+
 /**
  * The kafkajs configuration for an MSK cluster with IAM access control: TLS to the brokers and SASL
  * OAUTHBEARER carrying a SigV4-signed token, refreshed on every (re)authentication.
@@ -62,21 +80,33 @@ export function kafkaConfig(options: CreateKafkaOptions): KafkaConfig {
   const { region } = options;
   const tokenProvider = options.tokenProvider ?? signWithDefaultCredentials;
   return {
-    clientId: options.clientId,
+    ...commonConfig(options.clientId, options.logger, options.retry),
     brokers: [...options.brokers],
     ssl: true,
     sasl: {
       mechanism: 'oauthbearer',
       oauthBearerProvider: async () => ({ value: (await tokenProvider(region)).token }),
     },
-    connectionTimeout: CONNECTION_TIMEOUT_MS,
-    authenticationTimeout: AUTHENTICATION_TIMEOUT_MS,
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    enforceRequestTimeout: true,
-    retry: { ...KAFKA_RETRY, ...options.retry },
-    logLevel: KAFKA_LOG_LEVEL,
-    ...(options.logger === undefined ? {} : { logCreator: kafkaLogCreator(options.logger) }),
   };
+}
+
+/** Options of {@link plaintextKafkaConfig}. */
+export interface PlaintextKafkaOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly logger?: KafkaLogger;
+  readonly retry?: RetryOptions;
+}
+
+/**
+ * The same client settings over PLAINTEXT without authentication: for the throwaway Kafka clusters on
+ * loopback that the local platform and the tests run (never for MSK, whose listeners require TLS and IAM).
+ *
+ * @throws {RangeError} when no broker is given.
+ */
+export function plaintextKafkaConfig(options: PlaintextKafkaOptions): KafkaConfig {
+  if (options.brokers.length === 0) throw new RangeError('At least one bootstrap broker is required');
+  return { ...commonConfig(options.clientId, options.logger, options.retry), brokers: [...options.brokers] };
 }
 
 /**
