@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { UnknownTopicError } from '../log/index.js';
+import { type LocalLog, UnknownTopicError } from '../log/index.js';
 import {
   EMULATOR_DEFAULTS,
   type EmulatorSettings,
@@ -9,6 +9,7 @@ import {
 } from './emulatorSettings.js';
 import { DrainTimeoutError } from './errors.js';
 import { FunctionInvoker } from './FunctionInvoker.js';
+import type { PartitionFeed } from './PartitionFeed.js';
 import { type Counters, PartitionWorker } from './PartitionWorker.js';
 import { sleep } from './timing.js';
 
@@ -32,6 +33,7 @@ interface Run {
  */
 export class EventSourceEmulator {
   private readonly settings: EmulatorSettings;
+  private readonly log: LocalLog;
   private readonly invoker: FunctionInvoker;
   private readonly counters: Counters = {
     invocations: 0,
@@ -54,6 +56,7 @@ export class EventSourceEmulator {
   /** @throws {InvalidEventSourceOptionsError} for an option Lambda would reject. */
   public constructor(options: EventSourceEmulatorOptions) {
     this.settings = resolveSettings(options);
+    this.log = options.log;
     this.invoker = new FunctionInvoker(
       this.settings.handler,
       {
@@ -110,7 +113,7 @@ export class EventSourceEmulator {
     try {
       for (;;) {
         if (this.fatal !== undefined) throw this.fatal.error;
-        const lag = await this.settings.log.lag(this.settings.group, this.settings.topic);
+        const lag = await this.log.lag(this.settings.group, this.settings.topic);
         const busy = [...this.workers.values()].some((worker) => worker.busy);
         if (!busy && Object.values(lag).every((records) => records === 0)) break;
         if (Date.now() > deadline) throw new DrainTimeoutError(options.timeoutMillis ?? 0, lag);
@@ -129,7 +132,8 @@ export class EventSourceEmulator {
   }
 
   private async launch(): Promise<void> {
-    const { log, topic, onFailure } = this.settings;
+    const { topic, onFailure } = this.settings;
+    const { log } = this;
     await log.partitionsOf(topic);
     if (onFailure !== undefined && typeof onFailure !== 'function') {
       const exists = await log.partitionsOf(onFailure.topic).then(
@@ -166,11 +170,17 @@ export class EventSourceEmulator {
   }
 
   private async discoverPartitions(controller: AbortController, loops: Set<Promise<void>>): Promise<void> {
-    const partitions = await this.settings.log.partitionsOf(this.settings.topic);
+    const partitions = await this.log.partitionsOf(this.settings.topic);
     for (let partition = 0; partition < partitions; partition += 1) {
       if (this.workers.has(partition)) continue;
-      const worker = new PartitionWorker(partition, this.settings, this.invoker, this.counters, () =>
-        this.maybeEmitProgress(),
+      const worker = new PartitionWorker(
+        partition,
+        this.settings,
+        localLogFeed(this.log, this.settings.group, this.settings.topic, partition),
+        this.writeDestination,
+        this.invoker,
+        this.counters,
+        () => this.maybeEmitProgress(),
       );
       this.workers.set(partition, worker);
       const loop = worker
@@ -179,6 +189,10 @@ export class EventSourceEmulator {
       loops.add(loop);
     }
   }
+
+  private readonly writeDestination = async (topic: string, key: string, value: string): Promise<void> => {
+    await this.log.append(topic, [{ key, value, timestamp: Date.now() }]);
+  };
 
   /** A partition hit an error that retrying cannot fix: stop everything and surface it through `drain`. */
   private failed(error: unknown, partition: number, controller: AbortController): void {
@@ -200,4 +214,14 @@ export class EventSourceEmulator {
     this.lastProgressAt = Date.now();
     this.settings.onProgress(this.stats());
   }
+}
+
+/** A partition of the local log as the worker reads it: the whole partition, offsets committed in the log. */
+function localLogFeed(log: LocalLog, group: string, topic: string, partition: number): PartitionFeed {
+  return {
+    committed: () => log.committed(group, topic, partition),
+    endOffset: () => log.endOffset(topic, partition),
+    read: (from, count) => log.read(topic, partition, from, count),
+    commit: (nextOffset) => log.commit(group, topic, partition, nextOffset),
+  };
 }

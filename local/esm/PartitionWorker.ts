@@ -6,6 +6,7 @@ import { DestinationWriteError, EventSourceError, InvalidBatchResponseError } fr
 import type { FunctionInvoker } from './FunctionInvoker.js';
 import { buildFailureRecord, type FailureCondition, type LastInvocation } from './failureRecord.js';
 import { buildMskEvent, estimatedEventBytes, partitionKey } from './mskEvent.js';
+import type { DestinationTopicWriter, PartitionFeed } from './PartitionFeed.js';
 import { backoffMillis, sleep } from './timing.js';
 
 /** Counters shared by the workers of one emulator. */
@@ -46,6 +47,8 @@ export class PartitionWorker {
   public constructor(
     public readonly partition: number,
     private readonly settings: EmulatorSettings,
+    private readonly feed: PartitionFeed,
+    private readonly writeDestination: DestinationTopicWriter,
     private readonly invoker: FunctionInvoker,
     private readonly counters: Counters,
     private readonly progressed: () => void,
@@ -82,10 +85,10 @@ export class PartitionWorker {
   }
 
   /** Handles at most one batch. @returns how long to wait before the next turn. */
-  private async turn(): Promise<number> {
-    const { log, topic, group, batchSize, batchWindowMillis, pollIntervalMillis } = this.settings;
-    const committed = await log.committed(group, topic, this.partition);
-    const end = await log.endOffset(topic, this.partition);
+  public async turn(): Promise<number> {
+    const { topic, batchSize, batchWindowMillis, pollIntervalMillis } = this.settings;
+    const committed = await this.feed.committed();
+    const end = await this.feed.endOffset();
     this.lag = end - committed;
 
     let unit = this.pending.at(-1);
@@ -124,8 +127,8 @@ export class PartitionWorker {
   }
 
   private async process(unit: Unit): Promise<number> {
-    const { log, topic, source } = this.settings;
-    let records = await log.read(topic, this.partition, unit.from, unit.to - unit.from);
+    const { topic, source } = this.settings;
+    let records = [...(await this.feed.read(unit.from, unit.to - unit.from))];
     if (records.length !== unit.to - unit.from) {
       throw new EventSourceError(`Partition ${topic}-${this.partition} returned fewer records than it holds`);
     }
@@ -231,7 +234,7 @@ export class PartitionWorker {
   ): Promise<void> {
     const [first, ...rest] = records;
     if (first === undefined) return;
-    const { onFailure, log, topic, logger } = this.settings;
+    const { onFailure, topic, logger } = this.settings;
     const failure = buildFailureRecord({
       condition,
       functionArn: this.settings.functionArn,
@@ -259,8 +262,11 @@ export class PartitionWorker {
         if (typeof onFailure === 'function') {
           await onFailure(failure);
         } else {
-          const key = partitionKey(topic, this.partition);
-          await log.append(onFailure.topic, [{ key, value: JSON.stringify(failure), timestamp: Date.now() }]);
+          await this.writeDestination(
+            onFailure.topic,
+            partitionKey(topic, this.partition),
+            JSON.stringify(failure),
+          );
         }
       } catch (error: unknown) {
         throw new DestinationWriteError(destination, { cause: error });
@@ -274,7 +280,7 @@ export class PartitionWorker {
   }
 
   private async commit(unit: Unit, nextOffset: number): Promise<void> {
-    await this.settings.log.commit(this.settings.group, this.settings.topic, this.partition, nextOffset);
+    await this.feed.commit(nextOffset);
     this.counters.recordsCommitted += nextOffset - unit.from;
     this.lag -= nextOffset - unit.from;
     unit.from = nextOffset;

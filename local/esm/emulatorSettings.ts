@@ -40,8 +40,8 @@ export interface EventSourceStats {
   readonly lag: Readonly<Record<number, number>>;
 }
 
-export interface EventSourceEmulatorOptions {
-  readonly log: LocalLog;
+/** What every event source takes, whichever log it reads: the mapping's settings and the function. */
+export interface EventSourceOptions {
   readonly topic: string;
   /** The consumer group (Lambda's `ConsumerGroupId`, by default the mapping's UUID). */
   readonly group: string;
@@ -76,6 +76,11 @@ export interface EventSourceEmulatorOptions {
   readonly logger?: EmulatorLogger;
 }
 
+/** The event source over the durable local log. */
+export interface EventSourceEmulatorOptions extends EventSourceOptions {
+  readonly log: LocalLog;
+}
+
 /** Lambda's defaults and limits for Kafka event source mappings in provisioned mode. */
 export const ESM_LIMITS = {
   defaultBatchSize: 100,
@@ -100,7 +105,6 @@ export const EMULATOR_DEFAULTS = {
 } as const;
 
 export interface EmulatorSettings {
-  readonly log: LocalLog;
   readonly topic: string;
   readonly group: string;
   readonly handler: MskHandler;
@@ -131,7 +135,7 @@ const silentLogger: EmulatorLogger = { info: () => undefined, warn: () => undefi
  * Validates the options against Lambda's limits and fills in the defaults.
  * @throws {InvalidEventSourceOptionsError} for a value Lambda would reject.
  */
-export function resolveSettings(options: EventSourceEmulatorOptions): EmulatorSettings {
+export function resolveSettings(options: EventSourceOptions): EmulatorSettings {
   const batchSize = integerIn(
     'batchSize',
     options.batchSize ?? ESM_LIMITS.defaultBatchSize,
@@ -193,7 +197,6 @@ export function resolveSettings(options: EventSourceEmulatorOptions): EmulatorSe
   };
   const functionName = options.functionName ?? `${options.topic}-consumer`;
   return {
-    log: options.log,
     topic: options.topic,
     group: options.group,
     handler: options.handler,

@@ -5,6 +5,7 @@ export {
   type EmulatorLogger,
   ESM_LIMITS,
   type EventSourceEmulatorOptions,
+  type EventSourceOptions,
   type EventSourceStats,
   type FailureDestination,
   type RetryBackoff,
@@ -19,6 +20,7 @@ export {
 } from './errors.js';
 export type { MskHandler } from './FunctionInvoker.js';
 export type { FailureCondition, KafkaFailureRecord, KafkaRecordsInfo } from './failureRecord.js';
+export { KAFKA_SOURCE_DEFAULTS, KafkaEventSource, type KafkaEventSourceOptions } from './KafkaEventSource.js';
 export { createLambdaContext, type FunctionIdentity, functionArnFor } from './lambdaContext.js';
 export {
   buildMskEvent,

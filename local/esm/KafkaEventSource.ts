@@ -1,0 +1,402 @@
+import { setMaxListeners } from 'node:events';
+import kafkajs, {
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+  type KafkaMessage,
+  type Producer,
+} from 'kafkajs';
+import type { LogRecord } from '../log/index.js';
+import {
+  type EmulatorSettings,
+  type EventSourceOptions,
+  type EventSourceStats,
+  resolveSettings,
+} from './emulatorSettings.js';
+import { DrainTimeoutError } from './errors.js';
+import { FunctionInvoker } from './FunctionInvoker.js';
+import type { PartitionFeed } from './PartitionFeed.js';
+import { type Counters, PartitionWorker } from './PartitionWorker.js';
+import { backoffMillis, sleep } from './timing.js';
+
+const { KafkaJSError, KafkaJSProtocolError } = kafkajs;
+
+/** Consumer-group timings of the local mappings: a dead member is noticed within seconds. */
+export const KAFKA_SOURCE_DEFAULTS = {
+  sessionTimeoutMillis: 10_000,
+  heartbeatIntervalMillis: 1_000,
+  rebalanceTimeoutMillis: 20_000,
+  /** How often the consumer refreshes metadata, so new partitions of the topic are picked up. */
+  metadataMaxAgeMillis: 3_000,
+  /** How long the broker holds a fetch when no record is available. */
+  fetchWaitMillis: 100,
+  /** While a small batch waits for the batching window, how often it is fetched again. */
+  windowRecheckMillis: 25,
+  maxBytesPerPartition: 4 * 1024 * 1024,
+  /** kafkajs processes at most this many partitions at once when the mapping sets no concurrency. */
+  defaultPartitionsConcurrently: 64,
+} as const;
+
+/** The event source on a real Kafka cluster. */
+export interface KafkaEventSourceOptions extends EventSourceOptions {
+  /** A kafkajs client of the cluster (its brokers are reported as `bootstrapServers`). */
+  readonly kafka: Kafka;
+  /** The brokers the client bootstraps from, as the event names them. */
+  readonly brokers: readonly string[];
+  readonly sessionTimeoutMillis?: number;
+}
+
+/** Errors that mean this member lost the partition or the group is moving: leave it to the new owner. */
+const REBALANCE_CODES = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+  'FENCED_INSTANCE_ID',
+]);
+
+const isRebalance = (error: unknown): boolean =>
+  error instanceof KafkaJSProtocolError && REBALANCE_CODES.has(error.type);
+
+const isRetriable = (error: unknown): boolean => {
+  if (error instanceof TypeError || error instanceof RangeError) return false;
+  if (error instanceof KafkaJSError) return error.retriable;
+  return typeof error === 'object' && error !== null && 'retriable' in error && error.retriable === true;
+};
+
+const describe = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+
+function toLogRecord(message: KafkaMessage): LogRecord {
+  const headers: Record<string, Buffer> = {};
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) headers[name] = Buffer.isBuffer(first) ? first : Buffer.from(first);
+  }
+  return {
+    offset: Number(message.offset),
+    timestamp: Number(message.timestamp),
+    key: message.key,
+    value: message.value,
+    headers,
+  };
+}
+
+/**
+ * The Lambda event source mapping for MSK on a real Kafka cluster: one kafkajs consumer group member per
+ * instance (run several with the same group to share the partitions, as Lambda's pollers do), the real
+ * handler invoked with the exact MSK event, and the same batching, retry, bisect, partial batch response,
+ * record age and on-failure destination semantics as {@link EventSourceEmulator} (they share the
+ * per-partition state machine). Offsets are committed to the group only after the handler succeeded or the
+ * records reached the destination; a member that loses a partition mid-batch stops before committing, and
+ * the new owner redelivers from the group's committed offset.
+ *
+ * A fetched batch smaller than `batchSize` is held back (fetched again) until the batching window has
+ * passed, as Lambda gathers records for up to the window.
+ */
+export class KafkaEventSource {
+  private readonly settings: EmulatorSettings;
+  private readonly invoker: FunctionInvoker;
+  private readonly counters: Counters = {
+    invocations: 0,
+    recordsDelivered: 0,
+    recordsCommitted: 0,
+    functionErrors: 0,
+    partialFailures: 0,
+    retries: 0,
+    bisects: 0,
+    sentToDestination: 0,
+  };
+  private readonly lag = new Map<number, number>();
+  /** Per partition: when a batch smaller than the batch size was first held back for the window. */
+  private readonly windowOpenedAt = new Map<number, number>();
+  private inFlight = 0;
+  private consumer: Consumer | undefined;
+  private producer: Producer | undefined;
+  private admin: Admin | undefined;
+  private controller: AbortController | undefined;
+  private starting: Promise<void> | undefined;
+  private fatal: { readonly error: unknown } | undefined;
+  private lastProgressAt = 0;
+
+  /** @throws {InvalidEventSourceOptionsError} for an option Lambda would reject. */
+  public constructor(private readonly options: KafkaEventSourceOptions) {
+    this.settings = resolveSettings({
+      ...options,
+      bootstrapServers: options.bootstrapServers ?? options.brokers.join(','),
+    });
+    this.invoker = new FunctionInvoker(
+      this.settings.handler,
+      {
+        functionName: this.settings.functionName,
+        functionArn: this.settings.functionArn,
+        memoryLimitInMB: 1_024,
+      },
+      this.settings.functionTimeoutMillis,
+      this.settings.concurrency,
+    );
+  }
+
+  /** The consumer group this mapping's member belongs to. */
+  public get group(): string {
+    return this.settings.group;
+  }
+
+  /**
+   * Joins the group and starts delivering; returns once the consumer runs. Creates the destination topic
+   * (one partition) when missing. Calling it while running does nothing.
+   * @throws when the cluster cannot be reached or the topic does not exist.
+   */
+  public async start(): Promise<void> {
+    if (this.consumer !== undefined) return;
+    this.starting ??= this.launch().finally(() => {
+      this.starting = undefined;
+    });
+    await this.starting;
+  }
+
+  /**
+   * Leaves the group: batches in the handler finish and commit, later records stay for the next member.
+   */
+  public async stop(): Promise<void> {
+    const consumer = this.consumer;
+    if (consumer === undefined) return;
+    this.controller?.abort();
+    await consumer.disconnect().catch(() => undefined);
+    await this.producer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+    this.consumer = undefined;
+    this.producer = undefined;
+    this.admin = undefined;
+    this.emitProgress();
+    this.settings.logger.info('Kafka event source stopped', { topic: this.settings.topic, ...this.stats() });
+  }
+
+  /**
+   * Resolves once the group has committed every record of the topic and no batch is in flight. Starts the
+   * member for the duration when it is not running.
+   * @throws {DrainTimeoutError} when `timeoutMillis` passes first.
+   * @throws the error that stopped the member.
+   */
+  public async drain(options: { readonly timeoutMillis?: number } = {}): Promise<void> {
+    const startedHere = this.consumer === undefined;
+    await this.start();
+    const deadline = Date.now() + (options.timeoutMillis ?? Number.POSITIVE_INFINITY);
+    try {
+      for (;;) {
+        if (this.fatal !== undefined) throw this.fatal.error;
+        const lag = await this.groupLag();
+        if (this.inFlight === 0 && Object.values(lag).every((records) => records === 0)) break;
+        if (Date.now() > deadline) throw new DrainTimeoutError(options.timeoutMillis ?? 0, lag);
+        await sleep(100);
+      }
+    } finally {
+      if (startedHere) await this.stop();
+    }
+  }
+
+  /** Unconsumed records per partition of the topic for the group, read from the cluster. */
+  public async groupLag(): Promise<Record<number, number>> {
+    const admin = await this.connectedAdmin();
+    const { topic, group } = this.settings;
+    const [committed, ends] = await Promise.all([
+      admin.fetchOffsets({ groupId: group, topics: [topic] }),
+      admin.fetchTopicOffsets(topic),
+    ]);
+    const byPartition = new Map(
+      (committed[0]?.partitions ?? []).map((entry) => [entry.partition, Number(entry.offset)]),
+    );
+    const lag: Record<number, number> = {};
+    for (const { partition, high, low } of ends) {
+      const next = byPartition.get(partition) ?? -1;
+      lag[partition] = Number(high) - (next >= 0 ? next : Number(low));
+      this.lag.set(partition, lag[partition] ?? 0);
+    }
+    return lag;
+  }
+
+  /** Counters since construction, and the lag per partition as last seen. */
+  public stats(): EventSourceStats {
+    return { ...this.counters, lag: Object.fromEntries(this.lag) };
+  }
+
+  private async connectedAdmin(): Promise<Admin> {
+    if (this.admin === undefined) {
+      const admin = this.options.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    return this.admin;
+  }
+
+  private async launch(): Promise<void> {
+    const { topic, group, onFailure, concurrency } = this.settings;
+    const admin = await this.connectedAdmin();
+    if (onFailure !== undefined && typeof onFailure !== 'function') {
+      const existing = new Set(await admin.listTopics());
+      if (!existing.has(onFailure.topic)) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: [{ topic: onFailure.topic, numPartitions: 1 }],
+        });
+      }
+      const producer = this.options.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+      });
+      await producer.connect();
+      this.producer = producer;
+    }
+    this.fatal = undefined;
+    const controller = new AbortController();
+    setMaxListeners(0, controller.signal);
+    this.controller = controller;
+    const consumer = this.options.kafka.consumer({
+      groupId: group,
+      sessionTimeout: this.options.sessionTimeoutMillis ?? KAFKA_SOURCE_DEFAULTS.sessionTimeoutMillis,
+      heartbeatInterval: KAFKA_SOURCE_DEFAULTS.heartbeatIntervalMillis,
+      rebalanceTimeout: KAFKA_SOURCE_DEFAULTS.rebalanceTimeoutMillis,
+      metadataMaxAge: KAFKA_SOURCE_DEFAULTS.metadataMaxAgeMillis,
+      maxWaitTimeInMs: KAFKA_SOURCE_DEFAULTS.fetchWaitMillis,
+      maxBytesPerPartition: KAFKA_SOURCE_DEFAULTS.maxBytesPerPartition,
+      allowAutoTopicCreation: false,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: Number.isFinite(concurrency)
+        ? concurrency
+        : KAFKA_SOURCE_DEFAULTS.defaultPartitionsConcurrently,
+      eachBatch: (payload) => this.deliver(payload, consumer, controller.signal),
+    });
+    this.consumer = consumer;
+    this.settings.logger.info('Kafka event source started', { topic, group });
+  }
+
+  /**
+   * Runs the mapping's semantics over one fetched batch until every record in it is committed or sent to
+   * the destination, or this member must let go of the partition (stopping, rebalance).
+   */
+  private async deliver(payload: EachBatchPayload, consumer: Consumer, signal: AbortSignal): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
+    const records = batch.messages.map(toLogRecord);
+    const first = records[0];
+    if (first === undefined) return;
+    const end = first.offset + records.length;
+    const { partition, topic } = batch;
+    if (await this.holdForWindow(partition, records.length, signal)) return;
+    let position = first.offset;
+    const feed: PartitionFeed = {
+      committed: async () => position,
+      endOffset: async () => end,
+      read: async (from, count) => records.slice(from - first.offset, from - first.offset + count),
+      commit: async (nextOffset) => {
+        await consumer.commitOffsets([{ topic, partition, offset: String(nextOffset) }]);
+        resolveOffset(String(nextOffset - 1));
+        position = nextOffset;
+        this.lag.set(partition, Math.max(0, Number(batch.highWatermark) - nextOffset));
+      },
+    };
+    // The batching window was applied above; the worker delivers what it holds at once.
+    const worker = new PartitionWorker(
+      partition,
+      { ...this.settings, batchWindowMillis: 0 },
+      feed,
+      this.writeDestination,
+      this.invoker,
+      this.counters,
+      () => this.maybeEmitProgress(),
+    );
+    this.lag.set(partition, Math.max(0, Number(batch.highWatermark) - position));
+    // Heartbeats keep the membership while the handler runs and while a failing batch waits for its retry.
+    const beat = setInterval(() => {
+      heartbeat().catch(() => undefined);
+    }, KAFKA_SOURCE_DEFAULTS.heartbeatIntervalMillis);
+    this.inFlight += 1;
+    let failures = 0;
+    try {
+      while (position < end && isRunning() && !isStale() && !signal.aborted) {
+        let waitMillis: number;
+        try {
+          waitMillis = await worker.turn();
+          failures = 0;
+        } catch (error: unknown) {
+          if (isRebalance(error)) {
+            this.settings.logger.warn('Partition moved to another member mid-batch; it redelivers', {
+              topic,
+              partition,
+              error: describe(error),
+            });
+            return;
+          }
+          if (!isRetriable(error)) {
+            this.fatal ??= { error };
+            this.settings.logger.error('Kafka event source stopped on an unrecoverable error', {
+              topic,
+              partition,
+              error: describe(error),
+            });
+            this.controller?.abort();
+            return;
+          }
+          failures += 1;
+          waitMillis = backoffMillis(this.settings.retryBackoff, failures);
+          this.settings.logger.warn('Kafka event source could not commit or write; retrying', {
+            topic,
+            partition,
+            error: describe(error),
+          });
+        }
+        this.maybeEmitProgress();
+        if (waitMillis > 0) await sleep(waitMillis, signal);
+      }
+    } finally {
+      clearInterval(beat);
+      this.inFlight -= 1;
+    }
+  }
+
+  /**
+   * Lambda's batching window: a batch smaller than the batch size waits until the window has passed since
+   * records were first available. Returning without resolving any offset makes kafkajs fetch the same
+   * records again, with whatever arrived since.
+   * @returns true when the batch is held back for now.
+   */
+  private async holdForWindow(partition: number, available: number, signal: AbortSignal): Promise<boolean> {
+    const { batchWindowMillis, batchSize } = this.settings;
+    if (batchWindowMillis === 0 || available >= batchSize) {
+      this.windowOpenedAt.delete(partition);
+      return false;
+    }
+    const now = Date.now();
+    const openedAt = this.windowOpenedAt.get(partition) ?? now;
+    this.windowOpenedAt.set(partition, openedAt);
+    const remaining = openedAt + batchWindowMillis - now;
+    if (remaining <= 0) {
+      this.windowOpenedAt.delete(partition);
+      return false;
+    }
+    await sleep(Math.min(remaining, KAFKA_SOURCE_DEFAULTS.windowRecheckMillis), signal);
+    return true;
+  }
+
+  private readonly writeDestination = async (topic: string, key: string, value: string): Promise<void> => {
+    const producer = this.producer;
+    if (producer === undefined) throw new TypeError('no producer for the on-failure destination');
+    await producer.send({ topic, acks: -1, messages: [{ key, value }] });
+  };
+
+  private maybeEmitProgress(): void {
+    if (Date.now() - this.lastProgressAt >= this.settings.progressIntervalMillis) this.emitProgress();
+  }
+
+  private emitProgress(): void {
+    if (this.settings.onProgress === undefined) return;
+    this.lastProgressAt = Date.now();
+    this.settings.onProgress(this.stats());
+  }
+}
