@@ -28,6 +28,8 @@ export interface KafkaClusterOptions {
   readonly properties?: Readonly<Record<string, string>>;
 }
 
+/** Fresh sets of ports tried when one was taken before a broker bound it. */
+const START_ATTEMPTS = 3;
 /** How long every node may take to show up in the cluster's metadata after the JVMs started. */
 const READY_TIMEOUT_MS = 60_000;
 
@@ -93,10 +95,22 @@ export class KafkaCluster implements ManagedServer {
   }
 
   /**
-   * Formats and starts every node, then waits until the cluster's metadata lists all of them.
+   * Formats and starts every node, then waits until the cluster's metadata lists all of them. A port
+   * taken between choosing it and the broker binding it starts the cluster over on fresh ports.
    * @throws {HarnessError} when Java or the broker jars are missing, or a node does not start.
    */
   static async start(options: KafkaClusterOptions = {}): Promise<KafkaCluster> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await KafkaCluster.startOnce(options);
+      } catch (error: unknown) {
+        const portTaken = error instanceof HarnessError && /Address already in use/.test(error.output);
+        if (!portTaken || attempt >= START_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  private static async startOnce(options: KafkaClusterOptions): Promise<KafkaCluster> {
     const java = await javaBinary();
     const distribution = await kafkaDistribution();
     const count = options.nodes ?? 1;

@@ -24,14 +24,47 @@ function ephemeralPort(): Promise<number> {
 }
 
 /**
- * Finds a TCP port on 127.0.0.1 that is free right now (the kernel picks it), never 5432 or 6379.
+ * Where the harness picks ports: below Linux's default ephemeral range (32768-60999), from which the
+ * kernel assigns the local ports of outgoing connections. A port picked there could be taken by any client
+ * socket of this machine before a server binds it (or while a killed server is down); here only another
+ * harness can take it.
+ */
+export const HARNESS_PORT_RANGE = { min: 20_000, max: 32_000 } as const;
+
+/** Ports this process handed out, never handed out twice (a stopped server comes back on its port). */
+const handedOut = new Set<number>();
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, LOOPBACK, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Finds a TCP port on 127.0.0.1 that is free right now, never 5432 or 6379 and never one this process
+ * handed out before: a random one of {@link HARNESS_PORT_RANGE}, else one the kernel picks.
  * Another process may still take it before the caller binds, so callers retry on "address in use".
  * @throws {HarnessError} when no port can be obtained.
  */
 export async function freePort(): Promise<number> {
+  const span = HARNESS_PORT_RANGE.max - HARNESS_PORT_RANGE.min;
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = HARNESS_PORT_RANGE.min + Math.floor(Math.random() * span);
+    if (RESERVED_PORTS.has(port) || handedOut.has(port)) continue;
+    if (await canBind(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
   for (let attempt = 0; attempt < 10; attempt += 1) {
     const port = await ephemeralPort();
-    if (!RESERVED_PORTS.has(port)) return port;
+    if (!RESERVED_PORTS.has(port) && !handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
   throw new HarnessError('Could not obtain a free TCP port on 127.0.0.1');
 }
