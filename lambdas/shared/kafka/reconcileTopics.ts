@@ -1,4 +1,4 @@
-import { type Admin, ConfigResourceTypes, ConfigSource } from 'kafkajs';
+import kafkajs, { type Admin } from 'kafkajs';
 import type { KafkaLogger } from './createKafka.js';
 import { KafkaAdminError, TopicOperationError } from './errors.js';
 import {
@@ -8,6 +8,9 @@ import {
   planTopicChanges,
   type TopicAction,
 } from './planTopicChanges.js';
+
+// kafkajs is CommonJS; Node's ESM loader does not see these enums as named exports.
+const { ConfigResourceTypes, ConfigSource } = kafkajs;
 
 /** The part of the kafkajs admin client the topic manager uses; tests provide an in-memory one. */
 export type TopicAdmin = Pick<
