@@ -65,7 +65,7 @@ export async function runBench(argv: string[]): Promise<void> {
     await publishToLog(log, LOCAL_TOPIC, traffic);
 
     const local = await LocalConsumer.create({
-      log,
+      stream: log,
       shardMap: services.shardMap,
       redisUrl: services.redis?.url,
       concurrency: Number(values.concurrency),

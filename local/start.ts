@@ -4,8 +4,11 @@
  * consumer Lambda fed by the MSK event-source emulator. Prints progress while it consumes and verifies
  * the result against the shards and the Redis index, then runs the workflows of `step-functions/` as
  * scheduled in AWS: one ETL batch into a local warehouse database, and a reconciliation.
+ * With `--kafka` the topics live on a throwaway 3-node Apache Kafka cluster instead (Java and the broker
+ * jars of `npm run kafka:fetch` needed), read by consumer groups as the Lambda mappings read MSK.
  *
  *   npm start -- --events 50000 --customers 5000 --shards 4 --partitions 12 --poison 5 --follow
+ *   npm start -- --kafka
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +28,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '42' },
     'data-dir': { type: 'string' },
     follow: { type: 'boolean', default: false },
+    kafka: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -39,7 +43,9 @@ if (args.help) {
   --poison N        invalid records mixed in, to show the dead-letter path (default 3)
   --seed N          traffic seed (default 42)
   --data-dir DIR    where the local log lives (default: a new temporary directory)
-  --follow          keep consuming after the sample is done, until Ctrl-C`);
+  --follow          keep consuming after the sample is done, until Ctrl-C
+  --kafka           run the topics on a throwaway 3-node Apache Kafka cluster on loopback instead of the
+                    embedded local log (needs Java 17 and \`npm run kafka:fetch\`)`);
   process.exit(0);
 }
 
@@ -65,6 +71,7 @@ const { LocalConsumer, LOCAL_DLQ_TOPIC, LOCAL_TOPIC } = await import('./consumer
 const { generateTraffic } = await import('./traffic/generateTraffic.js');
 const { verifyPlatform } = await import('./platform/verifyPlatform.js');
 const { LocalApis } = await import('./platform/LocalApis.js');
+const { LocalLogStream } = await import('./stream/index.js');
 const { runEtlLocally } = await import('./workflows/etl.js');
 const { runReconciliationLocally } = await import('./workflows/reconciliation.js');
 const { Logger } = await import('@aws-lambda-powertools/logger');
@@ -92,12 +99,19 @@ const services = await step(
 });
 const dataDir = args['data-dir'] ?? (await mkdtemp(join(tmpdir(), 'cdp-log-')));
 const log = await LocalLog.open(dataDir);
-await log.createTopic(LOCAL_TOPIC, partitions);
-console.log(`  local log: ${dataDir} (${LOCAL_TOPIC}: ${partitions} partitions)`);
+const kafka = args.kafka ? await startKafka() : undefined;
+const stream = kafka?.stream ?? new LocalLogStream(log);
+await stream.createTopic(LOCAL_TOPIC, partitions);
+console.log(
+  kafka === undefined
+    ? `  local log: ${dataDir} (${LOCAL_TOPIC}: ${partitions} partitions)`
+    : `  ${stream.describe()} (${LOCAL_TOPIC}: ${partitions} partitions, RF 3, min ISR 2); spillover in ${dataDir}`,
+);
 
 const apiLogger = new Logger({ serviceName: 'api', logLevel: 'ERROR' });
 const apis = await LocalApis.start({
-  log,
+  stream,
+  spillLog: log,
   shardMap: services.shardMap,
   redisUrl: services.redis?.url,
   logger: apiLogger,
@@ -144,7 +158,7 @@ await step(
 );
 if (poison > 0) {
   const bad = ['{"eventId": "truncated', 'not json at all', JSON.stringify({ type: 'customer.teleported' })];
-  await log.append(
+  await stream.append(
     LOCAL_TOPIC,
     Array.from({ length: poison }, (_, i) => ({ key: `poison-${i}`, value: bad[i % bad.length] ?? '' })),
   );
@@ -155,7 +169,7 @@ let lastLine = performance.now();
 let lastCommitted = 0;
 const started = performance.now();
 const local = await LocalConsumer.create({
-  log,
+  stream,
   shardMap: services.shardMap,
   redisUrl: services.redis?.url,
   concurrency,
@@ -179,6 +193,8 @@ const local = await LocalConsumer.create({
 const shutdown = async (code: number) => {
   await apis.close();
   await local.close();
+  await stream.close();
+  await kafka?.cluster.destroy();
   await services.stop();
   process.exit(code);
 };
@@ -195,7 +211,7 @@ console.log(
     `${fmt(totals.applied)} applied, ${fmt(totals.stale)} stale, ${fmt(totals.duplicates)} duplicates, ` +
     `${totals.poison} poison, ${totals.idempotencyBypassed} via the database guard alone`,
 );
-const report = await verifyPlatform(services, log, traffic);
+const report = await verifyPlatform(services, stream, traffic);
 console.log(report.lines.map((l) => `  ${l}`).join('\n'));
 const sample = services.shardClient('shard-0');
 const someone = await sample.query<{ email: string }>(
@@ -213,11 +229,37 @@ if (email) {
 const workflowsOk = await runWorkflows();
 
 if (args.follow) {
-  console.log(`  following ${LOCAL_TOPIC} in ${dataDir}; the HTTP API stays at ${apis.url}; Ctrl-C to stop`);
+  console.log(
+    `  following ${LOCAL_TOPIC} on the ${stream.describe()}; the HTTP API stays at ${apis.url}; Ctrl-C to stop`,
+  );
   console.log(`  try: curl -s '${apis.url}/v1/customers?email=${email ?? 'someone@example.com'}'`);
   await local.start();
 } else {
   await shutdown(report.ok && workflowsOk ? 0 : 1);
+}
+
+/** A 3-node KRaft cluster on loopback with the environment's topics, made by the platform's topic reconciler. */
+async function startKafka() {
+  const { KafkaCluster } = await import('./services/KafkaCluster.js');
+  const { KafkaStream } = await import('./stream/index.js');
+  const { applyTopics, configuredTopics } = await import('./kafka/topics.js');
+  const cluster = await step('starting a 3-node Apache Kafka cluster (KRaft) on loopback', () =>
+    KafkaCluster.start({ nodes: 3, name: 'cdp-start' }),
+  ).catch((error: unknown) => {
+    console.error(`\ncannot start Kafka: ${error instanceof Error ? error.message : String(error)}`);
+    console.error('Run without --kafka for the embedded local log (no Java needed).');
+    process.exit(1);
+  });
+  const admin = await cluster.admin();
+  try {
+    await applyTopics(
+      admin,
+      configuredTopics('dev').map((topic) => (topic.name === LOCAL_TOPIC ? { ...topic, partitions } : topic)),
+    );
+  } finally {
+    await admin.disconnect();
+  }
+  return { cluster, stream: new KafkaStream({ brokers: cluster.brokers }) };
 }
 
 async function runWorkflows(): Promise<boolean> {
@@ -248,7 +290,7 @@ async function runWorkflows(): Promise<boolean> {
     );
     const reconciliation = await step('reconciliation: step-functions/reconciliation.asl.json', () =>
       runReconciliationLocally({
-        log,
+        stream,
         shardMap: services.shardMap,
         redisUrl: services.redis?.url ?? '',
         // Everything is consumed: the window may include the newest records instead of settling first.

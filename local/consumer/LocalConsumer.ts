@@ -4,10 +4,9 @@ import { type WiredConsumer, wireConsumer } from '../../lambdas/consumer/depende
 import type { ConsumerSettings } from '../../lambdas/shared/consumer/CustomerEventConsumer.js';
 import type { ShardMap } from '../../lambdas/shared/sharding/index.js';
 import type { SqlClient } from '../../lambdas/shared/sql/index.js';
-import { EventSourceEmulator, type EventSourceStats } from '../esm/index.js';
-import { type LocalLog, UnknownTopicError } from '../log/index.js';
-import { LocalLogDeadLetterSink } from './LocalLogDeadLetterSink.js';
-import { LocalLogRecordParker } from './LocalLogRecordParker.js';
+import type { EventSourceStats } from '../esm/index.js';
+import { LocalLog } from '../log/index.js';
+import { type LocalEventSource, LocalLogStream, type LocalStream } from '../stream/index.js';
 
 export const LOCAL_TOPIC = 'customer-events.v1';
 export const LOCAL_DLQ_TOPIC = 'customer-events.v1.dlq';
@@ -17,6 +16,8 @@ export const LOCAL_DLQ_TOPIC = 'customer-events.v1.dlq';
  */
 export const LOCAL_RETRY_TOPIC = 'customer-events.v1.retry';
 export const LOCAL_GROUP = 'cdp-consumer';
+/** The retry topic's mapping has a consumer group of its own, as in AWS. */
+export const LOCAL_RETRY_GROUP = `${LOCAL_GROUP}-retry`;
 /** Partitions of the retry topic when the events topic does not exist yet. */
 const LOCAL_RETRY_PARTITIONS = 12;
 
@@ -42,7 +43,8 @@ export const LOCAL_MAPPING: LocalMapping = {
 };
 
 export interface LocalConsumerOptions {
-  readonly log: LocalLog;
+  /** Where the topics live: the local log (given as is, or as a stream) or a Kafka cluster. */
+  readonly stream: LocalStream | LocalLog;
   readonly shardMap: ShardMap;
   readonly redisUrl?: string | undefined;
   /** Live shard clients owned by the caller (e.g. a `ShardDirectory` that follows failovers). */
@@ -59,17 +61,19 @@ export interface LocalConsumerOptions {
 }
 
 /**
- * The consumer Lambda as it runs in AWS, on this machine: the same handler code, fed by the MSK
- * event-source emulator from the durable local log, writing to the local shards and Redis, dead letters
- * to the local DLQ topic. Two mappings invoke it, as in AWS: one on the events topic (`emulator`) and one on
- * the retry topic (`retryEmulator`).
+ * The consumer Lambda as it runs in AWS, on this machine: the same handler code, fed by the MSK event
+ * source (the emulator over the durable local log, or a consumer group on a real Kafka cluster), writing to
+ * the local shards and Redis, dead letters to the DLQ topic. Two mappings invoke it, as in AWS: one on the
+ * events topic (`emulator`) and one on the retry topic (`retryEmulator`), each with its consumer group.
  */
 export class LocalConsumer {
   private constructor(
-    public readonly emulator: EventSourceEmulator,
-    public readonly retryEmulator: EventSourceEmulator,
+    public readonly emulator: LocalEventSource,
+    public readonly retryEmulator: LocalEventSource,
     private readonly wired: WiredConsumer,
-    private readonly log: LocalLog,
+    private readonly stream: LocalStream,
+    /** True when this consumer made the stream (from a LocalLog) and so releases it on close. */
+    private readonly ownsStream: boolean,
   ) {}
 
   public static async create(options: LocalConsumerOptions): Promise<LocalConsumer> {
@@ -77,17 +81,18 @@ export class LocalConsumer {
       serviceName: 'consumer',
       logLevel: options.logLevel ?? (process.env.CDP_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN',
     });
-    await options.log.createTopic(LOCAL_DLQ_TOPIC, 1);
+    const stream = options.stream instanceof LocalLog ? new LocalLogStream(options.stream) : options.stream;
+    await stream.createTopic(LOCAL_DLQ_TOPIC, 1);
     const wired = await wireConsumer({
       shardMap: options.shardMap,
       redis: options.redisUrl ? { url: options.redisUrl } : undefined,
       ...(options.shards ? { shards: options.shards } : {}),
-      deadLetters: new LocalLogDeadLetterSink(options.log, LOCAL_DLQ_TOPIC),
+      deadLetters: stream.deadLetterSink(LOCAL_DLQ_TOPIC),
       parking:
         options.parking === false
           ? undefined
           : {
-              parker: new LocalLogRecordParker(options.log, LOCAL_RETRY_TOPIC),
+              parker: stream.recordParker(LOCAL_RETRY_TOPIC),
               retryTopic: LOCAL_RETRY_TOPIC,
             },
       logger,
@@ -95,16 +100,12 @@ export class LocalConsumer {
       ...(options.settings ? { settings: options.settings } : {}),
     });
     const mapping = { ...LOCAL_MAPPING, ...options.mapping };
-    const partitions = await options.log.partitionsOf(LOCAL_TOPIC).catch((error: unknown) => {
-      if (error instanceof UnknownTopicError) return LOCAL_RETRY_PARTITIONS;
-      throw error;
-    });
-    await options.log.createTopic(LOCAL_RETRY_TOPIC, partitions);
-    const mappingOn = (topic: string, onProgress?: (stats: EventSourceStats) => void) =>
-      new EventSourceEmulator({
-        log: options.log,
+    const partitions = await stream.partitionsOf(LOCAL_TOPIC).catch(() => 0);
+    await stream.createTopic(LOCAL_RETRY_TOPIC, partitions > 0 ? partitions : LOCAL_RETRY_PARTITIONS);
+    const mappingOn = (topic: string, group: string, onProgress?: (stats: EventSourceStats) => void) =>
+      stream.eventSource({
         topic,
-        group: LOCAL_GROUP,
+        group,
         handler: (event, context) => wired.consumer.handle(event, context),
         ...mapping,
         concurrency: options.concurrency ?? 4,
@@ -114,10 +115,11 @@ export class LocalConsumer {
         ...(options.progressIntervalMillis ? { progressIntervalMillis: options.progressIntervalMillis } : {}),
       });
     return new LocalConsumer(
-      mappingOn(LOCAL_TOPIC, options.onProgress),
-      mappingOn(LOCAL_RETRY_TOPIC),
+      mappingOn(LOCAL_TOPIC, LOCAL_GROUP, options.onProgress),
+      mappingOn(LOCAL_RETRY_TOPIC, LOCAL_RETRY_GROUP),
       wired,
-      options.log,
+      stream,
+      options.stream instanceof LocalLog,
     );
   }
 
@@ -145,12 +147,13 @@ export class LocalConsumer {
   }
 
   private async hasLag(topic: string): Promise<boolean> {
-    const lag = await this.log.lag(LOCAL_GROUP, topic);
+    const lag = await this.stream.lag(LOCAL_GROUP, topic);
     return Object.values(lag).some((records) => records > 0);
   }
 
   public async close(): Promise<void> {
     await Promise.all([this.emulator.stop(), this.retryEmulator.stop()]);
     await this.wired.close();
+    if (this.ownsStream) await this.stream.close();
   }
 }

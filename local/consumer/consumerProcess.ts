@@ -1,6 +1,8 @@
 /**
  * Runs the local consumer as its own process, the way a Lambda execution environment runs apart from
- * the event source: `CDP_LOG_DIR`, the shard map, and optionally `CDP_REDIS_URL` and `CDP_CONCURRENCY`.
+ * the event source: `CDP_LOG_DIR` (the local log) or `CDP_KAFKA_BROKERS` (comma-separated addresses of a
+ * Kafka cluster: the process joins the mappings' consumer groups, so several processes share the
+ * partitions), the shard map, and optionally `CDP_REDIS_URL` and `CDP_CONCURRENCY`.
  * The shard map comes from `CDP_SHARD_MAP_FILE` (preferred: a JSON file re-read every
  * `CDP_SHARD_MAP_POLL_MILLIS`, 200 by default, so a shard repointed at a promoted replica is followed
  * without a restart) or `CDP_SHARD_MAP` (JSON, fixed for the life of the process).
@@ -11,6 +13,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { fileShardMapSource, parseShardMap, ShardDirectory } from '../../lambdas/shared/sharding/index.js';
 import type { EventSourceStats } from '../esm/index.js';
 import { LocalLog } from '../log/index.js';
+import { KafkaStream, LocalLogStream } from '../stream/index.js';
 import { LOCAL_TOPIC, LocalConsumer } from './LocalConsumer.js';
 
 const required = (name: string): string => {
@@ -27,8 +30,11 @@ const redisUrl = process.env.CDP_REDIS_URL;
 const onProgress = (stats: EventSourceStats) =>
   process.stdout.write(`${JSON.stringify({ type: 'progress', pid: process.pid, ...stats })}\n`);
 
-const log = await LocalLog.open(required('CDP_LOG_DIR'));
-await log.createTopic(LOCAL_TOPIC, Number(process.env.CDP_PARTITIONS ?? 12));
+const brokers = process.env.CDP_KAFKA_BROKERS;
+const stream = brokers
+  ? new KafkaStream({ brokers: brokers.split(','), clientId: `cdp-consumer-${process.pid}` })
+  : new LocalLogStream(await LocalLog.open(required('CDP_LOG_DIR')));
+await stream.createTopic(LOCAL_TOPIC, Number(process.env.CDP_PARTITIONS ?? 12));
 const mapFile = process.env.CDP_SHARD_MAP_FILE;
 // With a map file, a directory follows it so a shard repointed at a promoted replica is written to on its
 // new endpoint by the next transaction, without a restart.
@@ -40,7 +46,7 @@ const directory = mapFile
   : undefined;
 directory?.start();
 const local = await LocalConsumer.create({
-  log,
+  stream,
   shardMap: directory?.map ?? parseShardMap(required('CDP_SHARD_MAP')),
   shards: directory?.shards,
   redisUrl,
@@ -51,6 +57,7 @@ const local = await LocalConsumer.create({
 process.once('SIGTERM', () => {
   void local
     .close()
+    .then(() => stream.close())
     .then(() => directory?.close())
     .then(() => process.exit(0));
 });

@@ -16,6 +16,7 @@ import {
 } from './emulatorSettings.js';
 import { DrainTimeoutError } from './errors.js';
 import { FunctionInvoker } from './FunctionInvoker.js';
+import { kafkaGroupLag } from './kafkaGroupLag.js';
 import type { PartitionFeed } from './PartitionFeed.js';
 import { type Counters, PartitionWorker } from './PartitionWorker.js';
 import { backoffMillis, sleep } from './timing.js';
@@ -197,21 +198,8 @@ export class KafkaEventSource {
 
   /** Unconsumed records per partition of the topic for the group, read from the cluster. */
   public async groupLag(): Promise<Record<number, number>> {
-    const admin = await this.connectedAdmin();
-    const { topic, group } = this.settings;
-    const [committed, ends] = await Promise.all([
-      admin.fetchOffsets({ groupId: group, topics: [topic] }),
-      admin.fetchTopicOffsets(topic),
-    ]);
-    const byPartition = new Map(
-      (committed[0]?.partitions ?? []).map((entry) => [entry.partition, Number(entry.offset)]),
-    );
-    const lag: Record<number, number> = {};
-    for (const { partition, high, low } of ends) {
-      const next = byPartition.get(partition) ?? -1;
-      lag[partition] = Number(high) - (next >= 0 ? next : Number(low));
-      this.lag.set(partition, lag[partition] ?? 0);
-    }
+    const lag = await kafkaGroupLag(await this.connectedAdmin(), this.settings.group, this.settings.topic);
+    for (const [partition, records] of Object.entries(lag)) this.lag.set(Number(partition), records);
     return lag;
   }
 

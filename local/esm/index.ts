@@ -21,6 +21,7 @@ export {
 export type { MskHandler } from './FunctionInvoker.js';
 export type { FailureCondition, KafkaFailureRecord, KafkaRecordsInfo } from './failureRecord.js';
 export { KAFKA_SOURCE_DEFAULTS, KafkaEventSource, type KafkaEventSourceOptions } from './KafkaEventSource.js';
+export { kafkaGroupLag } from './kafkaGroupLag.js';
 export { createLambdaContext, type FunctionIdentity, functionArnFor } from './lambdaContext.js';
 export {
   buildMskEvent,

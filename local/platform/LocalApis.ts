@@ -9,11 +9,18 @@ import { LOCAL_TOPIC } from '../consumer/LocalConsumer.js';
 import { ApiGatewayServer } from '../http/ApiGatewayServer.js';
 import { ingestGatewayRoutes } from '../http/ingestApi.js';
 import { queryGatewayRoutes } from '../http/queryApi.js';
-import { FaultyLocalBroker, LocalLogSpillover } from '../ingest/index.js';
-import type { LocalLog } from '../log/index.js';
+import { LocalLogSpillover } from '../ingest/index.js';
+import { LocalLog } from '../log/index.js';
+import { LocalLogStream, type LocalStream } from '../stream/index.js';
 
 export interface LocalApisOptions {
-  readonly log: LocalLog;
+  /** Where the events topic lives: the local log, or a Kafka cluster. */
+  readonly stream: LocalStream | LocalLog;
+  /**
+   * The durable log of the spillover (a one-partition topic): where accepted events wait while the brokers
+   * are unavailable. Defaults to the stream's own log; required on Kafka, whose outage it must survive.
+   */
+  readonly spillLog?: LocalLog;
   readonly shardMap: ShardMap;
   readonly redisUrl?: string | undefined;
   readonly logger: Logger;
@@ -23,21 +30,24 @@ export interface LocalApisOptions {
 
 /**
  * The platform's HTTP API on loopback, in API Gateway's payload format 2.0: the real ingest handler code
- * publishing through the resilient publisher to the local log (the broker, with its fault switch) with a
- * durable spillover and its drainer, and the real query handler code on the shards and Redis.
+ * publishing through the resilient publisher (to the local log with its fault switch, or to Kafka with the
+ * platform's producer) with a durable spillover and its drainer, and the real query handler code on the
+ * shards and Redis.
  */
 export class LocalApis {
   private constructor(
     public readonly server: ApiGatewayServer,
-    public readonly broker: FaultyLocalBroker,
     private readonly publisher: ResilientPublisher,
     private readonly drainer: SpilloverDrainer,
     private readonly query: WiredQueryService,
   ) {}
 
   public static async start(options: LocalApisOptions): Promise<LocalApis> {
-    const broker = new FaultyLocalBroker(options.log);
-    const spillover = await LocalLogSpillover.open({ log: options.log });
+    const stream = options.stream instanceof LocalLog ? new LocalLogStream(options.stream) : options.stream;
+    const spillLog = options.spillLog ?? (options.stream instanceof LocalLog ? options.stream : undefined);
+    if (spillLog === undefined) throw new TypeError('LocalApis on Kafka needs a local log for its spillover');
+    const broker = stream.publisher('cdp-local-ingest');
+    const spillover = await LocalLogSpillover.open({ log: spillLog });
     const publisher = new ResilientPublisher({ inner: broker, spillover, topic: LOCAL_TOPIC });
     const drainer = new SpilloverDrainer({
       spillover,
@@ -57,7 +67,7 @@ export class LocalApis {
       routes: [...ingestGatewayRoutes(ingest), ...queryGatewayRoutes(query.service, options.logger)],
       ...(options.port === undefined ? {} : { port: options.port }),
     });
-    return new LocalApis(server, broker, publisher, drainer, query);
+    return new LocalApis(server, publisher, drainer, query);
   }
 
   public get url(): string {

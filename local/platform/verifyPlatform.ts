@@ -1,7 +1,7 @@
 import { createClient } from '@redis/client';
 import type { Envelope } from '../../lambdas/shared/events/index.js';
 import { LOCAL_DLQ_TOPIC } from '../consumer/LocalConsumer.js';
-import type { LocalLog } from '../log/index.js';
+import type { LocalStream } from '../stream/index.js';
 import type { LocalDataServices } from './LocalDataServices.js';
 
 export interface VerificationReport {
@@ -15,7 +15,7 @@ export interface VerificationReport {
  */
 export async function verifyPlatform(
   services: LocalDataServices,
-  log: LocalLog,
+  stream: LocalStream,
   published: readonly Envelope[],
 ): Promise<VerificationReport> {
   const lines: string[] = [];
@@ -73,7 +73,7 @@ export async function verifyPlatform(
     }
   }
 
-  const dlq = await log.endOffset(LOCAL_DLQ_TOPIC, 0).catch(() => 0);
+  const dlq = (await stream.endOffsets(LOCAL_DLQ_TOPIC).catch(() => [])).reduce((sum, end) => sum + end, 0);
   lines.push(`     dead letters in ${LOCAL_DLQ_TOPIC}: ${dlq}`);
   return { ok, lines };
 }

@@ -8,17 +8,18 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { wireReconciliation } from '../../lambdas/reconciliation/dependencies.js';
 import type { ReconciliationSettings } from '../../lambdas/shared/reconciliation/policies.js';
 import type { ReconciliationReport } from '../../lambdas/shared/reconciliation/report.js';
-import { LocalEventLog } from '../../lambdas/shared/replay/LocalEventLog.js';
 import type { ReplaySettings } from '../../lambdas/shared/replay/policies.js';
 import type { ShardMap } from '../../lambdas/shared/sharding/index.js';
 import { LOCAL_RETRY_TOPIC, LOCAL_TOPIC } from '../consumer/LocalConsumer.js';
-import type { LocalLog } from '../log/index.js';
+import { LocalLog } from '../log/index.js';
+import { LocalLogStream, type LocalStream } from '../stream/index.js';
 import { type JSONValue, runWorkflow, type WorkflowResult } from './runWorkflow.js';
 
 export const RECONCILIATION_DEFINITION = 'reconciliation.asl.json';
 
 export interface LocalReconciliationOptions {
-  readonly log: LocalLog;
+  /** Where the topics live: the local log (as is, or as a stream) or a Kafka cluster. */
+  readonly stream: LocalStream | LocalLog;
   readonly shardMap: ShardMap;
   readonly redisUrl: string;
   /** The execution input: `{}` as the schedule sends, or `{ from, to }` (ISO-8601) to check a chosen window. */
@@ -46,12 +47,13 @@ export async function runReconciliationLocally(
   options: LocalReconciliationOptions,
 ): Promise<LocalReconciliationRun> {
   const logLevel = options.logLevel ?? (process.env.CDP_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN';
-  const partitions = await options.log.partitionsOf(LOCAL_TOPIC);
-  await options.log.createTopic(LOCAL_RETRY_TOPIC, partitions);
+  const stream = options.stream instanceof LocalLog ? new LocalLogStream(options.stream) : options.stream;
+  const partitions = await stream.partitionsOf(LOCAL_TOPIC);
+  await stream.createTopic(LOCAL_RETRY_TOPIC, partitions);
   const wired = await wireReconciliation({
     shardMap: options.shardMap,
     redis: { url: options.redisUrl },
-    eventLog: new LocalEventLog(options.log),
+    eventLog: stream.eventLog(),
     topic: LOCAL_TOPIC,
     retryTopic: LOCAL_RETRY_TOPIC,
     logger: new Logger({ serviceName: 'reconciliation', logLevel }),

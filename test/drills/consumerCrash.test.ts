@@ -1,8 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_GROUP, LOCAL_TOPIC, LocalConsumer } from '../../local/consumer/LocalConsumer.js';
 import { LocalLog } from '../../local/log/index.js';
@@ -10,37 +9,11 @@ import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { waitFor } from '../../local/services/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { publishToLog } from '../../local/traffic/publishToLog.js';
+import { exited, startConsumerProcess } from '../support/consumerProcesses.js';
 import { expectedState } from '../support/expectedState.js';
 import { indexMismatches, snapshotShards } from '../support/shardState.js';
 
 const PARTITIONS = 12;
-
-interface Progress {
-  type: string;
-  recordsCommitted?: number;
-  invocations?: number;
-}
-
-/** Starts the consumer as its own process (as a Lambda execution environment runs apart from the ESM). */
-function startConsumerProcess(env: Record<string, string>): { child: ChildProcess; progress: Progress[] } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/consumer/consumerProcess.ts'], {
-    env: { ...process.env, POWERTOOLS_METRICS_DISABLED: 'true', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const progress: Progress[] = [];
-  if (child.stdout) {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.startsWith('{')) progress.push(JSON.parse(line) as Progress);
-    });
-  }
-  return { child, progress };
-}
-
-const exited = (child: ChildProcess) =>
-  new Promise<NodeJS.Signals | number | null>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.signalCode ?? child.exitCode);
-    else child.once('exit', (code, signal) => resolve(signal ?? code));
-  });
 
 describe('consumer drills on real PostgreSQL (4 shards) and Redis', () => {
   let services: LocalDataServices;
@@ -65,7 +38,7 @@ describe('consumer drills on real PostgreSQL (4 shards) and Redis', () => {
     const traffic = generateTraffic({ events: 20_000, customers: 2_000, seed: 11, customerPrefix: 'exact' });
     await publishToLog(log, LOCAL_TOPIC, traffic);
     const local = await LocalConsumer.create({
-      log,
+      stream: log,
       shardMap: services.shardMap,
       redisUrl: services.redis?.url,
     });

@@ -64,7 +64,7 @@ describe('network partition drill: the consumer loses its database connections f
     });
     await publishToLog(log, LOCAL_TOPIC, traffic.slice(0, PUBLISHED_UP_FRONT));
     const local = await LocalConsumer.create({
-      log,
+      stream: log,
       shardMap: partitionedMap,
       redisUrl: services.redis?.url,
     });
@@ -101,7 +101,7 @@ describe('network partition drill: the consumer loses its database connections f
       const totals = { ...local.consumer.totals };
       await local.close();
       const reconciliation = await runReconciliationLocally({
-        log,
+        stream: log,
         shardMap: services.shardMap,
         redisUrl: services.redis?.url ?? '',
         settings: { settleSeconds: 0 },

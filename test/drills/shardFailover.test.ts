@@ -16,6 +16,7 @@ import { PgSqlClient } from '../../lambdas/shared/sql/index.js';
 import {
   LOCAL_DLQ_TOPIC,
   LOCAL_GROUP,
+  LOCAL_RETRY_GROUP,
   LOCAL_RETRY_TOPIC,
   LOCAL_TOPIC,
 } from '../../local/consumer/LocalConsumer.js';
@@ -245,7 +246,10 @@ describe('shard failover drill: promote the replica of a failed shard, repoint i
     await waitFor(
       async () => {
         assertRunning(consumer);
-        const lags = await Promise.all([LOCAL_TOPIC, LOCAL_RETRY_TOPIC].map((t) => log.lag(LOCAL_GROUP, t)));
+        const lags = await Promise.all([
+          log.lag(LOCAL_GROUP, LOCAL_TOPIC),
+          log.lag(LOCAL_RETRY_GROUP, LOCAL_RETRY_TOPIC),
+        ]);
         return lags.every((lag) => Object.values(lag).every((records) => records === 0));
       },
       { timeoutMs: 30_000, intervalMs: 200, description: 'the consumer to catch up' },

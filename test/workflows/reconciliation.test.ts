@@ -47,7 +47,7 @@ describe('reconciliation workflow (step-functions/reconciliation.asl.json) on re
 
   const reconcile = () =>
     runReconciliationLocally({
-      log,
+      stream: log,
       shardMap: services.shardMap,
       redisUrl,
       settings: SETTINGS,
@@ -65,7 +65,7 @@ describe('reconciliation workflow (step-functions/reconciliation.asl.json) on re
   };
 
   const consume = async () => {
-    const local = await LocalConsumer.create({ log, shardMap: services.shardMap, redisUrl });
+    const local = await LocalConsumer.create({ stream: log, shardMap: services.shardMap, redisUrl });
     try {
       await local.start();
       await local.drain({ timeoutMillis: 60_000 });
@@ -210,7 +210,7 @@ describe('reconciliation workflow (step-functions/reconciliation.asl.json) on re
 
     // Act
     const run = await runReconciliationLocally({
-      log,
+      stream: log,
       shardMap: broken,
       redisUrl,
       settings: { ...SETTINGS, retries: 0 },
