@@ -125,7 +125,7 @@ describe('drill: Kafka unavailable for 30 s under load', () => {
     const api = new IngestService({ publisher, topic: LOCAL_TOPIC, logger: quiet });
     // The consumer reads through its own instance, as the consumer process does in AWS.
     const consumer = await LocalConsumer.create({
-      log: await LocalLog.open(join(dir, 'log')),
+      stream: await LocalLog.open(join(dir, 'log')),
       shardMap: services.shardMap,
       redisUrl: services.redis?.url,
     });
