@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { TimeoutStrategy, timeout } from 'cockatiel';
 import kafkajs, {
   type Admin,
   type Consumer,
@@ -14,7 +15,7 @@ import {
   type EventSourceStats,
   resolveSettings,
 } from './emulatorSettings.js';
-import { DrainTimeoutError } from './errors.js';
+import { DrainTimeoutError, EventSourceError } from './errors.js';
 import { FunctionInvoker } from './FunctionInvoker.js';
 import { kafkaGroupLag } from './kafkaGroupLag.js';
 import type { PartitionFeed } from './PartitionFeed.js';
@@ -37,6 +38,13 @@ export const KAFKA_SOURCE_DEFAULTS = {
   maxBytesPerPartition: 4 * 1024 * 1024,
   /** kafkajs processes at most this many partitions at once when the mapping sets no concurrency. */
   defaultPartitionsConcurrently: 64,
+  /** kafkajs' retries inside the consumer (joins, fetches), after which it crashes and restarts. */
+  consumerRetry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
+  /**
+   * Longest wait for one offset commit. A commit stuck on a hung broker would hold the batch, and kafkajs
+   * cannot rejoin the group while a batch is held; past this the batch is let go and fetched again.
+   */
+  commitTimeoutMillis: 10_000,
 } as const;
 
 /** The event source on a real Kafka cluster. */
@@ -56,12 +64,39 @@ const REBALANCE_CODES = new Set([
   'FENCED_INSTANCE_ID',
 ]);
 
-const isRebalance = (error: unknown): boolean =>
-  error instanceof KafkaJSProtocolError && REBALANCE_CODES.has(error.type);
+/** The group refused or could not take a commit: this member leaves the batch to be fetched again. */
+class CommitFailedError extends EventSourceError {
+  public override readonly name = 'CommitFailedError';
 
+  public constructor(topic: string, partition: number, offset: number, cause: unknown) {
+    super(`Could not commit ${topic}-${partition} at offset ${offset}`, {
+      cause,
+      context: { topic, partition, offset, rebalance: isRebalance(cause) },
+      retriable: true,
+    });
+  }
+}
+
+/** Follows `cause` links, the error itself first. */
+function* causes(error: unknown): Generator<unknown> {
+  const seen = new Set<unknown>();
+  for (let current = error; current instanceof Error && !seen.has(current); current = current.cause) {
+    seen.add(current);
+    yield current;
+  }
+}
+
+const isRebalance = (error: unknown): boolean =>
+  [...causes(error)].some((e) => e instanceof KafkaJSProtocolError && REBALANCE_CODES.has(e.type));
+
+/**
+ * Whether a failure to commit or to write the destination may clear up. Every kafkajs error counts: kafkajs
+ * reports a broker that stayed unreachable through its own retries as a non-retriable error wrapping the
+ * connection error, and a member must outlast a whole cluster outage, not give up on it.
+ */
 const isRetriable = (error: unknown): boolean => {
   if (error instanceof TypeError || error instanceof RangeError) return false;
-  if (error instanceof KafkaJSError) return error.retriable;
+  if (error instanceof KafkaJSError) return true;
   return typeof error === 'object' && error !== null && 'retriable' in error && error.retriable === true;
 };
 
@@ -119,6 +154,10 @@ export class KafkaEventSource {
   private starting: Promise<void> | undefined;
   private fatal: { readonly error: unknown } | undefined;
   private lastProgressAt = 0;
+  private readonly commitDeadline = timeout(
+    KAFKA_SOURCE_DEFAULTS.commitTimeoutMillis,
+    TimeoutStrategy.Aggressive,
+  );
 
   /** @throws {InvalidEventSourceOptionsError} for an option Lambda would reject. */
   public constructor(private readonly options: KafkaEventSourceOptions) {
@@ -218,7 +257,7 @@ export class KafkaEventSource {
   }
 
   private async launch(): Promise<void> {
-    const { topic, group, onFailure, concurrency } = this.settings;
+    const { topic, group, onFailure } = this.settings;
     const admin = await this.connectedAdmin();
     if (onFailure !== undefined && typeof onFailure !== 'function') {
       const existing = new Set(await admin.listTopics());
@@ -240,6 +279,24 @@ export class KafkaEventSource {
     const controller = new AbortController();
     setMaxListeners(0, controller.signal);
     this.controller = controller;
+    try {
+      await this.runConsumer(controller.signal);
+    } catch (error: unknown) {
+      controller.abort();
+      await this.consumer?.disconnect().catch(() => undefined);
+      this.consumer = undefined;
+      throw error;
+    }
+    this.settings.logger.info('Kafka event source started', { topic, group });
+  }
+
+  /**
+   * Joins the group with a new kafkajs consumer. kafkajs restarts a consumer that crashed on a retriable
+   * error by itself, but stops for good after any other (seen after a whole-cluster restart); a poller never
+   * gives up, so such a crash starts a new consumer here.
+   */
+  private async runConsumer(signal: AbortSignal): Promise<void> {
+    const { topic, group, concurrency } = this.settings;
     const consumer = this.options.kafka.consumer({
       groupId: group,
       sessionTimeout: this.options.sessionTimeoutMillis ?? KAFKA_SOURCE_DEFAULTS.sessionTimeoutMillis,
@@ -249,8 +306,18 @@ export class KafkaEventSource {
       maxWaitTimeInMs: KAFKA_SOURCE_DEFAULTS.fetchWaitMillis,
       maxBytesPerPartition: KAFKA_SOURCE_DEFAULTS.maxBytesPerPartition,
       allowAutoTopicCreation: false,
-      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
+      retry: { ...KAFKA_SOURCE_DEFAULTS.consumerRetry, restartOnFailure: async () => true },
     });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || signal.aborted) return;
+      this.settings.logger.warn('Kafka consumer stopped after an error; starting a new one', {
+        topic,
+        group,
+        error: describe(payload.error),
+      });
+      void this.replaceConsumer(consumer, signal);
+    });
+    this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
@@ -259,10 +326,27 @@ export class KafkaEventSource {
       partitionsConsumedConcurrently: Number.isFinite(concurrency)
         ? concurrency
         : KAFKA_SOURCE_DEFAULTS.defaultPartitionsConcurrently,
-      eachBatch: (payload) => this.deliver(payload, consumer, controller.signal),
+      eachBatch: (payload) => this.deliver(payload, consumer, signal),
     });
-    this.consumer = consumer;
-    this.settings.logger.info('Kafka event source started', { topic, group });
+  }
+
+  private async replaceConsumer(crashed: Consumer, signal: AbortSignal): Promise<void> {
+    await crashed.disconnect().catch(() => undefined);
+    for (let attempt = 1; !signal.aborted && this.consumer === crashed; attempt += 1) {
+      await sleep(backoffMillis(this.settings.retryBackoff, attempt), signal);
+      if (signal.aborted) return;
+      try {
+        await this.runConsumer(signal);
+        return;
+      } catch (error: unknown) {
+        this.settings.logger.warn('Could not start a new Kafka consumer; retrying', {
+          error: describe(error),
+        });
+        const failed = this.consumer;
+        await failed?.disconnect().catch(() => undefined);
+        this.consumer = crashed;
+      }
+    }
   }
 
   /**
@@ -283,7 +367,13 @@ export class KafkaEventSource {
       endOffset: async () => end,
       read: async (from, count) => records.slice(from - first.offset, from - first.offset + count),
       commit: async (nextOffset) => {
-        await consumer.commitOffsets([{ topic, partition, offset: String(nextOffset) }]);
+        try {
+          await this.commitDeadline.execute(() =>
+            consumer.commitOffsets([{ topic, partition, offset: String(nextOffset) }]),
+          );
+        } catch (error: unknown) {
+          throw new CommitFailedError(topic, partition, nextOffset, error);
+        }
         resolveOffset(String(nextOffset - 1));
         position = nextOffset;
         this.lag.set(partition, Math.max(0, Number(batch.highWatermark) - nextOffset));
@@ -313,11 +403,14 @@ export class KafkaEventSource {
           waitMillis = await worker.turn();
           failures = 0;
         } catch (error: unknown) {
-          if (isRebalance(error)) {
-            this.settings.logger.warn('Partition moved to another member mid-batch; it redelivers', {
+          if (error instanceof CommitFailedError) {
+            // Lost the partition (rebalance) or the brokers: kafkajs fetches the batch again from the last
+            // commit once this member is back in the group, or another member does.
+            this.settings.logger.warn('Could not commit; the records are delivered again', {
               topic,
               partition,
               error: describe(error),
+              rebalance: isRebalance(error),
             });
             return;
           }

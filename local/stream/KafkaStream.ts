@@ -45,7 +45,8 @@ export class KafkaStream implements LocalStream {
       clientId: this.clientId,
       brokers: [...options.brokers],
       connectionTimeout: 3_000,
-      requestTimeout: 30_000,
+      // A consumer's request stuck on a hung broker holds its batch: fail it quickly and fetch again.
+      requestTimeout: 10_000,
       logLevel: logLevel.NOTHING,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
