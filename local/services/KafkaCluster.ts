@@ -6,7 +6,7 @@ import { FaultProxy } from '../faults/FaultProxy.js';
 import { createScratchDir, removeScratchDir, removeScratchDirSync, runCommand } from './binaries.js';
 import { HarnessError } from './errors.js';
 import { freePort } from './freePort.js';
-import { KafkaNode } from './KafkaNode.js';
+import { KafkaNode, type KafkaNodeRoles } from './KafkaNode.js';
 import { javaBinary, kafkaDistribution } from './kafkaDistribution.js';
 import { type ManagedServer, trackServer, untrackServer } from './registry.js';
 import { waitFor } from './waitFor.js';
@@ -15,8 +15,15 @@ const { Kafka, logLevel } = kafkajs;
 
 /** Options for {@link KafkaCluster.start}. */
 export interface KafkaClusterOptions {
-  /** Combined broker + controller nodes: 1, or 3 for a quorum that survives one loss (default 1). */
+  /** Brokers: 1, or 3 so that RF 3 / min ISR 2 holds (default 1). */
   readonly nodes?: 1 | 3;
+  /**
+   * `combined` (default): every node is broker and controller, a static quorum of all nodes.
+   * `dedicated`: one more node is the only controller, as Amazon MSK keeps its KRaft controllers apart
+   * from the brokers; losing two of three brokers then leaves the metadata quorum up, so partitions can
+   * shrink their ISR and producers with acks=all get NOT_ENOUGH_REPLICAS instead of timeouts.
+   */
+  readonly controllers?: 'combined' | 'dedicated';
   /** Short label for the temp dir and error messages. */
   readonly name?: string;
   /**
@@ -28,6 +35,8 @@ export interface KafkaClusterOptions {
   readonly properties?: Readonly<Record<string, string>>;
 }
 
+/** The node id of the dedicated controller, apart from the brokers' 1..n. */
+const DEDICATED_CONTROLLER_ID = 100;
 /** Fresh sets of ports tried when one was taken before a broker bound it. */
 const START_ATTEMPTS = 3;
 /** How long every node may take to show up in the cluster's metadata after the JVMs started. */
@@ -114,25 +123,32 @@ export class KafkaCluster implements ManagedServer {
     const java = await javaBinary();
     const distribution = await kafkaDistribution();
     const count = options.nodes ?? 1;
+    const dedicated = options.controllers === 'dedicated';
     const name = options.name ?? 'kafka';
     const dir = await createScratchDir(`cdp-kafka-${name}`);
-    const ids = Array.from({ length: count }, (_, index) => index + 1);
-    const ports = await Promise.all(
-      ids.map(async () => ({ internal: await freePort(), controller: await freePort() })),
-    );
+    const brokerIds = Array.from({ length: count }, (_, index) => index + 1);
+    const ids = dedicated ? [...brokerIds, DEDICATED_CONTROLLER_ID] : brokerIds;
+    const roleOf = (id: number): KafkaNodeRoles =>
+      !dedicated ? 'broker,controller' : id === DEDICATED_CONTROLLER_ID ? 'controller' : 'broker';
+    const ports = new Map<number, { internal: number; controller: number }>();
+    for (const id of ids) ports.set(id, { internal: await freePort(), controller: await freePort() });
+    const voters = ids
+      .filter((id) => roleOf(id) !== 'broker')
+      .map((id) => `${id}@127.0.0.1:${ports.get(id)?.controller}`)
+      .join(',');
     const proxies = new Map<number, FaultProxy>();
-    const voters = ids.map((id, index) => `${id}@127.0.0.1:${ports[index]?.controller}`).join(',');
     const properties = {
       ...defaultProperties(count),
       'controller.quorum.voters': voters,
       ...options.properties,
     };
     const nodes: KafkaNode[] = [];
-    for (const [index, id] of ids.entries()) {
-      const port = ports[index];
+    for (const id of ids) {
+      const port = ports.get(id);
       if (port === undefined) throw new HarnessError('no ports for a Kafka node');
+      const roles = roleOf(id);
       let external: { port: number; advertisedPort: number } | undefined;
-      if (options.proxied === true) {
+      if (options.proxied === true && roles !== 'controller') {
         const listenerPort = await freePort();
         const proxy = await FaultProxy.start({ host: '127.0.0.1', port: listenerPort });
         proxies.set(id, proxy);
@@ -143,6 +159,7 @@ export class KafkaCluster implements ManagedServer {
       nodes.push(
         new KafkaNode({
           id,
+          roles,
           dir: nodeDir,
           internalPort: port.internal,
           controllerPort: port.controller,
@@ -168,12 +185,17 @@ export class KafkaCluster implements ManagedServer {
 
   /** Bootstrap addresses for clients (through the proxies when proxied). */
   get brokers(): string[] {
-    return this.nodes.map((node) => node.clientAddress);
+    return this.brokerNodes().map((node) => node.clientAddress);
   }
 
   /** Direct addresses of the brokers, never through a proxy. */
   get directBrokers(): string[] {
-    return this.nodes.map((node) => node.internalAddress);
+    return this.brokerNodes().map((node) => node.internalAddress);
+  }
+
+  /** The nodes that serve clients. */
+  brokerNodes(): KafkaNode[] {
+    return this.nodes.filter((node) => node.isBroker);
   }
 
   describe(): string {
@@ -213,7 +235,9 @@ export class KafkaCluster implements ManagedServer {
   async admin(): Promise<Admin> {
     const admin = new Kafka(
       this.clientConfig(`cdp-harness-${this.name}`, {
-        brokers: this.runningNodes().map((node) => node.internalAddress),
+        brokers: this.runningNodes()
+          .filter((node) => node.isBroker)
+          .map((node) => node.internalAddress),
         retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
       }),
     ).admin();
@@ -225,7 +249,7 @@ export class KafkaCluster implements ManagedServer {
    * Waits until the cluster's metadata lists `count` brokers (all running nodes by default).
    * @throws {HarnessError} on timeout, with the nodes' log tails.
    */
-  async waitForBrokers(count = this.runningNodes().length): Promise<void> {
+  async waitForBrokers(count = this.runningNodes().filter((node) => node.isBroker).length): Promise<void> {
     await waitFor(
       async () => {
         const admin = await this.admin().catch(() => undefined);
@@ -255,7 +279,7 @@ export class KafkaCluster implements ManagedServer {
   async restart(id: number): Promise<void> {
     const node = this.node(id);
     await node.start();
-    await this.waitForBrokers(this.runningNodes().length);
+    await this.waitForBrokers();
   }
 
   /**

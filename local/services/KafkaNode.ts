@@ -40,12 +40,17 @@ logger.request.name = kafka.request.logger
 logger.request.level = WARN
 `;
 
-/** The ports and paths of one combined broker + controller node. */
+/** What a node does: both (combined, a quorum voter that also serves clients), or one of them. */
+export type KafkaNodeRoles = 'broker,controller' | 'broker' | 'controller';
+
+/** The ports and paths of one node. */
 export interface KafkaNodeInit {
   readonly id: number;
+  readonly roles: KafkaNodeRoles;
   readonly dir: string;
-  /** Inter-broker listener (also the one clients use when the cluster is not proxied). */
+  /** Inter-broker listener (also the one clients use when the cluster is not proxied); brokers only. */
   readonly internalPort: number;
+  /** Controller listener; controllers only. */
   readonly controllerPort: number;
   /** Client listener, and the port advertised for it (a fault proxy's) when the cluster is proxied. */
   readonly external?: { readonly port: number; readonly advertisedPort: number };
@@ -54,9 +59,10 @@ export interface KafkaNodeInit {
   readonly classpath: string;
 }
 
-/** One KRaft node (`process.roles=broker,controller`) run as a child JVM of this process. */
+/** One KRaft node (broker, controller or both) run as a child JVM of this process. */
 export class KafkaNode {
   readonly id: number;
+  readonly roles: KafkaNodeRoles;
   readonly dir: string;
   readonly logFile: string;
   private child: ChildProcess | undefined;
@@ -65,6 +71,7 @@ export class KafkaNode {
 
   constructor(private readonly init: KafkaNodeInit) {
     this.id = init.id;
+    this.roles = init.roles;
     this.dir = init.dir;
     this.logFile = join(init.dir, 'broker.log');
   }
@@ -94,28 +101,40 @@ export class KafkaNode {
   }
 
   describe(): string {
-    return `kafka node ${this.id} on ${this.internalAddress} (${this.dir})`;
+    const where = this.isBroker ? this.internalAddress : `127.0.0.1:${this.init.controllerPort}`;
+    return `kafka ${this.roles} node ${this.id} on ${where} (${this.dir})`;
+  }
+
+  /** Whether the node serves clients (a broker, combined or not). */
+  get isBroker(): boolean {
+    return this.roles !== 'controller';
   }
 
   /** Writes `server.properties` and `log4j2.properties` into the node's directory. */
   async writeConfig(): Promise<void> {
-    const { id, internalPort, controllerPort, external } = this.init;
-    const listeners = [`INTERNAL://127.0.0.1:${internalPort}`, `CONTROLLER://127.0.0.1:${controllerPort}`];
-    const advertised = [`INTERNAL://127.0.0.1:${internalPort}`];
-    const protocols = ['INTERNAL:PLAINTEXT', 'CONTROLLER:PLAINTEXT'];
-    if (external !== undefined) {
+    const { id, internalPort, controllerPort, external, roles } = this.init;
+    const listeners: string[] = [];
+    const advertised: string[] = [];
+    const protocols = ['CONTROLLER:PLAINTEXT'];
+    if (this.isBroker) {
+      listeners.push(`INTERNAL://127.0.0.1:${internalPort}`);
+      advertised.push(`INTERNAL://127.0.0.1:${internalPort}`);
+      protocols.push('INTERNAL:PLAINTEXT');
+    }
+    if (roles !== 'broker') listeners.push(`CONTROLLER://127.0.0.1:${controllerPort}`);
+    if (external !== undefined && this.isBroker) {
       listeners.push(`EXTERNAL://127.0.0.1:${external.port}`);
       advertised.push(`EXTERNAL://127.0.0.1:${external.advertisedPort}`);
       protocols.push('EXTERNAL:PLAINTEXT');
     }
     const properties: Record<string, string> = {
-      'process.roles': 'broker,controller',
+      'process.roles': roles,
       'node.id': String(id),
       listeners: listeners.join(','),
-      'advertised.listeners': advertised.join(','),
+      ...(advertised.length > 0 ? { 'advertised.listeners': advertised.join(',') } : {}),
       'listener.security.protocol.map': protocols.join(','),
       'controller.listener.names': 'CONTROLLER',
-      'inter.broker.listener.name': 'INTERNAL',
+      ...(this.isBroker ? { 'inter.broker.listener.name': 'INTERNAL' } : {}),
       'log.dirs': join(this.dir, 'data'),
       ...this.init.properties,
     };
@@ -212,9 +231,10 @@ export class KafkaNode {
     signalQuietly(pid, 'SIGKILL');
     await this.exited;
     this.paused = false;
-    await waitFor(async () => !(await acceptsConnections(this.init.internalPort)), {
+    const port = this.isBroker ? this.init.internalPort : this.init.controllerPort;
+    await waitFor(async () => !(await acceptsConnections(port)), {
       timeoutMs: 5_000,
-      description: `port ${this.init.internalPort} of ${this.describe()} to close`,
+      description: `port ${port} of ${this.describe()} to close`,
     });
   }
 
