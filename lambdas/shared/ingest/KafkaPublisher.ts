@@ -273,8 +273,12 @@ const isConnectionFailure = (error: unknown): boolean =>
       (e instanceof KafkaJSError && e.name === 'KafkaJSBrokerNotFound'),
   );
 
+/**
+ * The broker's error code (e.g. NOT_ENOUGH_REPLICAS) when the failure, or the last attempt that kafkajs'
+ * own retries wrapped in KafkaJSNumberOfRetriesExceeded, carries one; otherwise the error's name.
+ */
 const codeOf = (error: unknown): string | undefined => {
-  if (error instanceof KafkaJSProtocolError) return error.type;
+  for (const e of causes(error)) if (e instanceof KafkaJSProtocolError) return e.type;
   return error instanceof Error ? error.name : undefined;
 };
 
