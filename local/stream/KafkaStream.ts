@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import kafkajs, { type Admin, type Kafka } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { DeadLetterSink } from '../../lambdas/shared/consumer/deadLetters.js';
 import { KafkaRecordParker } from '../../lambdas/shared/consumer/KafkaRecordParker.js';
 import type { RecordParker } from '../../lambdas/shared/consumer/parking.js';
@@ -33,6 +33,7 @@ export class KafkaStream implements LocalStream {
   private readonly clientId: string;
   private readonly publishers = new Set<KafkaPublisher>();
   private admin: Promise<Admin> | undefined;
+  private appender: Promise<Producer> | undefined;
   /** kafkajs' own log lines (reconnects, coordinator loading) at `CDP_LOG_LEVEL`, silent by default. */
   private readonly kafkaLogger = new Logger({
     serviceName: 'kafka',
@@ -84,16 +85,31 @@ export class KafkaStream implements LocalStream {
     return kafkaGroupLag(await this.connectedAdmin(), group, topic);
   }
 
+  /** Appends as a plain producer would, honouring each message's partition and timestamp. */
   public async append(topic: string, messages: readonly AppendMessage[]): Promise<void> {
-    const publisher = this.ownPublisher('append');
-    await publisher.publishRecords(
+    this.appender ??= (async () => {
+      const producer = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+      });
+      await producer.connect();
+      return producer;
+    })().catch((error: unknown) => {
+      this.appender = undefined;
+      throw error;
+    });
+    await (await this.appender).send({
       topic,
-      messages.map((message) => ({
+      acks: -1,
+      messages: messages.map((message) => ({
         key: message.key ?? null,
         value: message.value,
-        ...(message.headers === undefined ? {} : { headers: message.headers }),
+        ...(message.partition === undefined ? {} : { partition: message.partition }),
+        ...(message.timestamp === undefined ? {} : { timestamp: String(message.timestamp) }),
+        ...(message.headers === undefined ? {} : { headers: { ...message.headers } }),
       })),
-    );
+    });
   }
 
   public eventSource(options: EventSourceOptions): LocalEventSource {
@@ -131,6 +147,9 @@ export class KafkaStream implements LocalStream {
   public async close(): Promise<void> {
     await Promise.all([...this.publishers].map((publisher) => publisher.close()));
     this.publishers.clear();
+    const appender = this.appender;
+    this.appender = undefined;
+    await (await appender?.catch(() => undefined))?.disconnect();
     const admin = this.admin;
     this.admin = undefined;
     await (await admin?.catch(() => undefined))?.disconnect();
