@@ -41,6 +41,51 @@ const dedupeById = <T extends { id: string }>(rows: T[]): T[] => [
   ...new Map(rows.map((r) => [r.id, r])).values(),
 ];
 
+/**
+ * The same consumer on a real single-node Kafka cluster: the events published first by the platform's
+ * producer, then consumed by the mapping's consumer group. Returns events per second of the consumption.
+ */
+async function throughKafka(
+  services: LocalDataServices,
+  options: { events: number; customers: number; partitions: number; concurrency: number; batchSize: number },
+): Promise<number> {
+  const { KafkaCluster } = await import('../local/services/KafkaCluster.js');
+  const { KafkaStream } = await import('../local/stream/index.js');
+  const cluster = await KafkaCluster.start({ nodes: 1, name: 'bench-consumer' });
+  const stream = new KafkaStream({ brokers: cluster.brokers, clientId: 'bench' });
+  try {
+    await stream.createTopic(LOCAL_TOPIC, options.partitions);
+    // Another seed and prefix than the local-log run: its event ids would be duplicates to the consumer.
+    const traffic = generateTraffic({
+      events: options.events,
+      customers: options.customers,
+      seed: 4242,
+      customerPrefix: 'bench-kafka',
+    });
+    const publisher = stream.publisher('bench-producer');
+    for (let i = 0; i < traffic.length; i += 1_000)
+      await publisher.publish(LOCAL_TOPIC, traffic.slice(i, i + 1_000));
+    await publisher.close();
+    const local = await LocalConsumer.create({
+      stream,
+      shardMap: services.shardMap,
+      redisUrl: services.redis?.url,
+      concurrency: options.concurrency,
+      mapping: { batchSize: options.batchSize },
+      settings: { maxEventsPerTransaction: options.batchSize },
+      logLevel: 'ERROR',
+    });
+    const started = performance.now();
+    await local.drain();
+    const rate = options.events / ((performance.now() - started) / 1000);
+    await local.close();
+    return rate;
+  } finally {
+    await stream.close();
+    await cluster.destroy();
+  }
+}
+
 export async function runBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -51,6 +96,7 @@ export async function runBench(argv: string[]): Promise<void> {
       partitions: { type: 'string', default: '12' },
       concurrency: { type: 'string', default: '4' },
       'batch-size': { type: 'string', default: '500' },
+      kafka: { type: 'boolean', default: false },
     },
   });
   const events = Number(values.events);
@@ -89,6 +135,19 @@ export async function runBench(argv: string[]): Promise<void> {
       `raw batched upsert (${RAW_BATCH} rows/statement, one connection, same PostgreSQL): ${rawRate.toFixed(0)} rows/s`,
     );
     console.log(`ratio: ${(consumerRate / rawRate).toFixed(2)} (target >= 0.5)`);
+    if (values.kafka) {
+      const kafkaRate = await throughKafka(services, {
+        events,
+        customers: Number(values.customers),
+        partitions: Number(values.partitions),
+        concurrency: Number(values.concurrency),
+        batchSize: Number(values['batch-size']),
+      });
+      console.log(
+        `full consumer path through a real Kafka broker (consumer group → handler → Redis + 4 shards): ` +
+          `${kafkaRate.toFixed(0)} events/s; local log ${consumerRate.toFixed(0)} events/s in the same run`,
+      );
+    }
   } finally {
     await services.stop();
     await rm(dir, { recursive: true, force: true });

@@ -85,6 +85,64 @@ const describePhase = (phase: Phase): string =>
   `in ${phase.seconds.toFixed(2)} s; ${fmt(phase.requests / phase.seconds)} requests/s; latency p50 ` +
   `${percentile(phase.latencies, 0.5).toFixed(1)} ms, p99 ${percentile(phase.latencies, 0.99).toFixed(1)} ms)`;
 
+/**
+ * Bytes the producer sends to a real broker for the same events, GZIP against uncompressed: each publisher
+ * writes through the fault proxy in front of the broker, whose byte counter is the wire. Skipped with a
+ * notice when no broker can run here.
+ */
+async function bytesOnTheWire(events: readonly Envelope[], batch: number): Promise<void> {
+  const { kafkaAvailability } = await import('../local/services/kafkaDistribution.js');
+  const availability = await kafkaAvailability();
+  if (!availability.available) {
+    console.log(`bytes on the wire: skipped (${availability.reason})`);
+    return;
+  }
+  const { KafkaCluster } = await import('../local/services/KafkaCluster.js');
+  const { KafkaPublisher } = await import('../lambdas/shared/ingest/KafkaPublisher.js');
+  const cluster = await KafkaCluster.start({ nodes: 1, proxied: true, name: 'bench-wire' });
+  try {
+    const admin = await cluster.admin();
+    await admin
+      .createTopics({
+        waitForLeaders: true,
+        topics: ['bench.gzip', 'bench.none'].map((topic) => ({ topic, numPartitions: 12 })),
+      })
+      .finally(() => admin.disconnect());
+    const proxy = cluster.proxy(1);
+    const measure = async (compression: 'gzip' | 'none') => {
+      const publisher = new KafkaPublisher({
+        brokers: cluster.brokers,
+        clientId: `bench-${compression}`,
+        settings: { compression },
+        logger: new Logger({ serviceName: 'bench', logLevel: 'SILENT' }),
+      });
+      // Connected and metadata fetched before counting.
+      await publisher.publish(`bench.${compression}`, events.slice(0, 1));
+      const before = proxy.stats().bytesUp;
+      const started = performance.now();
+      let requests = 0;
+      for (let i = 1; i < events.length; i += batch) {
+        await publisher.publish(`bench.${compression}`, events.slice(i, i + batch));
+        requests += 1;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      await publisher.close();
+      return { bytes: proxy.stats().bytesUp - before, requests, seconds };
+    };
+    const gzip = await measure('gzip');
+    const none = await measure('none');
+    const sent = events.length - 1;
+    const line = (name: string, m: { bytes: number; requests: number; seconds: number }) =>
+      `${name}: ${fmt(m.bytes)} bytes to the broker for ${fmt(sent)} events (${(m.bytes / sent).toFixed(1)} bytes/event, ` +
+      `${m.requests} produce calls of ${batch}, ${(m.requests / sent).toFixed(3)} calls/event, ${fmt(sent / m.seconds)} events/s)`;
+    console.log(line('bytes on the wire, gzip        ', gzip));
+    console.log(line('bytes on the wire, uncompressed', none));
+    console.log(`gzip sends ${((gzip.bytes / none.bytes) * 100).toFixed(1)}% of the uncompressed bytes`);
+  } finally {
+    await cluster.destroy();
+  }
+}
+
 const whole = (name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) {
@@ -100,6 +158,8 @@ const whole = (name: string, value: string, min: number, max = Number.MAX_SAFE_I
  * routes and IngestService, onto a local log topic (no Redis: no Idempotency-Key is sent). Accepted events
  * per second sending each event alone versus in batches, in one run; client and server share this process
  * and its CPU. `--publisher discard` drops accepted events, leaving the cost of HTTP and validation.
+ * Then, where a Kafka broker can run, the bytes the platform's producer sends for the same kind of events
+ * with GZIP and uncompressed.
  */
 export async function runBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -159,6 +219,8 @@ export async function runBench(argv: string[]): Promise<void> {
     console.log(`one-by-one (POST /v1/events): ${describePhase(single)}`);
     console.log(`batched    (POST /v1/events/batch, ${batch} per request): ${describePhase(batches)}`);
     console.log(`ratio batched / one-by-one: ${(batchRate / singleRate).toFixed(1)}x`);
+
+    await bytesOnTheWire(traffic('bench-wire', Math.min(events, 20_000)), batch);
 
     if (!toLog) return;
     const reader = await LocalLog.open(dir, { fsync });

@@ -49,7 +49,12 @@ export const PRODUCER_DEFAULTS = {
   publishTimeoutMillis: 10_000,
 } as const;
 
-export type KafkaPublisherSettings = { -readonly [K in keyof typeof PRODUCER_DEFAULTS]: number };
+/** How record batches travel to the brokers; GZIP is the only codec kafkajs ships. */
+export type PublishCompression = 'gzip' | 'none';
+
+export type KafkaPublisherSettings = { -readonly [K in keyof typeof PRODUCER_DEFAULTS]: number } & {
+  compression: PublishCompression;
+};
 
 /** One record to publish: the key routes it (same key, same partition). */
 export interface KafkaRecordMessage {
@@ -135,7 +140,7 @@ export class KafkaPublisher implements EventPublisher {
       this.region = undefined;
       this.bootstrapPolicy = kafkaPolicy(BOOTSTRAP_POLICY);
     }
-    this.settings = { ...PRODUCER_DEFAULTS, ...options.settings };
+    this.settings = { ...PRODUCER_DEFAULTS, compression: 'gzip', ...options.settings };
     this.publishDeadline = timeout(this.settings.publishTimeoutMillis, TimeoutStrategy.Aggressive);
   }
 
@@ -184,7 +189,7 @@ export class KafkaPublisher implements EventPublisher {
           topic,
           messages: messages.map((message) => ({ ...message, headers: { ...message.headers } })),
           acks: -1,
-          compression: CompressionTypes.GZIP,
+          compression: this.settings.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
           timeout: this.settings.ackTimeoutMillis,
         });
       });
