@@ -2,7 +2,7 @@ import { type Admin, ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PartitionShrinkError } from '../../lambdas/shared/kafka/errors.js';
 import { applyTopics, configuredTopics } from '../../local/kafka/topics.js';
-import { destroyAll } from '../../local/services/index.js';
+import { destroyAll, waitFor } from '../../local/services/index.js';
 import { KafkaCluster } from '../../local/services/KafkaCluster.js';
 import { kafkaReady } from '../support/kafka.js';
 
@@ -76,6 +76,12 @@ describe.skipIf(!kafkaReady)('topic reconciler on a real 3-node KRaft cluster', 
     const result = await applyTopics(admin, desired);
     // Assess
     expect(result.partitionsAdded).toEqual(['customer-events.v1']);
+    // The controller took the change; the brokers' metadata follows within moments.
+    await waitFor(async () => (await topicState(admin, 'customer-events.v1')).partitions === 24, {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      description: 'the brokers to report 24 partitions',
+    });
     const state = await topicState(admin, 'customer-events.v1');
     expect(state.partitions).toBe(24);
     expect(state.replicationFactors).toEqual([3]);

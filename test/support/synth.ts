@@ -28,7 +28,8 @@ export function synthesize(name: EnvironmentName): SynthesizedEnvironment {
   const cached = cache.get(name);
   if (cached) return cached;
   const outdir = mkdtempSync(join(tmpdir(), `cdp-synth-${name}-`));
-  const app = new App({ outdir });
+  // Assets are not bundled here (`cdk synth` in CI bundles them): the assertions read the templates only.
+  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
   const stage = new PlatformStage(app, name, { config: loadEnvironmentConfig(name) });
   const result: SynthesizedEnvironment = {
     stage,
@@ -68,7 +69,8 @@ interface ValidationReport {
 export function nagViolations(name: EnvironmentName): NagViolation[] {
   const outdir = mkdtempSync(join(tmpdir(), `cdp-nag-${name}-`));
   try {
-    const app = new App({ outdir });
+    // Assets are not bundled here (`cdk synth` in CI bundles them): the assertions read the templates only.
+  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
     new PlatformStage(app, name, { config: loadEnvironmentConfig(name) });
     applyNagChecks(app);
     try {
