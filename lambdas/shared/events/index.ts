@@ -1,4 +1,5 @@
 export { decodeEvent, encodeEvent } from './decodeEvent.js';
+export { eventDigest } from './digest.js';
 export { EventError, type PoisonReason, PoisonRecordError } from './errors.js';
 export {
   type CustomerEvent,
