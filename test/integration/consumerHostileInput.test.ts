@@ -4,6 +4,7 @@ import type { MSKRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type WiredConsumer, wireConsumer } from '../../lambdas/consumer/dependencies.js';
 import type { Envelope } from '../../lambdas/shared/events/index.js';
+import { ShardRouter } from '../../lambdas/shared/sharding/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { envelope, mskEvent, mskRecord, registered } from '../support/events.js';
@@ -159,6 +160,34 @@ describe('consumer with hostile records on real PostgreSQL (2 shards) and Redis'
     const snapshot = await snapshotShards(services);
     expect(snapshot.customers.get('reuse-1')).toMatchObject({ given_name: 'First', event_count: 1 });
     expect(snapshot.customers.get('reuse-2')).toMatchObject({ given_name: 'Kept', event_count: 1 });
+  });
+
+  it('dead-letters an event id reused for a customer of another shard, in one batch and in a later one', async () => {
+    const { wired, letters } = await consumer();
+    const router = new ShardRouter(services.shardMap);
+    const onShard = (shard: number, prefix: string) =>
+      Array.from({ length: 50 }, (_, i) => `${prefix}-${i}`).find(
+        (id) => router.shardFor(id).id === services.shardMap.shards[shard]?.id,
+      ) ?? expect.unreachable();
+    const [home, away, later] = [onShard(0, 'home'), onShard(1, 'away'), onShard(1, 'later')];
+    const first = profileChanged(home, 0, 'Home');
+    const sameBatch = profileChanged(away, 1, 'Away', first.eventId);
+    const laterBatch = profileChanged(later, 2, 'Later', first.eventId);
+
+    const one = await wired.consumer.handle(
+      mskEvent([mskRecord(TOPIC, 5, 0, first), mskRecord(TOPIC, 5, 1, sameBatch)]),
+    );
+    const two = await wired.consumer.handle(mskEvent([mskRecord(TOPIC, 5, 2, laterBatch)]));
+
+    expect([one, two].map((r) => r.batchItemFailures)).toEqual([[], []]);
+    expect(letters.letters.map((l) => [l.record.offset, l.reason])).toEqual([
+      [1, 'conflict'],
+      [2, 'conflict'],
+    ]);
+    const snapshot = await snapshotShards(services);
+    expect(snapshot.customers.get(home)).toMatchObject({ given_name: 'Home' });
+    expect(snapshot.customers.has(away)).toBe(false);
+    expect(snapshot.customers.has(later)).toBe(false);
   });
 
   it('dead-letters a record whose strings are not UTF-8 instead of storing U+FFFD', async () => {

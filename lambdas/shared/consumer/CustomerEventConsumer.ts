@@ -124,8 +124,6 @@ export class CustomerEventConsumer {
     }
     this.idempotencyConfig = new IdempotencyConfig({
       eventKeyJmesPath: 'eventId',
-      // The body's digest: a remembered id delivered with another body goes to the database guard.
-      payloadValidationJmesPath: 'digest',
       expiresAfterSeconds: this.settings.idempotencyTtlSeconds,
       throwOnNoIdempotencyKey: true,
     });

@@ -10,7 +10,7 @@ import type { Counters } from './counters.js';
 import { EventRefusedError } from './errors.js';
 import { type EventOutcome, isRefused } from './outcomes.js';
 import type { ShardBatcher } from './ShardBatcher.js';
-import { isOtherBodyInStore, isUndecidedByStore } from './storeErrors.js';
+import { isUndecidedByStore } from './storeErrors.js';
 
 /** Key prefix of the consumer's idempotency records in Redis. */
 export const CONSUMER_IDEMPOTENCY_PREFIX = 'cdp-consumer';
@@ -21,7 +21,7 @@ export interface SubmitDependencies {
   readonly logger: Logger;
   /** Only store failures count against it (see `isIdempotencyStoreFailure`). */
   readonly breaker: IPolicy;
-  /** Keyed on `eventId`, validating the body `digest`. */
+  /** Keyed on `eventId`. */
   readonly config: IdempotencyConfig;
   /** The invocation's view of Redis; undefined while it is not connected. */
   readonly redis: RedisClient | undefined;
@@ -37,18 +37,45 @@ interface Call {
   outcome?: Promise<EventOutcome>;
 }
 
+/** The first record of an event id in the invocation, in delivery order: its body is the one recorded. */
+interface Leader {
+  readonly digest: string;
+  readonly outcome: Promise<EventOutcome>;
+}
+
+const isRecorded = (outcome: EventOutcome | undefined): boolean =>
+  outcome === 'applied' || outcome === 'stale' || outcome === 'duplicate';
+
+/** What the idempotency store remembers of a recorded event: its outcome and the digest of its body. */
+interface Remembered {
+  readonly outcome: EventOutcome;
+  readonly digest: string;
+}
+
+/** The body digest of a remembered response; undefined for records written before digests were kept. */
+const rememberedDigest = (response: unknown): string | undefined =>
+  typeof response === 'object' &&
+  response !== null &&
+  'digest' in response &&
+  typeof response.digest === 'string'
+    ? response.digest
+    : undefined;
+
 /**
  * Submits the events of one invocation to the shard batcher, each body once: records of one event id and
- * body share one outcome (each still settles its slot in the batcher, so no shard waits for a straggler),
- * while another body under the same id is submitted apart and the database decides between them.
- * Each event first passes the Powertools idempotency guard (Redis): an event it remembers as done is a
- * duplicate without touching the shards. When the store cannot tell (down, slow past the deadline, breaker
- * open, an in-progress record) the database guard decides alone; when it remembers the id with another
- * body, the database tells a duplicate from a conflict. Refused events (conflicts, database rejections)
- * are never remembered by the store.
+ * body share one outcome (each still settles its slot in the batcher, so no shard waits for a straggler).
+ * Another body under an id waits for the first record of that id (in delivery order, whichever shard each
+ * routes to): once the first is recorded, it is a conflict; when the first was refused or failed, it is
+ * judged on its own.
+ * Each event first passes the Powertools idempotency guard (Redis), which remembers each recorded event
+ * with the digest of its body: the same body is a duplicate, another body a conflict, without touching
+ * the shards (the store is shared by all shards, so this holds when the other body routes to another
+ * shard). When the store cannot tell (down, slow past the deadline, breaker open, an in-progress record,
+ * a record without a digest) the database guard decides alone. Refused events (conflicts, database
+ * rejections) are never remembered.
  */
 export function idempotentSubmit(deps: SubmitDependencies): Submit {
-  const { batcher, counters, redis, deadline } = deps;
+  const { batcher, redis } = deps;
   const submitted = new Map<string, Promise<EventOutcome>>();
   const submit = (shardId: string, pending: PendingEvent): Promise<EventOutcome> => {
     const key = conflictKeyOf(pending.event);
@@ -63,19 +90,54 @@ export function idempotentSubmit(deps: SubmitDependencies): Submit {
     return outcome;
   };
 
-  if (redis === undefined) {
-    // Redis is not connected (down, or reconnecting): skip it instead of failing every event on it.
-    return (shardId, pending) => {
-      if (deps.redisConfigured) counters.idempotencyBypassed += 1;
-      return submit(shardId, pending);
-    };
-  }
+  const decide = redis === undefined ? bypassing(deps, submit) : guarded(deps, redis, submit, submitted);
+  const leaders = new Map<string, Leader>();
+  return (shardId, pending) => {
+    const { eventId } = pending.event;
+    const digest = eventDigest(pending.event);
+    const leader = leaders.get(eventId);
+    if (leader === undefined) {
+      const outcome = decide(shardId, pending);
+      leaders.set(eventId, { digest, outcome });
+      return outcome;
+    }
+    if (leader.digest === digest) return decide(shardId, pending);
+    return (async () => {
+      // Settled first, so its shard never waits for it; if it is judged after all, it flushes alone.
+      batcher.settleWithoutSubmit(shardId);
+      const first = await leader.outcome.catch(() => undefined);
+      return isRecorded(first) ? 'conflict' : decide(shardId, pending);
+    })();
+  };
+}
+
+/** Redis is not connected (down, or reconnecting): skip it instead of failing every event on it. */
+function bypassing(deps: SubmitDependencies, submit: Submit): Submit {
+  return (shardId, pending) => {
+    if (deps.redisConfigured) deps.counters.idempotencyBypassed += 1;
+    return submit(shardId, pending);
+  };
+}
+
+/** Through the Powertools idempotency guard, degrading to the database guard. */
+function guarded(
+  deps: SubmitDependencies,
+  redis: RedisClient,
+  submit: Submit,
+  submitted: ReadonlyMap<string, Promise<EventOutcome>>,
+): Submit {
+  const { batcher, counters, deadline } = deps;
   const idempotent = makeIdempotent(
-    async (_key: { eventId: string; digest: string }, shardId: string, pending: PendingEvent, call: Call) => {
+    async (
+      _key: { eventId: string },
+      shardId: string,
+      pending: PendingEvent,
+      call: Call,
+    ): Promise<Remembered> => {
       call.outcome = submit(shardId, pending);
       const outcome = await call.outcome;
       if (isRefused(outcome)) throw new EventRefusedError(pending.event.eventId);
-      return outcome;
+      return { outcome, digest: eventDigest(pending.event) };
     },
     {
       persistenceStore: new CachePersistenceLayer({ client: redis }),
@@ -91,21 +153,14 @@ export function idempotentSubmit(deps: SubmitDependencies): Submit {
       return submit(shardId, pending);
     }
     const call: Call = {};
+    let remembered: unknown;
     try {
-      const outcome = await deps.breaker.execute(() =>
-        untilDeadline(
-          idempotent({ eventId, digest: eventDigest(pending.event) }, shardId, pending, call),
-          deadline,
-        ),
+      remembered = await deps.breaker.execute(() =>
+        untilDeadline(idempotent({ eventId }, shardId, pending, call), deadline),
       );
-      if (call.outcome !== undefined) return outcome;
-      // Answered from the store: this event was applied by an earlier delivery.
-      batcher.settleWithoutSubmit(shardId);
-      return 'duplicate';
     } catch (error: unknown) {
       // Submitted: what happened to the event stands, whatever the store did around it.
       if (call.outcome !== undefined) return call.outcome;
-      if (isOtherBodyInStore(error)) return submit(shardId, pending);
       if (!isUndecidedByStore(error)) {
         batcher.settleWithoutSubmit(shardId);
         throw error;
@@ -114,5 +169,11 @@ export function idempotentSubmit(deps: SubmitDependencies): Submit {
       deps.logger.debug('idempotency store bypassed', { eventId, error: describeError(error) });
       return submit(shardId, pending);
     }
+    if (call.outcome !== undefined) return call.outcome;
+    // Answered from the store: an earlier delivery recorded this event id.
+    const digest = rememberedDigest(remembered);
+    if (digest === undefined) return submit(shardId, pending);
+    batcher.settleWithoutSubmit(shardId);
+    return digest === eventDigest(pending.event) ? 'duplicate' : 'conflict';
   };
 }

@@ -1,7 +1,6 @@
 import {
   IdempotencyPersistenceLayerError,
   IdempotencyUnknownError,
-  IdempotencyValidationError,
 } from '@aws-lambda-powertools/idempotency';
 import { BrokenCircuitError, TaskCancelledError } from 'cockatiel';
 import { RedisDeadlineError } from '../redis/createRedisClient.js';
@@ -28,11 +27,4 @@ export const isIdempotencyStoreFailure = (error: unknown): boolean =>
 export const isUndecidedByStore = (error: unknown): boolean =>
   isIdempotencyStoreFailure(error) ||
   error instanceof BrokenCircuitError ||
-  (error instanceof IdempotencyUnknownError && !(error instanceof IdempotencyValidationError));
-
-/**
- * The store remembers this event id with another body (or with none: a record written before bodies
- * were compared). The database, which keeps each recorded body's digest, tells a duplicate from a
- * conflict.
- */
-export const isOtherBodyInStore = (error: unknown): boolean => error instanceof IdempotencyValidationError;
+  error instanceof IdempotencyUnknownError;
