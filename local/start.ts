@@ -184,7 +184,7 @@ const local = await LocalConsumer.create({
     const t = local.consumer.totals;
     console.log(
       `  consumed ${fmt(s.recordsCommitted)} | ${fmt(Math.round(rate))} records/s | applied ${fmt(t.applied)}` +
-        ` | duplicates ${fmt(t.duplicates)} | DLQ ${t.poison + s.sentToDestination} | retries ${s.retries}` +
+        ` | duplicates ${fmt(t.duplicates)} | DLQ ${t.poison + t.conflicts + t.rejected + s.sentToDestination} | retries ${s.retries}` +
         ` | lag ${lag.join(' ')}`,
     );
   },
@@ -209,7 +209,8 @@ console.log(
   `  consumed ${fmt(stats.recordsCommitted)} records in ${seconds.toFixed(1)} s ` +
     `(${fmt(Math.round(stats.recordsCommitted / seconds))} records/s), ${stats.invocations} invocations: ` +
     `${fmt(totals.applied)} applied, ${fmt(totals.stale)} stale, ${fmt(totals.duplicates)} duplicates, ` +
-    `${totals.poison} poison, ${totals.idempotencyBypassed} via the database guard alone`,
+    `${totals.poison} poison, ${totals.conflicts} conflicts, ${totals.rejected} refused by the database, ` +
+    `${totals.idempotencyBypassed} via the database guard alone`,
 );
 const report = await verifyPlatform(services, stream, traffic);
 console.log(report.lines.map((l) => `  ${l}`).join('\n'));

@@ -4,6 +4,7 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { decodeUtf8 } from '../shared/events/index.js';
 import { errorResponse, type IngestResponse } from '../shared/ingest/IngestService.js';
 import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { requiredEnv } from '../shared/requiredEnv.js';
@@ -54,13 +55,13 @@ export function toHttpRequest(event: APIGatewayProxyEventV2, context?: Context):
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
   const raw = event.body ?? '';
-  return {
-    method: event.requestContext.http.method,
-    path,
-    headers,
-    body: event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw,
-    context,
-  };
+  let body: string | Uint8Array = raw;
+  if (event.isBase64Encoded) {
+    // Bytes that are not UTF-8 stay bytes, for validation to refuse, instead of becoming U+FFFD.
+    const bytes = Buffer.from(raw, 'base64');
+    body = decodeUtf8(bytes) ?? bytes;
+  }
+  return { method: event.requestContext.http.method, path, headers, body, context };
 }
 
 const toResult = (response: IngestResponse): APIGatewayProxyStructuredResultV2 => ({

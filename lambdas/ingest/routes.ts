@@ -9,8 +9,11 @@ export interface HttpRequest {
   readonly path: string;
   /** Header names in lower case. */
   readonly headers: Readonly<Record<string, string | undefined>>;
-  /** The body as text, decoded from base64 when API Gateway encoded it. */
-  readonly body: string;
+  /**
+   * The body as text, decoded from base64 when API Gateway encoded it; the raw bytes when they are not
+   * UTF-8 (validation refuses them).
+   */
+  readonly body: string | Uint8Array;
   readonly context?: Context | undefined;
 }
 

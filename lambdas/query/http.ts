@@ -62,11 +62,15 @@ export interface Route {
   readonly handle: (context: RouteContext) => Promise<HttpResponse>;
 }
 
-/** 400 with the offending fields: `{ fieldErrors: { email: ['Invalid email address'] } }`. */
+/**
+ * 400 with the offending fields: `{ fieldErrors: { email: ['Invalid email address'] } }`. Field names
+ * come from the caller (`?constructor=x`, `?__proto__=x`), so they are gathered in a Map and become own
+ * properties only at the end: never looked up on, or assigned through, a plain object's prototype.
+ */
 export function invalid(error: z.ZodError): HttpResponse {
-  const fieldErrors: Record<string, string[]> = {};
+  const fieldErrors = new Map<string, string[]>();
   const add = (field: string, message: string) => {
-    fieldErrors[field] = [...(fieldErrors[field] ?? []), message];
+    fieldErrors.set(field, [...(fieldErrors.get(field) ?? []), message]);
   };
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
@@ -75,5 +79,7 @@ export function invalid(error: z.ZodError): HttpResponse {
       add(issue.path.map(String).join('.') || 'request', issue.message);
     }
   }
-  return problem(400, 'ValidationFailed', 'The request is not valid.', { fieldErrors });
+  return problem(400, 'ValidationFailed', 'The request is not valid.', {
+    fieldErrors: Object.fromEntries(fieldErrors),
+  });
 }

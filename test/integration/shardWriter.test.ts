@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyEventsToShard } from '../../lambdas/shared/customers/applyEventsToShard.js';
+import { applyEventsToShard, outcomeOf } from '../../lambdas/shared/customers/applyEventsToShard.js';
 import { migrateShard } from '../../lambdas/shared/migrations/index.js';
 import { bucketOf } from '../../lambdas/shared/sharding/index.js';
 import { PgSqlClient } from '../../lambdas/shared/sql/index.js';
@@ -26,7 +26,7 @@ describe('shard writer on real PostgreSQL', () => {
   it('migrates idempotently and refuses a released migration that changed', async () => {
     const again = await migrateShard(client);
 
-    expect(again).toEqual({ shard: 'shard-0', applied: [], alreadyApplied: [1, 2] });
+    expect(again).toEqual({ shard: 'shard-0', applied: [], alreadyApplied: [1, 2, 3] });
     await expect(
       migrateShard(client, [{ version: 1, name: 'edited', statements: ['SELECT 1'] }]),
     ).rejects.toThrow(/migration 1 \(edited\) changed after it was applied/);
@@ -101,5 +101,55 @@ describe('shard writer on real PostgreSQL', () => {
     ]);
     const outbox = await client.query("SELECT event_count FROM index_outbox WHERE customer_id = 'carol'");
     expect(outbox.rows).toEqual([{ event_count: '1' }]);
+  });
+
+  it('tells a redelivery from an event id reused for another fact by the digest of the recorded body', async () => {
+    const first = envelope('customer.profile-changed', 'dave', 0, { givenName: 'First' });
+    // The same fact, written with another offset and metadata: a redelivery, not a new fact.
+    const sameFact = { ...first, occurredAt: '2026-01-01T01:00:00+01:00', source: 'replay' };
+    const otherFact = envelope('customer.profile-changed', 'dave', 5, { givenName: 'Other' }, first.eventId);
+    const legacy = registered('erin', 0);
+    const legacyOther = { ...legacy, payload: { ...legacy.payload, givenName: 'Changed' } };
+    await applyEventsToShard(client, [{ event: toEvent(first) }, { event: toEvent(legacy) }], bucket);
+    // Recorded before digests were kept: its body is unknown.
+    await client.query('UPDATE applied_events SET body_digest = NULL WHERE event_id = :id', {
+      id: legacy.eventId,
+    });
+
+    const result = await applyEventsToShard(
+      client,
+      [sameFact, otherFact, legacyOther].map((e) => ({ event: toEvent(e) })),
+      bucket,
+    );
+
+    expect(outcomeOf(result, toEvent(sameFact))).toBe('duplicate');
+    expect(outcomeOf(result, toEvent(otherFact))).toBe('conflict');
+    expect(outcomeOf(result, toEvent(legacyOther))).toBe('duplicate');
+    const { rows } = await client.query(
+      "SELECT given_name, event_count FROM customers WHERE customer_id = 'dave'",
+    );
+    expect(rows).toEqual([{ given_name: 'First', event_count: '1' }]);
+  });
+
+  it('records the first delivered of two bodies under one event id and refuses the other', async () => {
+    const kept = envelope('customer.profile-changed', 'frank', 0, { givenName: 'Kept' });
+    const refused = envelope('customer.profile-changed', 'frank', 9, { givenName: 'Refused' }, kept.eventId);
+    const at = (offset: number) => ({ topic: 'customer-events.v1', partition: 0, offset });
+
+    const result = await applyEventsToShard(
+      client,
+      [
+        { event: toEvent(refused), source: at(8) },
+        { event: toEvent(kept), source: at(7) },
+      ],
+      bucket,
+    );
+
+    expect(outcomeOf(result, toEvent(kept))).toBe('applied');
+    expect(outcomeOf(result, toEvent(refused))).toBe('conflict');
+    const { rows } = await client.query(
+      "SELECT given_name, event_count FROM customers WHERE customer_id = 'frank'",
+    );
+    expect(rows).toEqual([{ given_name: 'Kept', event_count: '1' }]);
   });
 });

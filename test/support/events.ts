@@ -8,7 +8,7 @@ export function envelope(
   customerId: string,
   at: number,
   payload: Record<string, unknown>,
-  eventId = randomUUID(),
+  eventId: string = randomUUID(),
 ): Envelope {
   return {
     eventId,

@@ -1,6 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
+import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, MSKEvent, MSKRecord } from 'aws-lambda';
@@ -8,7 +7,7 @@ import { BrokenCircuitError, type IPolicy } from 'cockatiel';
 import { applyEventsToShard, type IndexEntry, type PendingEvent } from '../customers/applyEventsToShard.js';
 import { describeError } from '../describeError.js';
 import { decodeEvent, PoisonRecordError } from '../events/index.js';
-import { type RedisClient, untilDeadline, withDeadline } from '../redis/createRedisClient.js';
+import { type RedisClient, withDeadline } from '../redis/createRedisClient.js';
 import {
   type ResilienceSettings,
   redisPolicy,
@@ -18,11 +17,24 @@ import {
 import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';
 import { batchResponseFor, type KafkaBatchResponse, recordsOf } from './batchResponse.js';
-import type { DeadLetter, DeadLetterSink } from './deadLetters.js';
+import { type Counters, countRecorded, noCounts } from './counters.js';
+import {
+  type DeadLetterSink,
+  type PendingLetter,
+  pendingLetter,
+  refusalLetter,
+  sendFinalLetters,
+} from './deadLetters.js';
 import { ShardUnavailableError } from './errors.js';
 import { IndexMaintainer } from './IndexMaintainer.js';
-import { type Parking, parkedRecordOf } from './parking.js';
-import { type EventOutcome, ShardBatcher } from './ShardBatcher.js';
+import { idempotentSubmit } from './idempotentSubmit.js';
+import { applyIsolatingRejections } from './isolateRejections.js';
+import type { EventOutcome } from './outcomes.js';
+import { mayPark, type Parking, parkRecords } from './parking.js';
+import { ShardBatcher } from './ShardBatcher.js';
+import { isIdempotencyStoreFailure } from './storeErrors.js';
+
+export type { Counters } from './counters.js';
 
 export interface ConsumerDependencies {
   readonly router: ShardRouter;
@@ -68,27 +80,26 @@ export const CONSUMER_DEFAULTS: Omit<ConsumerSettings, keyof ResilienceSettings>
   indexRebuildPageSize: 500,
 };
 
-/** What happened to the events of an invocation, or (as `totals`) of every invocation so far. */
-export interface Counters {
-  applied: number;
-  stale: number;
-  duplicates: number;
-  poison: number;
-  failed: number;
-  /** Moved to the retry topic because their shard was unavailable. */
-  parked: number;
-  idempotencyBypassed: number;
+/** A decoded record on its way to its shard. */
+interface ValidRecord {
+  readonly record: MSKRecord;
+  readonly pending: PendingEvent;
+  readonly shardId: string;
 }
 
 /**
  * Applies a batch of MSK records to the customer shards, exactly once per event:
- * - poison records (undecodable, invalid, unknown type) go to the dead-letter sink with their reason
- *   and never block their neighbours;
+ * - poison records (undecodable, invalid, unknown type, unstorable) go to the dead-letter sink with their
+ *   reason and never block their neighbours; so do events whose id was recorded with another body
+ *   (conflicts) and, should a value pass the schema that the database still refuses, exactly the records
+ *   it refuses, found by splitting their transaction;
  * - each event passes the Powertools idempotency guard (Redis) and, in the same transaction as its
  *   effect, the database guard, so it has one effect even when Redis is down (the guard is then
  *   bypassed, logged and counted);
  * - events are grouped per shard into few transactions; a failing shard fails only its records, which
  *   are reported in the partial batch response and redelivered;
+ * - a dead letter is written once: a record the event source will deliver again (at or after its
+ *   partition's lowest failed offset) is dead-lettered by the delivery that commits it;
  * - the Redis index follows each commit; a failed index update stays in the shard's outbox and is
  *   repaired by a later invocation.
  */
@@ -96,7 +107,7 @@ export class CustomerEventConsumer {
   private readonly settings: ConsumerSettings;
   /** Per shard: the policy and the client it guards. A repointed shard (new client) gets a fresh breaker. */
   private readonly shardPolicies = new Map<string, { client: SqlClient; policy: IPolicy }>();
-  /** Guards the idempotency store; only store errors count against it. */
+  /** Guards the idempotency store; only store failures count against it. */
   private readonly idempotencyBreaker: IPolicy;
   private readonly index: IndexMaintainer;
   /** Running totals since this consumer was created (progress displays, drills). */
@@ -116,7 +127,7 @@ export class CustomerEventConsumer {
       expiresAfterSeconds: this.settings.idempotencyTtlSeconds,
       throwOnNoIdempotencyKey: true,
     });
-    this.idempotencyBreaker = redisPolicy(this.settings, isIdempotencyStoreError);
+    this.idempotencyBreaker = redisPolicy(this.settings, isIdempotencyStoreFailure);
     this.index = new IndexMaintainer({
       configured: deps.redis !== undefined,
       shards: deps.shards,
@@ -135,8 +146,8 @@ export class CustomerEventConsumer {
   public async handle(event: MSKEvent, context?: Context): Promise<KafkaBatchResponse> {
     const counters = noCounts();
     const failed: MSKRecord[] = [];
-    const valid: Array<{ record: MSKRecord; pending: PendingEvent; shardId: string }> = [];
-    const letters: Array<{ record: MSKRecord; letter: DeadLetter }> = [];
+    const valid: ValidRecord[] = [];
+    const letters: PendingLetter[] = [];
 
     for (const record of recordsOf(event)) {
       try {
@@ -149,31 +160,37 @@ export class CustomerEventConsumer {
         });
       } catch (error: unknown) {
         if (!(error instanceof PoisonRecordError)) throw error;
-        letters.push({ record, letter: deadLetterOf(record, error) });
+        letters.push(pendingLetter(record, error.reason, error.details));
       }
     }
 
-    await this.sendDeadLetters(letters, failed, counters);
     const deadline = new AbortController();
     // Every command of the invocation listens to this one signal.
     setMaxListeners(0, deadline.signal);
     const timer = setTimeout(() => deadline.abort(), this.settings.redisDeadlineMillis);
     const redis = this.deps.redis?.isReady ? withDeadline(this.deps.redis, deadline.signal) : undefined;
     try {
-      return await this.applyAll(valid, failed, counters, redis, context, deadline.signal);
+      await this.applyAll(valid, { failed, letters, counters }, redis, context, deadline.signal);
     } finally {
       clearTimeout(timer);
     }
+    // Last, once every failure of the invocation is known: see `finalLetters`.
+    await sendFinalLetters(letters, failed, counters, {
+      sink: this.deps.deadLetters,
+      logger: this.deps.logger,
+    });
+    this.publish(counters);
+    return batchResponseFor(failed);
   }
 
   private async applyAll(
-    valid: ReadonlyArray<{ record: MSKRecord; pending: PendingEvent; shardId: string }>,
-    failed: MSKRecord[],
-    counters: Counters,
+    valid: readonly ValidRecord[],
+    into: { failed: MSKRecord[]; letters: PendingLetter[]; counters: Counters },
     redis: RedisClient | undefined,
     context: Context | undefined,
     deadline: AbortSignal,
-  ): Promise<KafkaBatchResponse> {
+  ): Promise<void> {
+    const { failed, letters, counters } = into;
     const indexEntries = new Map<string, IndexEntry[]>();
     const batcher = new ShardBatcher(
       (shardId, events) => this.applyToShard(shardId, events, indexEntries),
@@ -181,131 +198,55 @@ export class CustomerEventConsumer {
       this.settings.flushWaitMillis,
     );
     for (const v of valid) batcher.expect(v.shardId, 1);
-    const apply = this.guarded(batcher, context, counters, redis, deadline);
+    if (redis !== undefined && context) this.idempotencyConfig.registerLambdaContext(context);
+    const submit = idempotentSubmit({
+      batcher,
+      counters,
+      logger: this.deps.logger,
+      breaker: this.idempotencyBreaker,
+      config: this.idempotencyConfig,
+      redis,
+      redisConfigured: this.deps.redis !== undefined,
+      deadline,
+    });
 
-    const results = await Promise.allSettled(valid.map((v) => apply(v.shardId, v.pending)));
+    const results = await Promise.allSettled(valid.map((v) => submit(v.shardId, v.pending)));
     const parkable: MSKRecord[] = [];
     results.forEach((result, i) => {
       const item = valid[i];
       if (item === undefined) return;
+      const { event } = item.pending;
       if (result.status === 'fulfilled') {
-        count(counters, result.value);
-      } else if (this.mayPark(item.record, result.reason)) {
+        const letter = refusalLetter(item.record, event, result.value);
+        if (letter === undefined) countRecorded(counters, result.value);
+        else letters.push(letter);
+      } else if (mayPark(this.deps.parking, item.record, result.reason)) {
         parkable.push(item.record);
       } else {
         counters.failed += 1;
         failed.push(item.record);
         this.deps.logger.warn('event not applied; it will be redelivered', {
-          eventId: item.pending.event.eventId,
+          eventId: event.eventId,
           shard: item.shardId,
           error: describeError(result.reason),
         });
       }
     });
 
-    await this.park(parkable, failed, counters);
+    await parkRecords(parkable, failed, counters, { parking: this.deps.parking, logger: this.deps.logger });
     await this.index.afterCommit(indexEntries, redis, deadline);
-    this.publish(counters);
-    return batchResponseFor(failed);
   }
 
-  /** Only records of an unavailable shard, and never twice: the retry topic's records wait in place. */
-  private mayPark(record: MSKRecord, reason: unknown): boolean {
-    const { parking } = this.deps;
-    return (
-      parking !== undefined && record.topic !== parking.retryTopic && reason instanceof ShardUnavailableError
-    );
-  }
-
-  /** Moves the records to the retry topic; those it cannot take stay in the partial batch response. */
-  private async park(records: readonly MSKRecord[], failed: MSKRecord[], counters: Counters): Promise<void> {
-    const { parking } = this.deps;
-    if (records.length === 0 || parking === undefined) return;
-    try {
-      await parking.parker.park(records.map(parkedRecordOf));
-      counters.parked += records.length;
-      this.deps.logger.warn('records of an unavailable shard parked on the retry topic', {
-        records: records.length,
-        retryTopic: parking.retryTopic,
-      });
-    } catch (error: unknown) {
-      // Never drop a record: unparked, it is redelivered in place.
-      this.deps.logger.error('retry topic unavailable; records kept for redelivery', {
-        records: records.length,
-        error: describeError(error),
-      });
-      failed.push(...records);
-      counters.failed += records.length;
-    }
-  }
-
-  /** Wraps "submit to the shard batcher" in the Powertools idempotency guard, degrading to the DB guard. */
-  private guarded(
-    batcher: ShardBatcher,
-    context: Context | undefined,
-    counters: Counters,
-    redis: RedisClient | undefined,
-    deadline: AbortSignal,
-  ) {
-    const submitted = new Map<string, Promise<EventOutcome>>();
-    const submit = (shardId: string, pending: PendingEvent): Promise<EventOutcome> => {
-      const known = submitted.get(pending.event.eventId);
-      if (known) return known;
-      const outcome = batcher.submit(shardId, pending);
-      submitted.set(pending.event.eventId, outcome);
-      return outcome;
-    };
-    if (redis === undefined) {
-      // Redis is not connected (down, or reconnecting): skip it instead of failing every event on it.
-      return (shardId: string, pending: PendingEvent) => {
-        if (this.deps.redis !== undefined) counters.idempotencyBypassed += 1;
-        return submit(shardId, pending);
-      };
-    }
-    if (context) this.idempotencyConfig.registerLambdaContext(context);
-    const idempotent = makeIdempotent(
-      async (_key: { eventId: string }, shardId: string, pending: PendingEvent) => submit(shardId, pending),
-      {
-        persistenceStore: new CachePersistenceLayer({ client: redis }),
-        config: this.idempotencyConfig,
-        keyPrefix: 'cdp-consumer',
-      },
-    );
-
-    return async (shardId: string, pending: PendingEvent): Promise<EventOutcome> => {
-      const { eventId } = pending.event;
-      if (deadline.aborted) {
-        counters.idempotencyBypassed += 1;
-        return submit(shardId, pending);
-      }
-      try {
-        const outcome = await this.idempotencyBreaker.execute(() =>
-          untilDeadline(idempotent({ eventId }, shardId, pending), deadline),
-        );
-        if (!submitted.has(eventId)) {
-          // Answered from the idempotency store: this event was applied by an earlier delivery.
-          batcher.settleWithoutSubmit(shardId);
-          return 'duplicate';
-        }
-        return outcome;
-      } catch (error: unknown) {
-        const known = submitted.get(eventId);
-        if (known && !isIdempotencyStoreError(error)) throw error;
-        if (known) return known;
-        // The store is down, slow, or holds an in-progress record of a crashed delivery: the database
-        // guard alone decides, in the same transaction as the effect.
-        counters.idempotencyBypassed += 1;
-        this.deps.logger.debug('idempotency store bypassed', { eventId, error: describeError(error) });
-        return submit(shardId, pending);
-      }
-    };
-  }
-
+  /**
+   * One shard's events in one transaction through the shard's policy; when the database refuses their
+   * data, the records it refuses are set apart (see `applyIsolatingRejections`) without touching the
+   * breaker, which counts only unavailability.
+   */
   private async applyToShard(
     shardId: string,
     events: readonly PendingEvent[],
     indexEntries: Map<string, IndexEntry[]>,
-  ): Promise<ReadonlyMap<string, EventOutcome>> {
+  ): Promise<ReadonlyMap<PendingEvent, EventOutcome>> {
     const client = this.deps.shards.get(shardId);
     if (client === undefined) throw new RangeError(`unknown shard ${shardId}`);
     let guarded = this.shardPolicies.get(shardId);
@@ -315,14 +256,24 @@ export class CustomerEventConsumer {
       this.shardPolicies.set(shardId, guarded);
     }
     const { policy } = guarded;
+    const bucketOf = (id: string) => this.deps.router.bucketOf(id);
     const started = performance.now();
-    const result = await policy
-      .execute(() => applyEventsToShard(client, events, (id) => this.deps.router.bucketOf(id)))
-      .catch((error: unknown) => {
-        throw error instanceof BrokenCircuitError
-          ? new ShardUnavailableError(shardId, { cause: error })
-          : error;
+    const result = await applyIsolatingRejections(events, (subset) =>
+      policy
+        .execute(() => applyEventsToShard(client, subset, bucketOf))
+        .catch((error: unknown) => {
+          throw error instanceof BrokenCircuitError
+            ? new ShardUnavailableError(shardId, { cause: error })
+            : error;
+        }),
+    );
+    if (result.transactions > 1) {
+      this.deps.logger.warn('the shard refused the data of some records; they were set apart', {
+        shard: shardId,
+        events: events.length,
+        transactions: result.transactions,
       });
+    }
     const latency = this.deps.metrics.singleMetric();
     latency.addDimension('shard', shardId);
     latency.addMetric('ShardTransactionLatency', MetricUnit.Milliseconds, performance.now() - started);
@@ -330,32 +281,6 @@ export class CustomerEventConsumer {
     list.push(...result.indexEntries);
     indexEntries.set(shardId, list);
     return result.outcomes;
-  }
-
-  private async sendDeadLetters(
-    letters: ReadonlyArray<{ record: MSKRecord; letter: DeadLetter }>,
-    failed: MSKRecord[],
-    counters: Counters,
-  ): Promise<void> {
-    if (letters.length === 0) return;
-    try {
-      await this.deps.deadLetters.send(letters.map((l) => l.letter));
-      counters.poison += letters.length;
-      for (const { letter } of letters) {
-        this.deps.logger.warn('poison record sent to the dead-letter destination', {
-          reason: letter.reason,
-          details: letter.details,
-          topic: letter.record.topic,
-          partition: letter.record.partition,
-          offset: letter.record.offset,
-        });
-      }
-    } catch (error: unknown) {
-      // Never drop a record: if the destination is down, the records are redelivered and tried again.
-      this.deps.logger.error('dead-letter destination unavailable', { error: describeError(error) });
-      failed.push(...letters.map((l) => l.record));
-      counters.failed += letters.length;
-    }
   }
 
   /** Heals the index by itself (see `IndexMaintainer.repair`); tests and operators may call it directly. */
@@ -370,6 +295,8 @@ export class CustomerEventConsumer {
     metrics.addMetric('EventsStale', MetricUnit.Count, c.stale);
     metrics.addMetric('EventsDuplicate', MetricUnit.Count, c.duplicates);
     metrics.addMetric('EventsPoison', MetricUnit.Count, c.poison);
+    metrics.addMetric('EventsConflicting', MetricUnit.Count, c.conflicts);
+    metrics.addMetric('EventsRejected', MetricUnit.Count, c.rejected);
     metrics.addMetric('EventsFailed', MetricUnit.Count, c.failed);
     metrics.addMetric('EventsParked', MetricUnit.Count, c.parked);
     metrics.addMetric('IdempotencyStoreBypassed', MetricUnit.Count, c.idempotencyBypassed);
@@ -384,46 +311,3 @@ export class CustomerEventConsumer {
     metrics.publishStoredMetrics();
   }
 }
-
-const noCounts = (): Counters => ({
-  applied: 0,
-  stale: 0,
-  duplicates: 0,
-  poison: 0,
-  failed: 0,
-  parked: 0,
-  idempotencyBypassed: 0,
-});
-
-const count = (c: Counters, outcome: EventOutcome): void => {
-  if (outcome === 'applied') c.applied += 1;
-  else if (outcome === 'stale') c.stale += 1;
-  else c.duplicates += 1;
-};
-
-const STORE_ERRORS = new Set([
-  'IdempotencyPersistenceLayerError',
-  'IdempotencyAlreadyInProgressError',
-  'IdempotencyInconsistentStateError',
-  'IdempotencyItemAlreadyExistsError',
-  'IdempotencyPersistenceConsistencyError',
-  'BrokenCircuitError',
-  'RedisDeadlineError',
-  'TaskCancelledError',
-]);
-const isIdempotencyStoreError = (error: unknown): boolean =>
-  error instanceof Error && STORE_ERRORS.has(error.name);
-
-const deadLetterOf = (record: MSKRecord, error: PoisonRecordError): DeadLetter => ({
-  reason: error.reason,
-  details: error.details,
-  failedAt: new Date().toISOString(),
-  record: {
-    topic: record.topic,
-    partition: record.partition,
-    offset: record.offset,
-    timestamp: record.timestamp,
-    key: record.key,
-    value: record.value,
-  },
-});

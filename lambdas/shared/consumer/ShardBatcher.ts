@@ -1,7 +1,5 @@
 import type { PendingEvent } from '../customers/applyEventsToShard.js';
-import type { Outcome } from '../customers/attributes.js';
-
-export type EventOutcome = Outcome | 'duplicate';
+import type { EventOutcome } from './outcomes.js';
 
 interface Waiter {
   readonly pending: PendingEvent;
@@ -16,10 +14,11 @@ interface ShardQueue {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** Applies events to a shard; resolves with the outcome of each event handed in. */
 export type FlushShard = (
   shardId: string,
   events: readonly PendingEvent[],
-) => Promise<ReadonlyMap<string, EventOutcome>>;
+) => Promise<ReadonlyMap<PendingEvent, EventOutcome>>;
 
 /**
  * Gathers the events of one invocation that reach a shard one by one (each through its own idempotency
@@ -89,7 +88,7 @@ export class ShardBatcher {
     ).then(
       (outcomes) => {
         for (const w of batch) {
-          const outcome = outcomes.get(w.pending.event.eventId);
+          const outcome = outcomes.get(w.pending);
           if (outcome === undefined) w.reject(new Error(`no outcome for event ${w.pending.event.eventId}`));
           else w.resolve(outcome);
         }

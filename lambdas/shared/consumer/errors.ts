@@ -19,3 +19,16 @@ export class ShardUnavailableError extends ConsumerError {
     super(`${shard} is unavailable (its circuit breaker is open)`, options);
   }
 }
+
+/**
+ * Thrown inside the idempotency guard for an event the consumer refused (a conflict, a database
+ * rejection), so that the store forgets its in-progress record instead of remembering the event as done:
+ * the record is dead-lettered, and a later delivery is decided again.
+ */
+export class EventRefusedError extends ConsumerError {
+  public override readonly name = 'EventRefusedError';
+
+  public constructor(public readonly eventId: string) {
+    super(`event ${eventId} was refused and is not remembered as done`);
+  }
+}

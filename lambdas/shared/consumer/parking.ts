@@ -1,4 +1,8 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MSKRecord } from 'aws-lambda';
+import { describeError } from '../describeError.js';
+import type { Counters } from './counters.js';
+import { ShardUnavailableError } from './errors.js';
 
 /** Names where a parked record came from: `<topic>/<partition>/<offset>`. */
 export const PARKED_FROM_HEADER = 'cdp-parked-from';
@@ -41,4 +45,35 @@ export function parkedRecordOf(record: MSKRecord): ParkedRecord {
     value: record.value ? Buffer.from(record.value, 'base64') : null,
     headers,
   };
+}
+
+/** Only records of an unavailable shard, and never twice: the retry topic's records wait in place. */
+export const mayPark = (parking: Parking | undefined, record: MSKRecord, reason: unknown): boolean =>
+  parking !== undefined && record.topic !== parking.retryTopic && reason instanceof ShardUnavailableError;
+
+/** Moves the records to the retry topic; those it cannot take join `failed`, redelivered in place. */
+export async function parkRecords(
+  records: readonly MSKRecord[],
+  failed: MSKRecord[],
+  counters: Counters,
+  deps: { readonly parking: Parking | undefined; readonly logger: Logger },
+): Promise<void> {
+  const { parking, logger } = deps;
+  if (records.length === 0 || parking === undefined) return;
+  try {
+    await parking.parker.park(records.map(parkedRecordOf));
+    counters.parked += records.length;
+    logger.warn('records of an unavailable shard parked on the retry topic', {
+      records: records.length,
+      retryTopic: parking.retryTopic,
+    });
+  } catch (error: unknown) {
+    // Never drop a record: unparked, it is redelivered in place.
+    logger.error('retry topic unavailable; records kept for redelivery', {
+      records: records.length,
+      error: describeError(error),
+    });
+    failed.push(...records);
+    counters.failed += records.length;
+  }
 }

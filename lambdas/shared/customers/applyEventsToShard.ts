@@ -1,4 +1,4 @@
-import type { CustomerEvent } from '../events/index.js';
+import { type CustomerEvent, eventDigest } from '../events/index.js';
 import { type SqlClient, type SqlExecutor, SqlJson, type SqlRow } from '../sql/index.js';
 import {
   type Address,
@@ -8,6 +8,7 @@ import {
   emptyCustomer,
   type Outcome,
 } from './attributes.js';
+import { INSERT_APPLIED, SELECT_FOR_UPDATE, SELECT_RECORDED, UPSERT_CUSTOMERS } from './shardStatements.js';
 
 /** Where a record came from, kept in the audit table. */
 export interface SourcePosition {
@@ -31,10 +32,26 @@ export interface IndexEntry {
 }
 
 export interface ShardApplyResult {
-  /** eventId → what happened to it, for every event handed in. */
+  /** eventId → what happened to the body recorded under it, for every event id handed in. */
   readonly outcomes: ReadonlyMap<string, Outcome | 'duplicate'>;
+  /**
+   * Bodies not applied because their event id is recorded (or applied in this call) with another body,
+   * as {@link conflictKeyOf} keys: the first body recorded under an id stays, the others are conflicts.
+   */
+  readonly conflicts: ReadonlySet<string>;
   /** Customers whose email or phone changed: the Redis index must follow them. */
   readonly indexEntries: readonly IndexEntry[];
+}
+
+/** What happened to one event: merged (`applied`, `stale`), already recorded, or refused as a conflict. */
+export type ShardOutcome = Outcome | 'duplicate' | 'conflict';
+
+/** One body under one event id: the key of {@link ShardApplyResult.conflicts}. */
+export const conflictKeyOf = (event: CustomerEvent): string => `${event.eventId}:${eventDigest(event)}`;
+
+/** The outcome of `event` in `result`, or undefined when it was not handed in. */
+export function outcomeOf(result: ShardApplyResult, event: CustomerEvent): ShardOutcome | undefined {
+  return result.conflicts.has(conflictKeyOf(event)) ? 'conflict' : result.outcomes.get(event.eventId);
 }
 
 /** Thrown when a concurrent writer recorded one of the same events first: retry the batch. */
@@ -53,68 +70,6 @@ const COLUMNS: Record<Attribute, string> = {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const ms = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
-
-const SELECT_DUPLICATES = `
-  SELECT event_id::text AS event_id FROM applied_events
-  WHERE event_id IN (SELECT jsonb_array_elements_text(:ids::jsonb)::uuid)`;
-
-const epoch = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8 AS ${column}`;
-const SELECT_FOR_UPDATE = `
-  SELECT customer_id, email, phone, given_name, family_name, address,
-    ${['email_at', 'phone_at', 'given_name_at', 'family_name_at', 'address_at', 'registered_at', 'erased_at'].map(epoch).join(', ')}
-  FROM customers
-  WHERE customer_id IN (SELECT jsonb_array_elements_text(:ids::jsonb))
-  ORDER BY customer_id
-  FOR UPDATE`;
-
-const INSERT_APPLIED = `
-  INSERT INTO applied_events
-    (event_id, customer_id, type, version, occurred_at, outcome, source_topic, source_partition, source_offset)
-  SELECT e.event_id::uuid, e.customer_id, e.type, e.version, e.occurred_at::timestamptz, e.outcome,
-    e.topic, e.partition, e.position
-  FROM jsonb_to_recordset(:events::jsonb) AS e(event_id text, customer_id text, type text, version integer,
-    occurred_at text, outcome text, topic text, partition integer, position bigint)
-  ON CONFLICT (event_id) DO NOTHING`;
-
-const lww = (column: string) =>
-  `${column} = CASE WHEN c.${column}_at IS NULL OR EXCLUDED.${column}_at > c.${column}_at
-     THEN EXCLUDED.${column} ELSE c.${column} END,
-   ${column}_at = GREATEST(c.${column}_at, EXCLUDED.${column}_at)`;
-
-/**
- * The merge is last-writer-wins per attribute in SQL too, so that even two writers racing on a new
- * customer converge; event_count adds up, never overwrites.
- */
-const UPSERT_CUSTOMERS = `
-  WITH rows AS (
-    SELECT * FROM jsonb_to_recordset(:rows::jsonb) AS r(customer_id text, bucket integer, email text, phone text,
-      given_name text, family_name text, address jsonb, email_at timestamptz, phone_at timestamptz,
-      given_name_at timestamptz, family_name_at timestamptz, address_at timestamptz, registered_at timestamptz,
-      erased_at timestamptz, new_events integer, last_event_id uuid, last_event_at timestamptz, index_dirty boolean)
-  ), upserted AS (
-    INSERT INTO customers AS c (customer_id, bucket, email, phone, given_name, family_name, address, email_at,
-      phone_at, given_name_at, family_name_at, address_at, registered_at, erased_at, event_count, last_event_id,
-      last_event_at)
-    SELECT customer_id, bucket, email, phone, given_name, family_name, address, email_at, phone_at, given_name_at,
-      family_name_at, address_at, registered_at, erased_at, new_events, last_event_id, last_event_at
-    FROM rows
-    ON CONFLICT (customer_id) DO UPDATE SET
-      ${['email', 'phone', 'given_name', 'family_name', 'address'].map(lww).join(',\n')},
-      registered_at = LEAST(c.registered_at, EXCLUDED.registered_at),
-      erased_at = GREATEST(c.erased_at, EXCLUDED.erased_at),
-      event_count = c.event_count + EXCLUDED.event_count,
-      last_event_id = CASE WHEN EXCLUDED.last_event_at >= c.last_event_at
-        THEN EXCLUDED.last_event_id ELSE c.last_event_id END,
-      last_event_at = GREATEST(c.last_event_at, EXCLUDED.last_event_at),
-      updated_at = now()
-    RETURNING customer_id, email, phone, event_count
-  ), outbox AS (
-    INSERT INTO index_outbox (customer_id, event_count)
-    SELECT u.customer_id, u.event_count FROM upserted u JOIN rows r USING (customer_id) WHERE r.index_dirty
-    ON CONFLICT (customer_id) DO UPDATE SET event_count = EXCLUDED.event_count, enqueued_at = now()
-  )
-  SELECT u.customer_id, u.email, u.phone, u.event_count::float8 AS event_count
-  FROM upserted u JOIN rows r USING (customer_id) WHERE r.index_dirty`;
 
 const stateFromRow = (row: SqlRow): CustomerState => {
   const register = <V>(column: string) => ({
@@ -138,11 +93,21 @@ const stateFromRow = (row: SqlRow): CustomerState => {
 const byTimeThenId = (a: PendingEvent, b: PendingEvent) =>
   a.event.occurredAt - b.event.occurredAt || a.event.eventId.localeCompare(b.event.eventId);
 
+/** Delivery order (topic, partition, offset) where known: of two bodies under one id, the first delivered wins. */
+export const deliveryOrder = (a: PendingEvent, b: PendingEvent) =>
+  a.source === undefined || b.source === undefined
+    ? 0
+    : a.source.topic.localeCompare(b.source.topic) ||
+      a.source.partition - b.source.partition ||
+      a.source.offset - b.source.offset;
+
 /**
  * Applies events to one shard in a single transaction: events already recorded are reported as
  * duplicates and have no effect; every new event is recorded once in `applied_events` (the in-database
- * idempotency guard and audit trail) and merged into its customer; customers whose indexed attributes
- * changed are queued in `index_outbox` in the same transaction, so a lost Redis update is never lost.
+ * idempotency guard and audit trail, with the digest of its body) and merged into its customer; a body
+ * delivered under an event id already recorded with another body is a conflict and has no effect;
+ * customers whose indexed attributes changed are queued in `index_outbox` in the same transaction, so a
+ * lost Redis update is never lost. Event ids are compared as given: the event schema makes them lower case.
  *
  * @param bucketOf - the router's bucket function, stored with new customers for later shard splits.
  * @throws {SqlError} when the database fails (retriable or not, as classified by the adapter).
@@ -153,18 +118,35 @@ export async function applyEventsToShard(
   pending: readonly PendingEvent[],
   bucketOf: (customerId: string) => number,
 ): Promise<ShardApplyResult> {
-  const unique = new Map<string, PendingEvent>();
-  for (const p of pending) if (!unique.has(p.event.eventId)) unique.set(p.event.eventId, p);
-  if (unique.size === 0) return { outcomes: new Map(), indexEntries: [] };
+  const byId = new Map<string, PendingEvent[]>();
+  for (const p of [...pending].sort(deliveryOrder)) {
+    const bodies = byId.get(p.event.eventId) ?? [];
+    bodies.push(p);
+    byId.set(p.event.eventId, bodies);
+  }
+  if (byId.size === 0) return { outcomes: new Map(), conflicts: new Set(), indexEntries: [] };
 
   return client.transaction(async (tx) => {
     const outcomes = new Map<string, Outcome | 'duplicate'>();
-    const duplicates = await tx.query<{ event_id: string }>(SELECT_DUPLICATES, {
-      ids: new SqlJson([...unique.keys()]),
+    const conflicts = new Set<string>();
+    const recorded = await tx.query<{ event_id: string; body_digest: string | null }>(SELECT_RECORDED, {
+      ids: new SqlJson([...byId.keys()]),
     });
-    for (const row of duplicates.rows) outcomes.set(row.event_id, 'duplicate');
-    const fresh = [...unique.values()].filter((p) => !outcomes.has(p.event.eventId));
-    if (fresh.length === 0) return { outcomes, indexEntries: [] };
+    const recordedDigests = new Map(recorded.rows.map((row) => [row.event_id, row.body_digest]));
+    const fresh: PendingEvent[] = [];
+    for (const [eventId, bodies] of byId) {
+      // Recorded without a digest (before they were kept): any body under the id counts as a duplicate.
+      const stored = recordedDigests.get(eventId);
+      const first = bodies[0];
+      if (first === undefined) continue;
+      if (stored === undefined) fresh.push(first);
+      else outcomes.set(eventId, 'duplicate');
+      const kept = stored === undefined ? eventDigest(first.event) : stored;
+      for (const p of bodies) {
+        if (kept !== null && eventDigest(p.event) !== kept) conflicts.add(conflictKeyOf(p.event));
+      }
+    }
+    if (fresh.length === 0) return { outcomes, conflicts, indexEntries: [] };
 
     const byCustomer = new Map<string, PendingEvent[]>();
     for (const p of fresh) {
@@ -200,6 +182,7 @@ export async function applyEventsToShard(
     }>(UPSERT_CUSTOMERS, { rows: new SqlJson(customerRows) });
     return {
       outcomes,
+      conflicts,
       indexEntries: upserted.rows.map((r) => ({
         customerId: r.customer_id,
         email: r.email,
@@ -227,6 +210,7 @@ const auditRow = (p: PendingEvent, outcome: Outcome) => ({
   topic: p.source?.topic ?? null,
   partition: p.source?.partition ?? null,
   position: p.source?.offset ?? null,
+  body_digest: eventDigest(p.event),
 });
 
 function customerRow(

@@ -6,6 +6,7 @@ import {
   MAX_EVENT_BYTES,
   payloadSchemas,
 } from './schemas.js';
+import { decodeUtf8, MAX_JSON_DEPTH, nestsDeeperThan } from './storable.js';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -39,13 +40,18 @@ export function decodeEvent(value: string | undefined | null, key?: string | nul
     throw new PoisonRecordError('oversized', `value is ${bytes.length} bytes, limit ${MAX_EVENT_BYTES}`);
   }
 
+  const text = decodeUtf8(bytes);
+  if (text === undefined) throw new PoisonRecordError('bad-utf8', 'value is not valid UTF-8');
   let json: unknown;
   try {
-    json = JSON.parse(bytes.toString('utf8'));
+    json = JSON.parse(text);
   } catch (error: unknown) {
     throw new PoisonRecordError('bad-json', error instanceof Error ? error.message : 'unparseable JSON', {
       cause: error,
     });
+  }
+  if (nestsDeeperThan(json, MAX_JSON_DEPTH)) {
+    throw new PoisonRecordError('schema-violation', `(root): nests deeper than ${MAX_JSON_DEPTH} levels`);
   }
 
   const envelope = envelopeSchema.safeParse(json);
@@ -62,7 +68,8 @@ export function decodeEvent(value: string | undefined | null, key?: string | nul
     throw new PoisonRecordError('schema-violation', describe(parsedPayload.error.issues, 'payload'));
   }
   if (key !== undefined && key !== null && key !== '') {
-    const decodedKey = Buffer.from(key, 'base64').toString('utf8');
+    const decodedKey = decodeUtf8(Buffer.from(key, 'base64'));
+    if (decodedKey === undefined) throw new PoisonRecordError('bad-utf8', 'record key is not valid UTF-8');
     if (decodedKey !== rest.customerId) {
       throw new PoisonRecordError(
         'key-mismatch',

@@ -3,6 +3,7 @@ export type PoisonReason =
   | 'missing-value'
   | 'bad-base64'
   | 'oversized'
+  | 'bad-utf8'
   | 'bad-json'
   | 'schema-violation'
   | 'unknown-type'

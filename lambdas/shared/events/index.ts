@@ -1,4 +1,5 @@
 export { decodeEvent, encodeEvent } from './decodeEvent.js';
+export { eventDigest } from './digest.js';
 export { EventError, type PoisonReason, PoisonRecordError } from './errors.js';
 export {
   type CustomerEvent,
@@ -7,6 +8,15 @@ export {
   EVENT_TYPES,
   type EventTypeKey,
   envelopeSchema,
+  eventIdSchema,
   MAX_EVENT_BYTES,
   payloadSchemas,
 } from './schemas.js';
+export {
+  decodeUtf8,
+  EARLIEST_EVENT_TIME,
+  LATEST_EVENT_TIME,
+  MAX_JSON_DEPTH,
+  nestsDeeperThan,
+  unstorableTextReason,
+} from './storable.js';

@@ -1,9 +1,23 @@
 import { z } from 'zod';
+import { EVENT_TIME_RANGE_MESSAGE, isStorableEventTime, unstorableTextReason } from './storable.js';
 
 /** Largest encoded record value the consumer accepts; bigger values are poison, not retried. */
 export const MAX_EVENT_BYTES = 64 * 1024;
 
-const trimmed = (max: number) => z.string().trim().min(1).max(max);
+/** Refuses text PostgreSQL cannot store (see `unstorableTextReason`), naming why. */
+const storable = <T extends z.ZodString>(schema: T): T =>
+  schema.superRefine((value, ctx) => {
+    const reason = unstorableTextReason(value);
+    if (reason !== undefined) ctx.addIssue({ code: 'custom', message: reason });
+  });
+
+const trimmed = (max: number) => storable(z.string().trim().min(1).max(max));
+
+/**
+ * Event ids are UUIDs in canonical (lower-case) form from the edge on: PostgreSQL's `uuid` compares them
+ * without case, every in-memory comparison compares text, and both must agree on what a duplicate is.
+ */
+export const eventIdSchema = z.uuid().transform((id) => id.toLowerCase());
 
 export const customerIdSchema = z
   .string()
@@ -64,14 +78,16 @@ export const EVENT_TYPES = [...new Set(Object.keys(payloadSchemas).map((k) => k.
 
 /** The versioned envelope every customer event travels in. */
 export const envelopeSchema = z.strictObject({
-  eventId: z.uuid(),
-  type: z.string().min(1).max(100),
+  eventId: eventIdSchema,
+  type: storable(z.string().min(1).max(100)),
   version: z.number().int().positive(),
   customerId: customerIdSchema,
-  occurredAt: z.iso.datetime({ offset: true }),
+  occurredAt: z.iso
+    .datetime({ offset: true, abort: true })
+    .refine(isStorableEventTime, EVENT_TIME_RANGE_MESSAGE),
   payload: z.record(z.string(), z.unknown()),
-  source: z.string().max(100).optional(),
-  traceId: z.string().max(200).optional(),
+  source: storable(z.string().max(100)).optional(),
+  traceId: storable(z.string().max(200)).optional(),
 });
 
 type PayloadOf<K extends EventTypeKey> = z.output<(typeof payloadSchemas)[K]>;

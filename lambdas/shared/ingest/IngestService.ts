@@ -38,8 +38,8 @@ import {
 /** One ingest request, as the HTTP layer hands it over. */
 export interface IngestRequest {
   readonly shape: RequestShape;
-  /** The body as text (API Gateway's base64 already decoded). */
-  readonly body: string;
+  /** The body as text (API Gateway's base64 already decoded), or bytes that are not UTF-8. */
+  readonly body: string | Uint8Array;
   readonly idempotencyKey?: string | undefined;
   readonly contentType?: string | undefined;
   /** The invocation's context: its remaining time bounds how long an in-flight key blocks a retry. */

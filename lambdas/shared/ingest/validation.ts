@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
+  decodeUtf8,
   type Envelope,
   type EventTypeKey,
   envelopeSchema,
   MAX_EVENT_BYTES,
+  MAX_JSON_DEPTH,
+  nestsDeeperThan,
   payloadSchemas,
 } from '../events/index.js';
 import {
@@ -111,32 +114,50 @@ export function assertIdempotencyKey(key: string): void {
   }
 }
 
+/** The batch shape wraps events in `{ "events": [...] }`: two levels more than a single event. */
+const BATCH_WRAPPER_DEPTH = 2;
+
 /**
- * Parses and validates a request body into envelopes ready to publish. Checks, in order: body size, JSON,
- * the batch's shape, each event's size, each event's envelope and payload (against the schema of its
- * `type@version`), then duplicate event ids. Assigns an `eventId` to events sent without one. Nothing is
- * returned unless every event is valid: a batch is accepted whole or not at all.
+ * Parses and validates a request body into envelopes ready to publish. Checks, in order: body size, UTF-8,
+ * JSON, nesting depth, the batch's shape, each event's size, each event's envelope and payload (against the
+ * schema of its `type@version`, which also refuses what the shards cannot store), then duplicate event ids
+ * (compared in their canonical lower-case form). Assigns an `eventId` to events sent without one. Nothing
+ * is returned unless every event is valid: a batch is accepted whole or not at all.
  *
+ * @param body - the body as text, or as bytes when they could not be decoded as UTF-8 upstream.
  * @throws {PayloadTooLargeError} when the body exceeds {@link MAX_BODY_BYTES} or an event exceeds
  *   `MAX_EVENT_BYTES` (measured as compact JSON, as it would be published).
- * @throws {RequestValidationError} listing every invalid field, unknown `type@version` or duplicate id.
+ * @throws {RequestValidationError} for a body that is not UTF-8, not JSON or nested too deep, and listing
+ *   every invalid field, unknown `type@version` or duplicate id.
  */
-export function parseIngestBody(body: string, shape: RequestShape, options: ParseOptions = {}): ParsedBody {
-  const bodyBytes = Buffer.byteLength(body, 'utf8');
+export function parseIngestBody(
+  body: string | Uint8Array,
+  shape: RequestShape,
+  options: ParseOptions = {},
+): ParsedBody {
+  const bodyBytes = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength;
   if (bodyBytes > MAX_BODY_BYTES) {
     throw new PayloadTooLargeError(
       `The request body is ${bodyBytes} bytes; the limit is ${MAX_BODY_BYTES}`,
       MAX_BODY_BYTES,
     );
   }
+  const text = typeof body === 'string' ? body : decodeUtf8(body);
+  if (text === undefined) {
+    throw new RequestValidationError([{ path: '(body)', message: 'is not valid UTF-8' }]);
+  }
   let json: unknown;
   try {
-    json = JSON.parse(body);
+    json = JSON.parse(text);
   } catch (error: unknown) {
     const reason = error instanceof Error ? error.message : 'unparseable';
     throw new RequestValidationError([{ path: '(body)', message: `is not valid JSON: ${reason}` }], {
       cause: error,
     });
+  }
+  const maxDepth = MAX_JSON_DEPTH + (shape === 'batch' ? BATCH_WRAPPER_DEPTH : 0);
+  if (nestsDeeperThan(json, maxDepth)) {
+    throw new RequestValidationError([{ path: '(body)', message: `nests deeper than ${maxDepth} levels` }]);
   }
 
   let events: ReadonlyArray<{ readonly raw: unknown; readonly path: ReadonlyArray<PropertyKey> }>;

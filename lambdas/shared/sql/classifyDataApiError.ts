@@ -1,5 +1,5 @@
 import { SqlError } from './errors.js';
-import { RETRIABLE_NODE_CODES, RETRIABLE_SQLSTATES } from './retriableCodes.js';
+import { isDataExceptionState, RETRIABLE_NODE_CODES, RETRIABLE_SQLSTATES } from './retriableCodes.js';
 
 /** Data API exceptions after which the same call can succeed later. */
 const RETRIABLE_EXCEPTIONS = new Set([
@@ -65,6 +65,8 @@ export function classifyDataApiError(error: unknown, client: string): SqlError {
 
   let retriable: boolean;
   if (error instanceof TypeError || error instanceof RangeError) retriable = false;
+  // The data itself was refused: whatever the envelope says about the service, the same rows fail again.
+  else if (sqlState !== undefined && isDataExceptionState(sqlState)) retriable = false;
   else if (name !== undefined && PERMANENT_EXCEPTIONS.has(name)) retriable = false;
   else if (name !== undefined && RETRIABLE_EXCEPTIONS.has(name)) retriable = true;
   else {

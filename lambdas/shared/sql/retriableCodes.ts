@@ -23,3 +23,10 @@ export const RETRIABLE_NODE_CODES = new Set([
   'ENETUNREACH',
   'EAI_AGAIN',
 ]);
+
+/**
+ * SQLSTATE classes in which the database refused the data itself: 22 (data exception: invalid text,
+ * out-of-range value, bad JSON) and 23 (integrity constraint violation). Retrying the same rows can
+ * never succeed, and they say nothing about the database's health.
+ */
+export const isDataExceptionState = (state: string): boolean => /^2[23][0-9A-Z]{3}$/.test(state);

@@ -25,6 +25,7 @@ import {
   classifyDataApiError,
   DataApiSqlClient,
   fromFormattedRecords,
+  isDataRejection,
   SqlError,
   SqlJson,
   toSqlParameters,
@@ -611,6 +612,48 @@ describe('classifyDataApiError', () => {
 
     // Assess
     expect(error).toMatchObject({ retriable: false, context: { code: state } });
+  });
+
+  it.each([
+    ['22P05', 'ERROR: unsupported Unicode escape sequence'],
+    ['22008', 'ERROR: date/time field value out of range: "0000-06-30T12:00:00.000Z"'],
+    ['23514', 'ERROR: new row for relation "customers" violates check constraint "no_mallory"'],
+  ])(
+    'never retries a refusal of the data (SQLState %s), even in a server fault, and names it a data rejection',
+    (state, text) => {
+      // Prepare
+      const cause = Object.assign(
+        new DatabaseErrorException({ message: `${text}; SQLState: ${state}`, ...metadata }),
+        {
+          $fault: 'server' as const,
+        },
+      );
+
+      // Act
+      const error = classifyDataApiError(cause, 'shard-0');
+
+      // Assess
+      expect(error).toMatchObject({ retriable: false, context: { code: state } });
+      expect(isDataRejection(error)).toBe(true);
+    },
+  );
+
+  it('names neither connection, serialization nor syntax errors a data rejection', () => {
+    // Prepare
+    const states = ['08006', '40001', '57P01', '42601'];
+
+    // Act
+    const rejections = states.map((state) =>
+      isDataRejection(
+        classifyDataApiError(
+          new BadRequestException({ message: `ERROR; SQLState: ${state}`, ...metadata }),
+          'shard-0',
+        ),
+      ),
+    );
+
+    // Assess
+    expect(rejections).toEqual([false, false, false, false]);
   });
 
   it('retries an unmodelled server fault, such as a 502 from in front of the endpoint', () => {

@@ -47,12 +47,53 @@ describe('decodeEvent', () => {
     ['unknown-type', b64(registered({ type: 'customer.teleported' }))],
     ['unknown-type', b64(registered({ version: 9 }))],
     ['oversized', b64(registered({ source: 'x'.repeat(MAX_EVENT_BYTES) }))],
+    [
+      'schema-violation',
+      b64(registered({ payload: { ...registered().payload, givenName: 'Nul\u0000Byte' } })),
+    ],
+    ['schema-violation', b64(registered({ payload: { ...registered().payload, familyName: 'a\ud800b' } }))],
+    ['schema-violation', b64(registered({ traceId: '\udc00' }))],
+    ['schema-violation', b64(registered({ occurredAt: '0000-06-30T12:00:00Z' }))],
+    ['schema-violation', b64(registered({ occurredAt: '0001-01-01T00:00:00+01:00' }))],
+    ['schema-violation', b64(registered({ occurredAt: '9999-12-31T23:30:00-01:00' }))],
+    ['schema-violation', b64(registered({ payload: JSON.parse(`${'['.repeat(40)}${']'.repeat(40)}`) }))],
+    [
+      'bad-utf8',
+      Buffer.concat([Buffer.from('{"eventId":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]).toString(
+        'base64',
+      ),
+    ],
   ])('classifies a %s record as poison', (reason, value) => {
     expect(reasonOf(value)).toBe(reason);
   });
 
   it('rejects a record whose key is not the customer id, since ordering relies on the key', () => {
     expect(reasonOf(b64(registered()), b64('someone-else'))).toBe('key-mismatch');
+  });
+
+  it('accepts the first and last instants every store takes', () => {
+    expect(reasonOf(b64(registered({ occurredAt: '0001-01-01T00:00:00Z' })))).toBe('valid');
+    expect(reasonOf(b64(registered({ occurredAt: '9999-12-31T23:59:59.999Z' })))).toBe('valid');
+  });
+
+  it('keeps names with characters outside the Basic Multilingual Plane whole', () => {
+    const event = decodeEvent(
+      b64(registered({ payload: { ...registered().payload, givenName: 'Ada 👩‍💻' } })),
+    );
+
+    expect(event.type === 'customer.registered' && event.payload.givenName).toBe('Ada 👩‍💻');
+  });
+
+  it('canonicalises the event id to lower case, so every comparison agrees with PostgreSQL', () => {
+    const event = decodeEvent(b64(registered({ eventId: 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11' })));
+
+    expect(event.eventId).toBe('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11');
+  });
+
+  it('refuses a record key that is not UTF-8 instead of comparing its replacement characters', () => {
+    const key = Buffer.from([0x63, 0x2d, 0xff]).toString('base64');
+
+    expect(reasonOf(b64(registered()), key)).toBe('bad-utf8');
   });
 
   it('names the offending field of a payload', () => {
