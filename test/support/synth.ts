@@ -70,7 +70,7 @@ export function nagViolations(name: EnvironmentName): NagViolation[] {
   const outdir = mkdtempSync(join(tmpdir(), `cdp-nag-${name}-`));
   try {
     // Assets are not bundled here (`cdk synth` in CI bundles them): the assertions read the templates only.
-  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
     new PlatformStage(app, name, { config: loadEnvironmentConfig(name) });
     applyNagChecks(app);
     try {
