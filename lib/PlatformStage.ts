@@ -8,6 +8,7 @@ import { IngestStack } from './stacks/IngestStack.js';
 import { NetworkStack } from './stacks/NetworkStack.js';
 import { OperationsStack } from './stacks/OperationsStack.js';
 import { QueryStack } from './stacks/QueryStack.js';
+import { ScalingStack } from './stacks/ScalingStack.js';
 import { StreamingStack } from './stacks/StreamingStack.js';
 import { WarehouseStack } from './stacks/WarehouseStack.js';
 import { WorkflowsStack } from './stacks/WorkflowsStack.js';
@@ -29,6 +30,7 @@ export class PlatformStage extends Stage {
   public readonly query: QueryStack;
   public readonly ingest: IngestStack;
   public readonly operations: OperationsStack;
+  public readonly scaling: ScalingStack;
   public readonly warehouse: WarehouseStack;
   public readonly workflows: WorkflowsStack;
 
@@ -81,6 +83,15 @@ export class PlatformStage extends Stage {
       data: this.data,
       stackName: `${prefix}-consumer`,
       description: `Customer data platform (${config.name}): customer event consumer and shard schema migrations`,
+    });
+    this.scaling = new ScalingStack(this, 'Scaling', {
+      config,
+      vpc: this.network.vpc,
+      computeSubnets: this.network.computeSubnets,
+      securityGroups: this.network.securityGroups,
+      consumer: this.consumer,
+      stackName: `${prefix}-scaling`,
+      description: `Customer data platform (${config.name}): the consumer's lag scaler (provisioned pollers)`,
     });
     // One HTTP API for every caller; the query and ingest stacks add their routes to it.
     this.api = new ApiStack(this, 'Api', {

@@ -38,6 +38,8 @@ const INTERFACE_ENDPOINTS: Readonly<Record<string, ec2.InterfaceVpcEndpointAwsSe
   CloudWatch: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
   StepFunctions: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
   XRay: ec2.InterfaceVpcEndpointAwsService.XRAY,
+  // The lag scaler sets the consumer mapping's pollers; the pre-traffic hooks invoke new versions.
+  Lambda: ec2.InterfaceVpcEndpointAwsService.LAMBDA,
 };
 
 /**

@@ -171,6 +171,40 @@ describe('loadEnvironmentConfig', () => {
     );
   });
 
+  it('sizes the pollers by ~5 MB/s per poller and at most one per partition, naming each field', () => {
+    // Prepare: prod's 100 MB/s peak needs 20 pollers; 15 MB/s steady needs 3.
+    const base = variantOf('prod', (c) => {
+      c.consumer.throughputMBps = { steady: 30, peak: 200 };
+    });
+    const tooMany = variantOf('dev', (c) => {
+      c.consumer.maximumPollers = 13;
+      c.consumer.scaling.ceiling = 13;
+    });
+    // Act
+    const undersized = messageOf(() => loadEnvironmentConfig('prod', {}, base));
+    const overPartitions = messageOf(() => loadEnvironmentConfig('dev', {}, tooMany));
+    // Assess
+    expect(undersized).toContain('prod.consumer.minimumPollers: must be >= 6: 30 MB/s steady');
+    expect(undersized).toContain('prod.consumer.maximumPollers: must be >= 40: 200 MB/s at peak');
+    expect(overPartitions).toContain(
+      'dev.consumer.maximumPollers: must be <= 12, the partitions of customer-events.v1',
+    );
+  });
+
+  it('keeps the scaler within the pollers and its thresholds apart, naming each field', () => {
+    const base = variantOf('uat', (c) => {
+      c.consumer.scaling.ceiling = 13;
+      c.consumer.scaling.lowLag = c.consumer.scaling.highLag;
+      c.consumer.scaling.cooldownSeconds = 30;
+    });
+    const message = messageOf(() => loadEnvironmentConfig('uat', {}, base));
+    expect(message).toContain(
+      'uat.consumer.scaling.ceiling: must lie between minimumPollers (1) and maximumPollers (12)',
+    );
+    expect(message).toContain('uat.consumer.scaling.lowLag: must be below highLag');
+    expect(message).toContain('uat.consumer.scaling.cooldownSeconds: must be at least 60');
+  });
+
   it('refuses consumer settings outside what Lambda accepts, naming every field', () => {
     const base = variantOf('dev', (c) => {
       c.consumer.batchSize = 20_000;

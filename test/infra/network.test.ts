@@ -49,6 +49,8 @@ describe.each(ENVIRONMENT_NAMES)('NetworkStack (%s)', (name) => {
       'kms',
       'sts',
       'states',
+      'lambda',
+      'monitoring',
     ]) {
       expect(services.some((s) => s.includes(`.${service}`))).toBe(true);
     }

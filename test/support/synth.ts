@@ -19,6 +19,7 @@ export interface SynthesizedEnvironment {
   readonly operations: Template;
   readonly warehouse: Template;
   readonly workflows: Template;
+  readonly scaling: Template;
 }
 
 const cache = new Map<EnvironmentName, SynthesizedEnvironment>();
@@ -43,6 +44,7 @@ export function synthesize(name: EnvironmentName): SynthesizedEnvironment {
     operations: Template.fromStack(stage.operations),
     warehouse: Template.fromStack(stage.warehouse),
     workflows: Template.fromStack(stage.workflows),
+    scaling: Template.fromStack(stage.scaling),
   };
   rmSync(outdir, { recursive: true, force: true });
   cache.set(name, result);
