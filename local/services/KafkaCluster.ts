@@ -75,9 +75,16 @@ function defaultProperties(nodes: number): Record<string, string> {
   };
 }
 
-/** A base64url UUID as Kafka's `StorageTool random-uuid` prints it, without starting a JVM. */
+/**
+ * A base64url UUID as Kafka's `StorageTool random-uuid` prints it, without starting a JVM. Like Kafka's
+ * own, never one that starts with '-': the storage tool's argument parser would take it for an option
+ * (seen in CI: "argument --cluster-id/-t: expected one argument").
+ */
 function randomClusterId(): string {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /**

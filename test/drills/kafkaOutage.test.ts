@@ -117,7 +117,11 @@ async function spilledEventIds(log: LocalLog): Promise<string[]> {
  * each partition the first copies of spilled events must follow it.
  */
 function outOfSpillOrder(partitions: readonly string[][], spilled: readonly string[]): number {
-  const rank = new Map(spilled.map((id, index) => [id, index]));
+  // A spill whose write outlived its deadline and was retried holds its events twice: rank by the first.
+  const rank = new Map<string, number>();
+  spilled.forEach((id, index) => {
+    if (!rank.has(id)) rank.set(id, index);
+  });
   let disorder = 0;
   for (const ids of partitions) {
     const seen = new Set<string>();
@@ -313,7 +317,8 @@ describe.skipIf(!kafkaReady)(
       expect([...retryAfterHeaders]).toEqual([String(RETRY_AFTER_SECONDS)]);
       expect(clock.emptiedAt).toBeGreaterThanOrEqual(clock.recoveredAt);
       // The spillover was drained in spill order.
-      expect(spillOrder.length).toBe(spilled);
+      // At least every counted spill; more when a write that outlived its deadline was retried.
+      expect(spillOrder.length).toBeGreaterThanOrEqual(spilled);
       expect(outOfSpillOrder(partitions, spillOrder)).toBe(0);
 
       // Every accepted event reached the brokers (at least once) and had exactly one effect on the shards.
