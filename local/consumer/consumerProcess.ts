@@ -2,7 +2,7 @@
  * Runs the local consumer as its own process, the way a Lambda execution environment runs apart from
  * the event source: `CDP_LOG_DIR` (the local log) or `CDP_KAFKA_BROKERS` (comma-separated addresses of a
  * Kafka cluster: the process joins the mappings' consumer groups, so several processes share the
- * partitions), the shard map, and optionally `CDP_REDIS_URL` and `CDP_CONCURRENCY`.
+ * partitions), the shard map, and optionally `CDP_REDIS_URL`, `CDP_CONCURRENCY` and `CDP_BATCH_SIZE`.
  * The shard map comes from `CDP_SHARD_MAP_FILE` (preferred: a JSON file re-read every
  * `CDP_SHARD_MAP_POLL_MILLIS`, 200 by default, so a shard repointed at a promoted replica is followed
  * without a restart) or `CDP_SHARD_MAP` (JSON, fixed for the life of the process).
@@ -26,6 +26,8 @@ const required = (name: string): string => {
 };
 
 const concurrency = Number(process.env.CDP_CONCURRENCY ?? 4);
+/** Records per invocation (the mapping's batch size); the local default unless told. */
+const batchSize = process.env.CDP_BATCH_SIZE ? Number(process.env.CDP_BATCH_SIZE) : undefined;
 const redisUrl = process.env.CDP_REDIS_URL;
 const onProgress = (stats: EventSourceStats) =>
   process.stdout.write(`${JSON.stringify({ type: 'progress', pid: process.pid, ...stats })}\n`);
@@ -51,6 +53,7 @@ const local = await LocalConsumer.create({
   shards: directory?.shards,
   redisUrl,
   concurrency,
+  ...(batchSize === undefined ? {} : { mapping: { batchSize } }),
   progressIntervalMillis: 100,
   onProgress,
 });
