@@ -7,7 +7,8 @@ import { KafkaPublisher } from '../../lambdas/shared/ingest/KafkaPublisher.js';
 import { KafkaEventLog } from '../../lambdas/shared/replay/KafkaEventLog.js';
 import { deadLetterMessage } from '../consumer/LocalLogDeadLetterSink.js';
 import { type EventSourceOptions, KafkaEventSource, kafkaGroupLag } from '../esm/index.js';
-import type { AppendMessage } from '../log/index.js';
+import type { AppendMessage, AppendResult } from '../log/index.js';
+import { createKafkaPartitioner } from '../log/partitioner.js';
 import type { LocalEventSource, LocalStream } from './LocalStream.js';
 
 const { Kafka: KafkaClient, logLevel } = kafkajs;
@@ -34,6 +35,7 @@ export class KafkaStream implements LocalStream {
   private readonly publishers = new Set<KafkaPublisher>();
   private admin: Promise<Admin> | undefined;
   private appender: Promise<Producer> | undefined;
+  private readonly partitioner = createKafkaPartitioner();
   /** kafkajs' own log lines (reconnects, coordinator loading) at `CDP_LOG_LEVEL`, silent by default. */
   private readonly kafkaLogger = new Logger({
     serviceName: 'kafka',
@@ -85,8 +87,12 @@ export class KafkaStream implements LocalStream {
     return kafkaGroupLag(await this.connectedAdmin(), group, topic);
   }
 
-  /** Appends as a plain producer would, honouring each message's partition and timestamp. */
-  public async append(topic: string, messages: readonly AppendMessage[]): Promise<void> {
+  /**
+   * Appends as a plain producer would, honouring each message's partition and timestamp; a message without
+   * one goes where Kafka's default partitioner puts its key. One send: each partition's messages land
+   * consecutively from the offset the broker reports for it.
+   */
+  public async append(topic: string, messages: readonly AppendMessage[]): Promise<AppendResult[]> {
     this.appender ??= (async () => {
       const producer = this.kafka.producer({
         idempotent: true,
@@ -99,16 +105,28 @@ export class KafkaStream implements LocalStream {
       this.appender = undefined;
       throw error;
     });
-    await (await this.appender).send({
+    const partitions = await this.partitionsOf(topic);
+    const placed = messages.map((message) => ({
+      message,
+      partition:
+        message.partition ?? this.partitioner(topic, partitions, toBuffer(message.key ?? null)),
+    }));
+    const metadata = await (await this.appender).send({
       topic,
       acks: -1,
-      messages: messages.map((message) => ({
+      messages: placed.map(({ message, partition }) => ({
         key: message.key ?? null,
         value: message.value,
-        ...(message.partition === undefined ? {} : { partition: message.partition }),
+        partition,
         ...(message.timestamp === undefined ? {} : { timestamp: String(message.timestamp) }),
         ...(message.headers === undefined ? {} : { headers: { ...message.headers } }),
       })),
+    });
+    const next = new Map(metadata.map((m) => [m.partition, Number(m.baseOffset ?? 0)]));
+    return placed.map(({ partition }) => {
+      const offset = next.get(partition) ?? 0;
+      next.set(partition, offset + 1);
+      return { partition, offset };
     });
   }
 
@@ -173,3 +191,6 @@ export class KafkaStream implements LocalStream {
     return this.admin;
   }
 }
+
+const toBuffer = (key: string | Buffer | null): Buffer | null =>
+  key === null ? null : Buffer.isBuffer(key) ? key : Buffer.from(key);

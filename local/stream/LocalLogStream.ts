@@ -6,7 +6,7 @@ import { LocalLogDeadLetterSink } from '../consumer/LocalLogDeadLetterSink.js';
 import { LocalLogRecordParker } from '../consumer/LocalLogRecordParker.js';
 import { EventSourceEmulator, type EventSourceOptions } from '../esm/index.js';
 import { FaultyLocalBroker } from '../ingest/FaultyLocalBroker.js';
-import type { AppendMessage, LocalLog } from '../log/index.js';
+import type { AppendMessage, AppendResult, LocalLog } from '../log/index.js';
 import type { LocalEventSource, LocalStream } from './LocalStream.js';
 
 /** The durable local log playing MSK; its ingest producer is the log with a fault switch for drills. */
@@ -36,8 +36,8 @@ export class LocalLogStream implements LocalStream {
     return this.log.lag(group, topic);
   }
 
-  public async append(topic: string, messages: readonly AppendMessage[]): Promise<void> {
-    await this.log.append(topic, messages);
+  public append(topic: string, messages: readonly AppendMessage[]): Promise<AppendResult[]> {
+    return this.log.append(topic, messages);
   }
 
   public eventSource(options: EventSourceOptions): LocalEventSource {

@@ -3,7 +3,7 @@ import type { RecordParker } from '../../lambdas/shared/consumer/parking.js';
 import type { EventPublisher } from '../../lambdas/shared/ingest/publisher.js';
 import type { EventLogReader, EventLogWriter } from '../../lambdas/shared/replay/eventLog.js';
 import type { EventSourceOptions, EventSourceStats } from '../esm/index.js';
-import type { AppendMessage } from '../log/index.js';
+import type { AppendMessage, AppendResult } from '../log/index.js';
 
 /** An event source mapping of either backend, as the local platform drives it. */
 export interface LocalEventSource {
@@ -30,8 +30,12 @@ export interface LocalStream {
   endOffsets(topic: string): Promise<number[]>;
   /** Unconsumed records of `group` per partition of `topic`. */
   lag(group: string, topic: string): Promise<Record<number, number>>;
-  /** Appends records as they are (a producer would), e.g. poison records of a demo. */
-  append(topic: string, messages: readonly AppendMessage[]): Promise<void>;
+  /**
+   * Appends records as they are (a producer would), e.g. poison records of a demo; a message without a
+   * partition goes where Kafka's default partitioner puts its key.
+   * @returns where each message landed, in the order given.
+   */
+  append(topic: string, messages: readonly AppendMessage[]): Promise<AppendResult[]>;
   /** The mapping that delivers `options.topic` to a function as `options.group`. */
   eventSource(options: EventSourceOptions): LocalEventSource;
   /** Where the consumer sends poison records. */

@@ -9,11 +9,16 @@ import {
   LOCAL_TOPIC,
   LocalConsumer,
 } from '../../local/consumer/LocalConsumer.js';
+import { applyTopics, configuredTopics } from '../../local/kafka/topics.js';
 import { type AppendMessage, LocalLog } from '../../local/log/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
+import { destroyAll } from '../../local/services/index.js';
+import { KafkaCluster } from '../../local/services/KafkaCluster.js';
+import { KafkaStream, LocalLogStream, type LocalStream } from '../../local/stream/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { expectedState } from '../support/expectedState.js';
 import { type Fate, hostileRecord, type MixedRecord, mixedCaseEvent } from '../support/hostileMix.js';
+import { kafkaReady } from '../support/kafka.js';
 import { snapshotShards } from '../support/shardState.js';
 
 const PARTITIONS = 12;
@@ -21,12 +26,16 @@ const VALID = 7_000;
 const HOSTILE = 3_000;
 const SAMPLE_MILLIS = 100;
 
-/** Every record of a topic's partition, in offset order. */
-async function readAll(log: LocalLog, topic: string, partition: number) {
-  const end = await log.endOffset(topic, partition);
-  const records = [];
-  for (let offset = 0; offset < end; offset += 1_000)
-    records.push(...(await log.read(topic, partition, offset, 1_000)));
+/** Every record of a topic, partition by partition, in offset order. */
+async function readAll(stream: LocalStream, topic: string) {
+  const reader = stream.eventLog();
+  const records: Array<{ value: Buffer | null }> = [];
+  for (const [partition, end] of (await reader.endOffsets(topic)).entries()) {
+    if (end === 0) continue;
+    await reader.read(topic, { partition, fromOffset: 0, toOffset: end - 1 }, async (chunk) => {
+      records.push(...chunk);
+    });
+  }
   return records;
 }
 
@@ -34,14 +43,14 @@ async function readAll(log: LocalLog, topic: string, partition: number) {
  * Watches the group's lag: per partition, the longest time it had records waiting and its committed
  * offset did not move. Reported, never asserted on (the machine is shared).
  */
-function watchStalls(log: LocalLog) {
+function watchStalls(stream: LocalStream) {
   const longest = new Map<number, number>();
   const since = new Map<number, { lag: number; at: number }>();
   let running = true;
   const done = (async () => {
     while (running) {
       const now = Date.now();
-      for (const [p, lag] of Object.entries(await log.lag(LOCAL_GROUP, LOCAL_TOPIC))) {
+      for (const [p, lag] of Object.entries(await stream.lag(LOCAL_GROUP, LOCAL_TOPIC))) {
         const partition = Number(p);
         const last = since.get(partition);
         if (last === undefined || lag < last.lag || lag === 0) since.set(partition, { lag, at: now });
@@ -59,131 +68,164 @@ function watchStalls(log: LocalLog) {
   };
 }
 
-describe('hostile-mix drill: 10,000 records, 30% hostile, through the real consumer on the local log', () => {
-  let services: LocalDataServices;
-  let dir: string;
+/** Where the records go: the local log, and a real single-node Kafka cluster where one can run. */
+const BACKENDS = [
+  {
+    name: 'the local log',
+    ready: true,
+    open: async (dir: string): Promise<LocalStream> => {
+      const log = await LocalLog.open(join(dir, 'log'), { fsync: false });
+      await log.createTopic(LOCAL_TOPIC, PARTITIONS);
+      return new LocalLogStream(log);
+    },
+  },
+  {
+    name: 'a real Kafka broker',
+    ready: kafkaReady,
+    open: async (): Promise<LocalStream> => {
+      const cluster = await KafkaCluster.start({ nodes: 1, name: 'hostile-mix' });
+      const admin = await cluster.admin();
+      await applyTopics(admin, configuredTopics('dev')).finally(() => admin.disconnect());
+      return new KafkaStream({ brokers: cluster.brokers, clientId: 'hostile-mix' });
+    },
+  },
+] as const;
 
-  beforeAll(async () => {
-    services = await LocalDataServices.start({ shards: 4, name: 'hostile-mix' });
-    dir = await mkdtemp(join(tmpdir(), 'cdp-hostile-mix-'));
-  });
+describe.each(BACKENDS)(
+  'hostile-mix drill: 10,000 records, 30% hostile, through the real consumer on $name',
+  (backend) => {
+    let services: LocalDataServices;
+    let dir: string;
+    let topics: LocalStream;
 
-  afterAll(async () => {
-    await services?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  it('loses no valid event, applies or dead-letters each hostile record exactly once with its reason, and never retries a batch', async () => {
-    // Prepare: valid traffic with a hostile record after roughly every second valid event.
-    const log = await LocalLog.open(join(dir, 'log'), { fsync: false });
-    await log.createTopic(LOCAL_TOPIC, PARTITIONS);
-    const traffic = generateTraffic({ events: VALID, customers: 1_000, seed: 97, customerPrefix: 'mix' });
-    const stream: MixedRecord[] = [];
-    let hostile = 0;
-    for (const [i, envelope] of traffic.entries()) {
-      stream.push({
-        kind: 'valid',
-        fate: 'applied',
-        envelope,
-        message: { key: envelope.customerId, value: JSON.stringify(envelope) },
-      });
-      while (hostile < HOSTILE && hostile * VALID <= i * HOSTILE) {
-        // Hostile records reuse an earlier valid event's id and customer, or bring a mixed-case id.
-        const base = traffic[Math.floor((i * 7_919 + hostile) % (i + 1))] ?? envelope;
-        stream.push(hostile % 15 === 14 ? mixedCaseEvent(hostile) : hostileRecord(base, hostile));
-        hostile += 1;
-      }
-    }
-    const placed: Array<{ record: MixedRecord; partition: number; offset: number }> = [];
-    for (let i = 0; i < stream.length; i += 1_000) {
-      const chunk = stream.slice(i, i + 1_000);
-      const results = await log.append(
-        LOCAL_TOPIC,
-        chunk.map((r): AppendMessage => r.message),
-      );
-      results.forEach((r, j) => {
-        const record = chunk[j];
-        if (record !== undefined) placed.push({ record, ...r });
-      });
-    }
-    const local = await LocalConsumer.create({
-      stream: log,
-      shardMap: services.shardMap,
-      redisUrl: services.redis?.url,
-      concurrency: 4,
+    beforeAll(async () => {
+      if (!backend.ready) return;
+      services = await LocalDataServices.start({ shards: 4, name: 'hostile-mix' });
+      dir = await mkdtemp(join(tmpdir(), 'cdp-hostile-mix-'));
+      topics = await backend.open(dir);
     });
 
-    // Act
-    const started = performance.now();
-    const stalls = watchStalls(log);
-    await local.drain({ timeoutMillis: 120_000 });
-    const longestStallMillis = await stalls.stop();
-    const seconds = (performance.now() - started) / 1_000;
-    const stats = local.emulator.stats();
-    const totals = { ...local.consumer.totals };
-    await local.close();
+    afterAll(async () => {
+      await topics?.close();
+      await destroyAll();
+      await services?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
 
-    // Assess: the dead-letter topic holds exactly one letter per record meant for it, with its reason.
-    const letters = new Map<string, string[]>();
-    let failureRecords = 0;
-    for (const record of await readAll(log, LOCAL_DLQ_TOPIC, 0)) {
-      const body = JSON.parse(record.value?.toString('utf8') ?? '{}');
-      if (body.kind !== 'poison-record') failureRecords += 1;
-      else {
-        const at = `${body.record.partition}:${body.record.offset}`;
-        letters.set(at, [...(letters.get(at) ?? []), body.reason]);
-      }
-    }
-    const wrong = placed.flatMap(({ record, partition, offset }) => {
-      const got = letters.get(`${partition}:${offset}`) ?? [];
-      const expected: Fate[] = record.fate === 'applied' ? [] : [record.fate];
-      return JSON.stringify(got) === JSON.stringify(expected)
-        ? []
-        : [`${record.kind} at ${partition}:${offset}: ${got}`];
-    });
-    const valid = placed.flatMap(({ record }) =>
-      record.kind === 'valid' || record.kind === 'mixed-case id' ? [record.envelope as Envelope] : [],
+    it.skipIf(!backend.ready)(
+      'loses no valid event, applies or dead-letters each hostile record exactly once with its reason, and never retries a batch',
+      async () => {
+        // Prepare: valid traffic with a hostile record after roughly every second valid event.
+        const traffic = generateTraffic({ events: VALID, customers: 1_000, seed: 97, customerPrefix: 'mix' });
+        const stream: MixedRecord[] = [];
+        let hostile = 0;
+        for (const [i, envelope] of traffic.entries()) {
+          stream.push({
+            kind: 'valid',
+            fate: 'applied',
+            envelope,
+            message: { key: envelope.customerId, value: JSON.stringify(envelope) },
+          });
+          while (hostile < HOSTILE && hostile * VALID <= i * HOSTILE) {
+            // Hostile records reuse an earlier valid event's id and customer, or bring a mixed-case id.
+            const base = traffic[Math.floor((i * 7_919 + hostile) % (i + 1))] ?? envelope;
+            stream.push(hostile % 15 === 14 ? mixedCaseEvent(hostile) : hostileRecord(base, hostile));
+            hostile += 1;
+          }
+        }
+        const placed: Array<{ record: MixedRecord; partition: number; offset: number }> = [];
+        for (let i = 0; i < stream.length; i += 1_000) {
+          const chunk = stream.slice(i, i + 1_000);
+          const results = await topics.append(
+            LOCAL_TOPIC,
+            chunk.map((r): AppendMessage => r.message),
+          );
+          results.forEach((r, j) => {
+            const record = chunk[j];
+            if (record !== undefined) placed.push({ record, ...r });
+          });
+        }
+        const local = await LocalConsumer.create({
+          stream: topics,
+          shardMap: services.shardMap,
+          redisUrl: services.redis?.url,
+          concurrency: 4,
+        });
+
+        // Act
+        const started = performance.now();
+        const stalls = watchStalls(topics);
+        await local.drain({ timeoutMillis: 120_000 });
+        const longestStallMillis = await stalls.stop();
+        const seconds = (performance.now() - started) / 1_000;
+        const stats = local.emulator.stats();
+        const totals = { ...local.consumer.totals };
+        await local.close();
+
+        // Assess: the dead-letter topic holds exactly one letter per record meant for it, with its reason.
+        const letters = new Map<string, string[]>();
+        let failureRecords = 0;
+        for (const record of await readAll(topics, LOCAL_DLQ_TOPIC)) {
+          const body = JSON.parse(record.value?.toString('utf8') ?? '{}');
+          if (body.kind !== 'poison-record') failureRecords += 1;
+          else {
+            const at = `${body.record.partition}:${body.record.offset}`;
+            letters.set(at, [...(letters.get(at) ?? []), body.reason]);
+          }
+        }
+        const wrong = placed.flatMap(({ record, partition, offset }) => {
+          const got = letters.get(`${partition}:${offset}`) ?? [];
+          const expected: Fate[] = record.fate === 'applied' ? [] : [record.fate];
+          return JSON.stringify(got) === JSON.stringify(expected)
+            ? []
+            : [`${record.kind} at ${partition}:${offset}: ${got}`];
+        });
+        const valid = placed.flatMap(({ record }) =>
+          record.kind === 'valid' || record.kind === 'mixed-case id' ? [record.envelope as Envelope] : [],
+        );
+        const snapshot = await snapshotShards(services);
+        const expected = expectedState(valid);
+        const lost = [...expected].filter(
+          ([id, state]) => JSON.stringify(snapshot.customers.get(id)) !== JSON.stringify(state),
+        );
+        const byKind = new Map<string, number>();
+        for (const { record } of placed) byKind.set(record.kind, (byKind.get(record.kind) ?? 0) + 1);
+        console.log(
+          JSON.stringify({
+            drill: 'hostile-mix',
+            backend: backend.name,
+            records: placed.length,
+            validEvents: valid.length,
+            appliedEvents: snapshot.appliedEvents,
+            customersWrong: lost.length,
+            deadLetters: [...letters.values()].reduce((n, l) => n + l.length, 0),
+            failureRecords,
+            consumerTotals: totals,
+            invocations: stats.invocations,
+            retries: stats.retries,
+            longestStallMillis,
+            seconds: Number(seconds.toFixed(1)),
+            kinds: Object.fromEntries(byKind),
+          }),
+        );
+        expect(placed.length).toBeGreaterThanOrEqual(VALID + HOSTILE);
+        expect(wrong).toEqual([]);
+        expect(failureRecords).toBe(0);
+        expect(lost).toEqual([]);
+        expect(snapshot.appliedEvents).toBe(valid.length);
+        expect(snapshot.eventCountSum).toBe(valid.length);
+        expect(totals).toMatchObject({ failed: 0, parked: 0, rejected: 0 });
+        // No batch was ever retried, so no partition waited for a retry at all.
+        expect({
+          functionErrors: stats.functionErrors,
+          partialFailures: stats.partialFailures,
+          retries: stats.retries,
+        }).toEqual({
+          functionErrors: 0,
+          partialFailures: 0,
+          retries: 0,
+        });
+      },
     );
-    const snapshot = await snapshotShards(services);
-    const expected = expectedState(valid);
-    const lost = [...expected].filter(
-      ([id, state]) => JSON.stringify(snapshot.customers.get(id)) !== JSON.stringify(state),
-    );
-    const byKind = new Map<string, number>();
-    for (const { record } of placed) byKind.set(record.kind, (byKind.get(record.kind) ?? 0) + 1);
-    console.log(
-      JSON.stringify({
-        drill: 'hostile-mix',
-        records: placed.length,
-        validEvents: valid.length,
-        appliedEvents: snapshot.appliedEvents,
-        customersWrong: lost.length,
-        deadLetters: [...letters.values()].reduce((n, l) => n + l.length, 0),
-        failureRecords,
-        consumerTotals: totals,
-        invocations: stats.invocations,
-        retries: stats.retries,
-        longestStallMillis,
-        seconds: Number(seconds.toFixed(1)),
-        kinds: Object.fromEntries(byKind),
-      }),
-    );
-    expect(placed.length).toBeGreaterThanOrEqual(VALID + HOSTILE);
-    expect(wrong).toEqual([]);
-    expect(failureRecords).toBe(0);
-    expect(lost).toEqual([]);
-    expect(snapshot.appliedEvents).toBe(valid.length);
-    expect(snapshot.eventCountSum).toBe(valid.length);
-    expect(totals).toMatchObject({ failed: 0, parked: 0, rejected: 0 });
-    // No batch was ever retried, so no partition waited for a retry at all.
-    expect({
-      functionErrors: stats.functionErrors,
-      partialFailures: stats.partialFailures,
-      retries: stats.retries,
-    }).toEqual({
-      functionErrors: 0,
-      partialFailures: 0,
-      retries: 0,
-    });
-  });
-});
+  },
+);
