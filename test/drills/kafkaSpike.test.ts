@@ -166,7 +166,7 @@ describe.skipIf(!kafkaReady)(
       }
       const afterBurst = samples.filter((s) => s.at >= clock.burstEndsAt);
       const firstBelow = afterBurst.find((s) => s.lag < THRESHOLDS.high)?.at ?? Number.NaN;
-        return {
+      return {
         peakLag: Math.max(...samples.map((s) => s.lag)),
         belowThresholdMillis: firstBelow - clock.burstEndsAt,
         drainedMillis: clock.drainedAt - clock.burstEndsAt,
