@@ -83,6 +83,20 @@ export class KafkaStream implements LocalStream {
     return ends;
   }
 
+  public async committedOffsets(group: string, topic: string): Promise<number[]> {
+    const admin = await this.connectedAdmin();
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const offsets = Array.from({ length: await this.partitionsOf(topic) }, () => 0);
+    for (const { partition, offset } of committed?.partitions ?? [])
+      offsets[partition] = Math.max(0, Number(offset));
+    return offsets;
+  }
+
+  public async commitOffset(group: string, topic: string, partition: number, offset: number): Promise<void> {
+    const admin = await this.connectedAdmin();
+    await admin.setOffsets({ groupId: group, topic, partitions: [{ partition, offset: String(offset) }] });
+  }
+
   public async lag(group: string, topic: string): Promise<Record<number, number>> {
     return kafkaGroupLag(await this.connectedAdmin(), group, topic);
   }
@@ -108,8 +122,7 @@ export class KafkaStream implements LocalStream {
     const partitions = await this.partitionsOf(topic);
     const placed = messages.map((message) => ({
       message,
-      partition:
-        message.partition ?? this.partitioner(topic, partitions, toBuffer(message.key ?? null)),
+      partition: message.partition ?? this.partitioner(topic, partitions, toBuffer(message.key ?? null)),
     }));
     const metadata = await (await this.appender).send({
       topic,

@@ -32,6 +32,15 @@ export class LocalLogStream implements LocalStream {
     return this.eventLog().endOffsets(topic);
   }
 
+  public async committedOffsets(group: string, topic: string): Promise<number[]> {
+    const partitions = await this.log.partitionsOf(topic);
+    return Promise.all(Array.from({ length: partitions }, (_, p) => this.log.committed(group, topic, p)));
+  }
+
+  public commitOffset(group: string, topic: string, partition: number, offset: number): Promise<void> {
+    return this.log.commit(group, topic, partition, offset);
+  }
+
   public lag(group: string, topic: string): Promise<Record<number, number>> {
     return this.log.lag(group, topic);
   }

@@ -28,6 +28,10 @@ export interface LocalStream {
   partitionsOf(topic: string): Promise<number>;
   /** Per partition (index = partition): the next offset to be written. */
   endOffsets(topic: string): Promise<number[]>;
+  /** The next offset `group` reads per partition of `topic` (0 where it has committed nothing). */
+  committedOffsets(group: string, topic: string): Promise<number[]>;
+  /** Moves `group`'s offset of one partition (a group without active members, such as a tool's cursor). */
+  commitOffset(group: string, topic: string, partition: number, offset: number): Promise<void>;
   /** Unconsumed records of `group` per partition of `topic`. */
   lag(group: string, topic: string): Promise<Record<number, number>>;
   /**

@@ -36,3 +36,9 @@ export class EventLogUnavailableError extends ReplayError {
 export class EventLogRequestError extends ReplayError {
   public override readonly name = 'EventLogRequestError';
 }
+
+/** The on-failure destination did not remove messages the redrive copied: the next run copies them again. */
+export class RedriveAcknowledgeError extends ReplayError {
+  public override readonly name = 'RedriveAcknowledgeError';
+  public override readonly retriable = true;
+}

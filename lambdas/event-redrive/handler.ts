@@ -1,0 +1,42 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { KafkaClient } from '@aws-sdk/client-kafka';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
+import { mskEventLogFromEnvironment } from '../shared/replay/mskEventLog.js';
+import { type RedriveReport, redriveFailures } from '../shared/replay/redrive.js';
+import { SqsRedriveSource } from '../shared/replay/SqsRedriveSource.js';
+import { requiredEnv } from '../shared/requiredEnv.js';
+
+const logger = new Logger({ serviceName: 'event-redrive' });
+const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'event-redrive' });
+const sqs = new SQSClient({});
+const kafka = new KafkaClient({});
+
+/**
+ * Invoked by operators once a bad consumer version is rolled back or fixed: copies the record ranges of
+ * every failed batch in the consumer's on-failure queue (FAILURE_QUEUE_URL) to RETRY_TOPIC on the MSK
+ * cluster CLUSTER_ARN, where the consumer's second mapping applies them, and deletes those messages. Dead
+ * letters (poison records) stay in the queue. Returns what it redrove.
+ *
+ * @throws {EventLogUnavailableError} or {EventLogRequestError} when the cluster fails; nothing of that round
+ *   is deleted, so a second invocation redrives it.
+ */
+export const handler = async (_event: unknown, context: Context): Promise<RedriveReport> => {
+  logger.addContext(context);
+  const eventLog = mskEventLogFromEnvironment('cdp-event-redrive', { kafkaClient: kafka, logger });
+  try {
+    const report = await redriveFailures(new SqsRedriveSource(sqs, requiredEnv('FAILURE_QUEUE_URL')), {
+      reader: eventLog,
+      writer: eventLog,
+      targetTopic: requiredEnv('RETRY_TOPIC'),
+      topics: [requiredEnv('TOPIC'), requiredEnv('RETRY_TOPIC')],
+    });
+    metrics.addMetric('EventsRedriven', MetricUnit.Count, report.replayed);
+    logger.info('redrive done', { ...report });
+    return report;
+  } finally {
+    metrics.publishStoredMetrics();
+    await eventLog.close();
+  }
+};
