@@ -4,7 +4,7 @@ import { type WiredConsumer, wireConsumer } from '../../lambdas/consumer/depende
 import type { ConsumerSettings } from '../../lambdas/shared/consumer/CustomerEventConsumer.js';
 import type { ShardMap } from '../../lambdas/shared/sharding/index.js';
 import type { SqlClient } from '../../lambdas/shared/sql/index.js';
-import type { EventSourceStats } from '../esm/index.js';
+import type { EventSourceStats, MskHandler } from '../esm/index.js';
 import { LocalLog } from '../log/index.js';
 import { type LocalEventSource, LocalLogStream, type LocalStream } from '../stream/index.js';
 
@@ -58,6 +58,11 @@ export interface LocalConsumerOptions {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   /** Park records of a shard whose breaker is open on the retry topic (as in AWS); default true. */
   readonly parking?: boolean;
+  /**
+   * Puts something between the mappings and the handler, as an alias does between a mapping and the
+   * function versions (the bad-deployment drill routes a share of invocations to another version).
+   */
+  readonly route?: (handler: MskHandler) => MskHandler;
 }
 
 /**
@@ -102,11 +107,12 @@ export class LocalConsumer {
     const mapping = { ...LOCAL_MAPPING, ...options.mapping };
     const partitions = await stream.partitionsOf(LOCAL_TOPIC).catch(() => 0);
     await stream.createTopic(LOCAL_RETRY_TOPIC, partitions > 0 ? partitions : LOCAL_RETRY_PARTITIONS);
+    const route = options.route ?? ((handler: MskHandler) => handler);
     const mappingOn = (topic: string, group: string, onProgress?: (stats: EventSourceStats) => void) =>
       stream.eventSource({
         topic,
         group,
-        handler: (event, context) => wired.consumer.handle(event, context),
+        handler: route((event, context) => wired.consumer.handle(event, context)),
         ...mapping,
         concurrency: options.concurrency ?? 4,
         onFailure: { topic: LOCAL_DLQ_TOPIC },

@@ -1,4 +1,5 @@
 import type { IPolicy } from 'cockatiel';
+import { NOT_A_PROBE_CUSTOMER } from '../probes/consumerProbe.js';
 import { type SqlClient, SqlJson } from '../sql/index.js';
 import {
   ID_ORDER,
@@ -30,6 +31,7 @@ const EXTRACT_PAGE = `
   SELECT ${shapedCustomerColumns('load')}
   FROM customers
   WHERE updated_at >= :windowStart::timestamptz AND updated_at < :windowEnd::timestamptz
+    AND ${NOT_A_PROBE_CUSTOMER}
     AND ${ID_ORDER} > :after
   ORDER BY ${ID_ORDER}
   LIMIT :limit`;

@@ -1,4 +1,5 @@
 import type { IPolicy } from 'cockatiel';
+import { NOT_A_PROBE_CUSTOMER } from '../probes/consumerProbe.js';
 import { type SqlClient, SqlJson, type SqlParams } from '../sql/index.js';
 import { EtlValidationError } from './errors.js';
 import type { ShardWindow } from './extractLoad.js';
@@ -19,6 +20,7 @@ const SOURCE_DIGESTS = `
   FROM (
     SELECT ${shapedCustomerColumns('digest')} FROM customers
     WHERE updated_at >= :windowStart::timestamptz AND updated_at < :windowEnd::timestamptz
+      AND ${NOT_A_PROBE_CUSTOMER}
       AND ${ID_ORDER} > :after
     ORDER BY ${ID_ORDER}
     LIMIT :limit

@@ -1,3 +1,4 @@
+import { NOT_A_PROBE_CUSTOMER } from '../probes/consumerProbe.js';
 import { type SqlClient, SqlJson } from '../sql/index.js';
 import type { IndexedCustomer } from './CustomerIndex.js';
 
@@ -7,7 +8,7 @@ const COLUMNS = 'customer_id, email, phone, event_count::float8 AS event_count';
 const PAGE = `
   SELECT ${COLUMNS}
   FROM customers
-  WHERE customer_id > :after
+  WHERE customer_id > :after AND ${NOT_A_PROBE_CUSTOMER}
   ORDER BY customer_id
   LIMIT :limit`;
 

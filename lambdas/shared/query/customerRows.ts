@@ -1,5 +1,6 @@
 import { addressSchema } from '../events/schemas.js';
 import type { IndexedCustomer } from '../index/CustomerIndex.js';
+import { NOT_A_PROBE_CUSTOMER } from '../probes/consumerProbe.js';
 import type { SqlExecutor } from '../sql/index.js';
 import type { Customer, LookupKind } from './types.js';
 
@@ -15,7 +16,8 @@ const VIEW = `
     erased_at IS NOT NULL) AS erased,
   event_count::float8 AS event_count`;
 
-const BY_ID = `SELECT ${VIEW} FROM customers WHERE customer_id = :id`;
+/** Probe customers (deployment checks) are never answered: they are not customers. */
+const BY_ID = `SELECT ${VIEW} FROM customers WHERE customer_id = :id AND ${NOT_A_PROBE_CUSTOMER}`;
 
 /**
  * Served by the partial indexes on email and phone. Should two customers hold the same value (one took it
@@ -23,9 +25,9 @@ const BY_ID = `SELECT ${VIEW} FROM customers WHERE customer_id = :id`;
  */
 const BY_KEY: Readonly<Record<LookupKind, string>> = {
   email: `SELECT ${VIEW}, (extract(epoch FROM email_at) * 1000)::float8 AS matched_at
-    FROM customers WHERE email = :value ORDER BY email_at DESC NULLS LAST, customer_id LIMIT 1`,
+    FROM customers WHERE email = :value AND ${NOT_A_PROBE_CUSTOMER} ORDER BY email_at DESC NULLS LAST, customer_id LIMIT 1`,
   phone: `SELECT ${VIEW}, (extract(epoch FROM phone_at) * 1000)::float8 AS matched_at
-    FROM customers WHERE phone = :value ORDER BY phone_at DESC NULLS LAST, customer_id LIMIT 1`,
+    FROM customers WHERE phone = :value AND ${NOT_A_PROBE_CUSTOMER} ORDER BY phone_at DESC NULLS LAST, customer_id LIMIT 1`,
 };
 
 interface CustomerRow {
