@@ -8,7 +8,7 @@ import { IngestStack } from './stacks/IngestStack.js';
 import { NetworkStack } from './stacks/NetworkStack.js';
 import { OperationsStack } from './stacks/OperationsStack.js';
 import { QueryStack } from './stacks/QueryStack.js';
-import { ScalingStack } from './stacks/ScalingStack.js';
+import { RemediationStack } from './stacks/RemediationStack.js';
 import { StreamingStack } from './stacks/StreamingStack.js';
 import { WarehouseStack } from './stacks/WarehouseStack.js';
 import { WorkflowsStack } from './stacks/WorkflowsStack.js';
@@ -30,7 +30,7 @@ export class PlatformStage extends Stage {
   public readonly query: QueryStack;
   public readonly ingest: IngestStack;
   public readonly operations: OperationsStack;
-  public readonly scaling: ScalingStack;
+  public readonly remediation: RemediationStack;
   public readonly warehouse: WarehouseStack;
   public readonly workflows: WorkflowsStack;
 
@@ -84,14 +84,15 @@ export class PlatformStage extends Stage {
       stackName: `${prefix}-consumer`,
       description: `Customer data platform (${config.name}): customer event consumer and shard schema migrations`,
     });
-    this.scaling = new ScalingStack(this, 'Scaling', {
+    this.remediation = new RemediationStack(this, 'Remediation', {
       config,
       vpc: this.network.vpc,
       computeSubnets: this.network.computeSubnets,
       securityGroups: this.network.securityGroups,
+      streaming: this.streaming,
       consumer: this.consumer,
-      stackName: `${prefix}-scaling`,
-      description: `Customer data platform (${config.name}): the consumer's lag scaler (provisioned pollers)`,
+      stackName: `${prefix}-remediation`,
+      description: `Customer data platform (${config.name}): the consumer's lag scaler and the event redrive`,
     });
     // One HTTP API for every caller; the query and ingest stacks add their routes to it.
     this.api = new ApiStack(this, 'Api', {

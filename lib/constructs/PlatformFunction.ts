@@ -25,6 +25,8 @@ export interface PlatformFunctionProps {
    */
   readonly exportName?: string;
   readonly description?: string;
+  /** A fixed function name, where something outside the stack relies on it (CodeDeploy hooks); CDK's otherwise. */
+  readonly functionName?: string;
   readonly vpc: ec2.IVpc;
   readonly subnets: ec2.SubnetSelection;
   readonly securityGroups: readonly ec2.ISecurityGroup[];
@@ -84,6 +86,7 @@ export class PlatformFunction extends Construct implements iam.IGrantable {
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       ...(props.description === undefined ? {} : { description: props.description }),
+      ...(props.functionName === undefined ? {} : { functionName: props.functionName }),
       runtime: PLATFORM_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,

@@ -7,6 +7,7 @@ import { ManagedKafkaEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-so
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
+import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
 import { ShardSchemaMigrations } from '../constructs/ShardSchemaMigrations.js';
 import { acknowledge } from '../nag.js';
 import type { DataStack } from './DataStack.js';
@@ -51,6 +52,8 @@ export class ConsumerStack extends PlatformStack {
   public readonly migrations: ShardSchemaMigrations;
   public readonly failureQueueAlarm: cloudwatch.Alarm;
   public readonly offsetLagAlarm: cloudwatch.Alarm;
+  /** The consumer's BeforeAllowTraffic hook. */
+  public readonly preTrafficProbe: PreTrafficProbe;
 
   public constructor(scope: Construct, id: string, props: ConsumerStackProps) {
     super(scope, id, props);
@@ -202,5 +205,15 @@ export class ConsumerStack extends PlatformStack {
     });
     this.consumer.addAlarm(this.failureQueueAlarm);
     this.consumer.addAlarm(this.offsetLagAlarm);
+
+    // Scenario 7: every new consumer version applies and reads back a probe event on every shard first.
+    this.preTrafficProbe = new PreTrafficProbe(this, 'PreTrafficProbe', {
+      guarded: this.consumer,
+      name: 'consumer-probe',
+      namePrefix: `cdp-${config.name}`,
+      environment: { SHARD_MAP: shardMap, TOPIC: settings.topic, CLUSTER_ARN: streaming.cluster.clusterArn },
+      ...placement,
+    });
+    data.grantShardAccess(this.preTrafficProbe.function);
   }
 }

@@ -40,6 +40,8 @@ const INTERFACE_ENDPOINTS: Readonly<Record<string, ec2.InterfaceVpcEndpointAwsSe
   XRay: ec2.InterfaceVpcEndpointAwsService.XRAY,
   // The lag scaler sets the consumer mapping's pollers; the pre-traffic hooks invoke new versions.
   Lambda: ec2.InterfaceVpcEndpointAwsService.LAMBDA,
+  // Pre-traffic hooks report their verdict to CodeDeploy.
+  CodeDeploy: ec2.InterfaceVpcEndpointAwsService.CODEDEPLOY,
 };
 
 /**

@@ -19,7 +19,7 @@ export interface SynthesizedEnvironment {
   readonly operations: Template;
   readonly warehouse: Template;
   readonly workflows: Template;
-  readonly scaling: Template;
+  readonly remediation: Template;
 }
 
 const cache = new Map<EnvironmentName, SynthesizedEnvironment>();
@@ -44,7 +44,7 @@ export function synthesize(name: EnvironmentName): SynthesizedEnvironment {
     operations: Template.fromStack(stage.operations),
     warehouse: Template.fromStack(stage.warehouse),
     workflows: Template.fromStack(stage.workflows),
-    scaling: Template.fromStack(stage.scaling),
+    remediation: Template.fromStack(stage.remediation),
   };
   rmSync(outdir, { recursive: true, force: true });
   cache.set(name, result);
