@@ -25,9 +25,14 @@ const MEMBERS = 3;
 /** Events published per second while the members consume. */
 const RATE = 2_000;
 
+/** The group's state and size; Unknown while its coordinator is not available yet (a loaded, fresh cluster). */
 async function groupMembers(admin: Admin, group: string): Promise<{ state: string; members: number }> {
-  const { groups } = await admin.describeGroups([group]);
-  return { state: groups[0]?.state ?? 'Unknown', members: groups[0]?.members.length ?? 0 };
+  try {
+    const { groups } = await admin.describeGroups([group]);
+    return { state: groups[0]?.state ?? 'Unknown', members: groups[0]?.members.length ?? 0 };
+  } catch {
+    return { state: 'Unknown', members: 0 };
+  }
 }
 
 async function totalLag(stream: KafkaStream): Promise<number> {

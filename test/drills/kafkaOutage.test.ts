@@ -5,7 +5,11 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../lambdas/shared/events/index.js';
 import { IngestService } from '../../lambdas/shared/ingest/IngestService.js';
-import { BackpressureError, type EventPublisher } from '../../lambdas/shared/ingest/publisher.js';
+import {
+  BackpressureError,
+  type EventPublisher,
+  PublishError,
+} from '../../lambdas/shared/ingest/publisher.js';
 import { ResilientPublisher } from '../../lambdas/shared/ingest/ResilientPublisher.js';
 import { SpilloverDrainer } from '../../lambdas/shared/ingest/SpilloverDrainer.js';
 import { LOCAL_GROUP, LOCAL_TOPIC, LocalConsumer } from '../../local/consumer/LocalConsumer.js';
@@ -64,6 +68,8 @@ function requestsOf(traffic: readonly Envelope[]): Array<{ events: Envelope[]; d
 /** Passes publishes through, keeping every BackpressureError the API turned into a 503. */
 class RecordingPublisher implements EventPublisher {
   public readonly backpressure: Array<{ error: BackpressureError; events: number }> = [];
+  /** Retriable refusals other than a full spillover: a spill write that outlived its deadline under load. */
+  public readonly spillFailures: PublishError[] = [];
 
   public constructor(private readonly inner: EventPublisher) {}
 
@@ -72,6 +78,7 @@ class RecordingPublisher implements EventPublisher {
       await this.inner.publish(topic, envelopes);
     } catch (error: unknown) {
       if (error instanceof BackpressureError) this.backpressure.push({ error, events: envelopes.length });
+      else if (error instanceof PublishError && error.retriable) this.spillFailures.push(error);
       throw error;
     }
   }
@@ -309,7 +316,10 @@ describe.skipIf(!kafkaReady)(
       expect(depth.max).toBeGreaterThan(SPILL_BOUND * 0.9);
       expect(answers.unavailable).toBeGreaterThan(0);
       expect(answers.other).toEqual([]);
-      expect(publisher.backpressure).toHaveLength(answers.unavailable);
+      // Every 503 is a retriable refusal the client retried: mostly a full spillover, rarely (on a loaded
+      // machine) a spill write that outlived its deadline; nothing else.
+      expect(publisher.backpressure.length + publisher.spillFailures.length).toBe(answers.unavailable);
+      expect(publisher.spillFailures.every((e) => e.context.code === 'SPILL_FAILED')).toBe(true);
       for (const { error, events } of publisher.backpressure) {
         expect(error.retryAfterSeconds).toBeGreaterThan(0);
         expect(error.depth + events).toBeGreaterThan(error.bound);
