@@ -23,9 +23,9 @@ import { snapshotShards } from '../support/shardState.js';
 /** Steady traffic, then ten times as much for 30 s, then steady again. */
 const STEADY_PER_SECOND = 100;
 const BURST_PER_SECOND = 1_000;
-const STEADY_BEFORE_MILLIS = 8_000;
+const STEADY_BEFORE_MILLIS = 5_000;
 const BURST_MILLIS = 30_000;
-const STEADY_AFTER_MILLIS = 20_000;
+const STEADY_AFTER_MILLIS = 10_000;
 /** The lag thresholds of the local scaler (the scaler's own high and low alarms in AWS). */
 const THRESHOLDS = { high: 2_000, low: 200 };
 /** Members are poller-like: one partition at a time, small batches. */
