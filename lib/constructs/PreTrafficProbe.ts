@@ -13,6 +13,8 @@ export interface PreTrafficProbeProps
   /** The guarded function whose deployments the probe checks. */
   readonly guarded: GuardedFunction;
   /** The probe's function under `lambdas/`, e.g. `consumer-probe`. */
+  readonly code: string;
+  /** What the hook probes, in its name: `CodeDeployHook_<prefix>-<name>`. */
   readonly name: string;
   /** `cdp-<env>`: the hook's function name is `CodeDeployHook_<prefix>-<name>`. */
   readonly namePrefix: string;
@@ -33,7 +35,7 @@ export class PreTrafficProbe extends Construct {
     super(scope, id);
     const { guarded } = props;
     this.function = new PlatformFunction(this, 'Hook', {
-      name: props.name,
+      name: props.code,
       functionName: `CodeDeployHook_${props.namePrefix}-${props.name}`,
       description: `Pre-traffic probe of ${guarded.function.node.path}: checks a new version before traffic shifts`,
       vpc: props.vpc,

@@ -209,6 +209,7 @@ export class ConsumerStack extends PlatformStack {
     // Scenario 7: every new consumer version applies and reads back a probe event on every shard first.
     this.preTrafficProbe = new PreTrafficProbe(this, 'PreTrafficProbe', {
       guarded: this.consumer,
+      code: 'consumer-probe',
       name: 'consumer-probe',
       namePrefix: `cdp-${config.name}`,
       environment: { SHARD_MAP: shardMap, TOPIC: settings.topic, CLUSTER_ARN: streaming.cluster.clusterArn },

@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
 import type { PlatformHttpApi } from '../constructs/PlatformHttpApi.js';
+import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
 import { SpilloverQueue } from '../constructs/SpilloverQueue.js';
 import { scheduleInvocation } from '../constructs/scheduleInvocation.js';
 import type { DataStack } from './DataStack.js';
@@ -81,6 +82,8 @@ const PUBLISH_ERROR_MINUTES = 2;
  */
 export class IngestStack extends PlatformStack {
   public readonly ingest: GuardedFunction;
+  /** The ingest function's BeforeAllowTraffic hook. */
+  public readonly preTrafficProbe: PreTrafficProbe;
   public readonly spillover: SpilloverQueue;
   public readonly drainer: PlatformFunction;
   public readonly drainSchedule: scheduler.Schedule;
@@ -131,6 +134,15 @@ export class IngestStack extends PlatformStack {
     data.cache.grantConnect(this.ingest);
     // The publisher only writes the spillover and reads its depth; draining is the drainer's.
     this.spillover.grantSpill(this.ingest);
+    // Scenario 7: a new version must accept a probe event and refuse a malformed one before traffic shifts.
+    this.preTrafficProbe = new PreTrafficProbe(this, 'PreTrafficProbe', {
+      guarded: this.ingest,
+      code: 'api-probe',
+      name: 'ingest-probe',
+      namePrefix: `cdp-${config.name}`,
+      environment: { PROBED_API: 'ingest' },
+      ...placement,
+    });
 
     props.api.addVersionedRoutes('v1', [
       { method: HttpMethod.POST, path: '/events', handler: this.ingest.alias },

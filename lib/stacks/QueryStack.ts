@@ -6,6 +6,7 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import type { PlatformHttpApi } from '../constructs/PlatformHttpApi.js';
+import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
 import type { DataStack } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
 import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
@@ -47,6 +48,8 @@ const QUERY_TIMEOUT = Duration.seconds(10);
  */
 export class QueryStack extends PlatformStack {
   public readonly query: GuardedFunction;
+  /** The query function's BeforeAllowTraffic hook. */
+  public readonly preTrafficProbe: PreTrafficProbe;
   public readonly fallbackModeAlarm: cloudwatch.Alarm;
 
   public constructor(scope: Construct, id: string, props: QueryStackProps) {
@@ -77,6 +80,19 @@ export class QueryStack extends PlatformStack {
     });
     data.grantShardAccess(this.query);
     data.cache.grantConnect(this.query);
+    // Scenario 7: a new version must keep probe customers out of its answers and refuse a bad request.
+    this.preTrafficProbe = new PreTrafficProbe(this, 'PreTrafficProbe', {
+      guarded: this.query,
+      code: 'api-probe',
+      name: 'query-probe',
+      namePrefix: `cdp-${config.name}`,
+      environment: { PROBED_API: 'query' },
+      vpc: props.vpc,
+      subnets: props.computeSubnets,
+      securityGroups: [props.securityGroups.compute],
+      logRetentionDays: config.network.flowLogRetentionDays,
+      logRemovalPolicy: removalPolicy,
+    });
 
     this.fallbackModeAlarm = new cloudwatch.Alarm(this, 'FallbackModeAlarm', {
       alarmDescription:

@@ -132,41 +132,50 @@ describe.each(ENVIRONMENT_NAMES)('Remediation stack (%s): the event redrive', (n
   });
 });
 
-describe.each(ENVIRONMENT_NAMES)('Consumer stack (%s): the pre-traffic probe', (name) => {
+const PROBED = [
+  { stack: 'consumer', hook: 'consumer-probe', version: /ConsumerFunctionCurrentVersion/ },
+  { stack: 'ingest', hook: 'ingest-probe', version: /IngestFunctionCurrentVersion/ },
+  { stack: 'query', hook: 'query-probe', version: /QueryFunctionCurrentVersion/ },
+] as const;
+
+describe.each(ENVIRONMENT_NAMES)('pre-traffic probes (%s)', (name) => {
   const config = loadEnvironmentConfig(name);
-  const { consumer } = synthesize(name);
-  const [hookId, hook] = only(consumer, 'AWS::Lambda::Function', 'PreTrafficProbeHook');
-  const variables = (hook.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+  const synthesized = synthesize(name);
 
-  it('is a CodeDeploy hook the managed role may invoke, probing the version being deployed', () => {
-    expect(hook.Properties.FunctionName).toBe(`CodeDeployHook_cdp-${name}-consumer-probe`);
-    expectPlatformFunction(hook, { Timeout: 120 });
-    expect(variables).toMatchObject({
-      TARGET_VERSION_ARN: { Ref: expect.stringMatching(/ConsumerFunctionCurrentVersion/) },
-      TOPIC: config.consumer.topic,
-      SHARD_MAP: expect.anything(),
+  describe.each(PROBED)('of the $stack function', ({ stack, hook: hookName, version }) => {
+    const template = synthesized[stack];
+    const [hookId, hook] = only(template, 'AWS::Lambda::Function', 'PreTrafficProbeHook');
+    const variables = (hook.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+
+    it('is a CodeDeploy hook the managed role may invoke, probing the version being deployed', () => {
+      expect(hook.Properties.FunctionName).toBe(`CodeDeployHook_cdp-${name}-${hookName}`);
+      expectPlatformFunction(hook, { Timeout: 120 });
+      expect(variables).toMatchObject({ TARGET_VERSION_ARN: { Ref: expect.stringMatching(version) } });
+      if (stack === 'consumer')
+        expect(variables).toMatchObject({ TOPIC: config.consumer.topic, SHARD_MAP: expect.anything() });
+      else expect(variables).toMatchObject({ PROBED_API: stack });
     });
-  });
 
-  it('runs before traffic shifts to a new consumer version', () => {
-    consumer.hasResource('AWS::Lambda::Alias', {
-      UpdatePolicy: { CodeDeployLambdaAliasUpdate: { BeforeAllowTrafficHook: { Ref: hookId } } },
+    it('runs before traffic shifts to a new version', () => {
+      template.hasResource('AWS::Lambda::Alias', {
+        UpdatePolicy: { CodeDeployLambdaAliasUpdate: { BeforeAllowTrafficHook: { Ref: hookId } } },
+      });
     });
-  });
 
-  it('may invoke the new version and report on its own deployment group, nothing else of either service', () => {
-    const statements = statementsOf(consumer, 'PreTrafficProbeHook');
-    const invoke = statements.filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
-    const report = statements.filter((s) =>
-      actionsOf(s).includes('codedeploy:PutLifecycleEventHookExecutionStatus'),
-    );
-    expect(JSON.stringify(invoke.map((s) => s.Resource))).toMatch(/ConsumerFunctionCurrentVersion/);
-    expect(JSON.stringify(report.map((s) => s.Resource))).toMatch(/deploymentgroup/);
-    expect(
-      statements
-        .flatMap(actionsOf)
-        .filter((a) => a.startsWith('lambda:') || a.startsWith('codedeploy:'))
-        .sort(),
-    ).toEqual(['codedeploy:PutLifecycleEventHookExecutionStatus', 'lambda:InvokeFunction']);
+    it('may invoke the new version and report on its own deployment group, nothing else of either service', () => {
+      const statements = statementsOf(template, 'PreTrafficProbeHook');
+      const invoke = statements.filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+      const report = statements.filter((s) =>
+        actionsOf(s).includes('codedeploy:PutLifecycleEventHookExecutionStatus'),
+      );
+      expect(JSON.stringify(invoke.map((s) => s.Resource))).toMatch(version);
+      expect(JSON.stringify(report.map((s) => s.Resource))).toMatch(/deploymentgroup/);
+      expect(
+        statements
+          .flatMap(actionsOf)
+          .filter((a) => a.startsWith('lambda:') || a.startsWith('codedeploy:'))
+          .sort(),
+      ).toEqual(['codedeploy:PutLifecycleEventHookExecutionStatus', 'lambda:InvokeFunction']);
+    });
   });
 });

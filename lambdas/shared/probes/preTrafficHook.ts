@@ -23,8 +23,8 @@ export class ProbedVersionError extends Error {
  * exception carrying the version's error payload.
  * @throws {ProbedVersionError} when the version failed the invocation.
  */
-export function versionInvoker(lambda: Pick<LambdaClient, 'send'>, versionArn: string) {
-  return async (event: MSKEvent): Promise<unknown> => {
+export function versionInvoker<Event = MSKEvent>(lambda: Pick<LambdaClient, 'send'>, versionArn: string) {
+  return async (event: Event): Promise<unknown> => {
     const answer = await lambda.send(
       new InvokeCommand({
         FunctionName: versionArn,

@@ -1,0 +1,60 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { type ApiProbeRequest, runApiProbe } from '../shared/probes/apiProbe.js';
+import { PROBE_CUSTOMER_PREFIX, probeEvents } from '../shared/probes/consumerProbe.js';
+import { type LifecycleHookEvent, reportProbe, versionInvoker } from '../shared/probes/preTrafficHook.js';
+import { requiredEnv } from '../shared/requiredEnv.js';
+
+const logger = new Logger({ serviceName: 'api-probe' });
+const lambda = new LambdaClient({});
+const codedeploy = new CodeDeployClient({});
+
+/** The requests of each API's probe: ingest accepts a probe event; query never answers a probe customer. */
+export function requestsFor(api: string): ApiProbeRequest[] {
+  const customer = `${PROBE_CUSTOMER_PREFIX}api`;
+  if (api === 'ingest') {
+    const [event] = probeEvents([customer], `probe-${Date.now()}`, new Date());
+    return [
+      { method: 'POST', path: '/v1/events', body: event, expectStatus: 202 },
+      { method: 'POST', path: '/v1/events', body: { not: 'an event' }, expectStatus: 400 },
+    ];
+  }
+  return [
+    {
+      method: 'GET',
+      path: `/v1/customers/${customer}`,
+      routeKey: 'GET /v1/customers/{customerId}',
+      pathParameters: { customerId: customer },
+      expectStatus: 404,
+    },
+    { method: 'GET', path: '/v1/customers', routeKey: 'GET /v1/customers', expectStatus: 400 },
+  ];
+}
+
+/**
+ * CodeDeploy's BeforeAllowTraffic hook of an API function (PROBED_API: `ingest` or `query`): sends the new
+ * version (TARGET_VERSION_ARN) the requests of its probe as API Gateway would and reports Succeeded when each
+ * answers its expected status, Failed otherwise.
+ *
+ * @throws the SDK's error when CodeDeploy cannot be told (the deployment then times out and rolls back).
+ */
+export const handler = async (event: LifecycleHookEvent, context: Context) => {
+  logger.addContext(context);
+  const api = requiredEnv('PROBED_API');
+  const report = await reportProbe(codedeploy, event, () =>
+    runApiProbe(
+      versionInvoker<APIGatewayProxyEventV2>(lambda, requiredEnv('TARGET_VERSION_ARN')),
+      requestsFor(api),
+    ),
+  );
+  if (report.passed) logger.info('pre-traffic probe passed', { api, deploymentId: event.DeploymentId });
+  else
+    logger.error('pre-traffic probe failed', {
+      api,
+      deploymentId: event.DeploymentId,
+      problems: report.problems,
+    });
+  return report;
+};
