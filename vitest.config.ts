@@ -1,8 +1,20 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Drills that run several broker JVMs and consumer processes at once. Two of them at the same time on the
+ * 2-core machines starve each other's brokers (coordinator loads time out, spill writes outlive their
+ * deadlines): they run one after the other, after everything else.
+ */
+const HEAVY_DRILLS = [
+  'test/drills/kafkaOutage.test.ts',
+  'test/drills/kafkaBrokerLoss.test.ts',
+  'test/drills/kafkaSpike.test.ts',
+  'test/drills/kafkaNetworkPartition.test.ts',
+  'test/drills/kafkaConsumerGroup.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Test files start real PostgreSQL/Redis processes and synthesize CDK apps: keep each in its own process.
     pool: 'forks',
     testTimeout: 120_000,
@@ -11,5 +23,20 @@ export default defineConfig({
     // Metrics go to stdout as EMF in Lambda; in tests they would only drown the output.
     env: { POWERTOOLS_METRICS_DISABLED: 'true' },
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: HEAVY_DRILLS },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'kafka-drills',
+          include: HEAVY_DRILLS,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
