@@ -28,8 +28,11 @@ export interface LagScalerProps
   readonly namePrefix: string;
   /** The mapping whose minimum pollers are scaled (the events topic's). */
   readonly mapping: ManagedKafkaEventSource;
-  /** The consumer function: its `OffsetLag` is the signal. */
+  /** The consumer function: its `OffsetLag` is one signal. */
   readonly consumerFunctionName: string;
+  /** The MSK cluster's name and the mapping's consumer group: MSK's own `MaxOffsetLag` is the other. */
+  readonly clusterName: string;
+  readonly consumerGroup: string;
   readonly topic: string;
   readonly settings: LagScalingSettings;
 }
@@ -47,6 +50,8 @@ const DECISION_INTERVAL = Duration.minutes(1);
 export class LagScaler extends Construct {
   public readonly function: PlatformFunction;
   public readonly highLagAlarm: cloudwatch.Alarm;
+  /** MSK's view of the same group's lag, published per topic while the group is stable or empty. */
+  public readonly groupLagAlarm: cloudwatch.Alarm;
   public readonly lowLagAlarm: cloudwatch.Alarm;
   public readonly alarmRule: events.Rule;
 
@@ -78,6 +83,29 @@ export class LagScaler extends Construct {
       datapointsToAlarm: 2,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    const groupName = `scaler-${props.namePrefix}-consumer-group-lag-high`;
+    this.groupLagAlarm = new cloudwatch.Alarm(this, 'GroupLagAlarm', {
+      alarmName: groupName,
+      alarmDescription:
+        `6. Message volume spike: MSK reports a partition of ${props.topic} lagging by ${settings.highLag} ` +
+        `records or more for ${props.consumerGroup}; the lag scaler adds pollers`,
+      metric: new cloudwatch.Metric({
+        namespace: 'AWS/Kafka',
+        metricName: 'MaxOffsetLag',
+        dimensionsMap: {
+          'Cluster Name': props.clusterName,
+          'Consumer Group': props.consumerGroup,
+          Topic: props.topic,
+        },
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: settings.highLag,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     this.lowLagAlarm = new cloudwatch.Alarm(this, 'LowLagAlarm', {
       alarmName: lowName,
       alarmDescription:
@@ -103,7 +131,7 @@ export class LagScaler extends Construct {
       timeout: Duration.seconds(30),
       environment: {
         MAPPING_UUID: props.mapping.eventSourceMappingId,
-        HIGH_LAG_ALARM: highName,
+        HIGH_LAG_ALARMS: [highName, groupName].join(','),
         LOW_LAG_ALARM: lowName,
         SCALING_FLOOR: String(settings.floor),
         SCALING_CEILING: String(settings.ceiling),
@@ -120,7 +148,7 @@ export class LagScaler extends Construct {
     this.function.function.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['cloudwatch:DescribeAlarms'],
-        resources: [this.highLagAlarm.alarmArn, this.lowLagAlarm.alarmArn],
+        resources: [this.highLagAlarm.alarmArn, this.groupLagAlarm.alarmArn, this.lowLagAlarm.alarmArn],
       }),
     );
 
@@ -130,7 +158,7 @@ export class LagScaler extends Construct {
       eventPattern: {
         source: ['aws.cloudwatch'],
         detailType: ['CloudWatch Alarm State Change'],
-        resources: [this.highLagAlarm.alarmArn, this.lowLagAlarm.alarmArn],
+        resources: [this.highLagAlarm.alarmArn, this.groupLagAlarm.alarmArn, this.lowLagAlarm.alarmArn],
         region: [region],
         account: [account],
       },

@@ -47,6 +47,8 @@ export class RemediationStack extends PlatformStack {
       namePrefix: `cdp-${config.name}`,
       mapping: props.consumer.eventSource,
       consumerFunctionName: props.consumer.consumer.function.functionName,
+      clusterName: props.streaming.cluster.clusterName,
+      consumerGroup: settings.consumerGroup,
       topic: settings.topic,
       settings: { floor: settings.minimumPollers, ...settings.scaling },
       ...placement,

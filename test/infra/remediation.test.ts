@@ -25,7 +25,7 @@ describe.each(ENVIRONMENT_NAMES)('Remediation stack (%s): the lag scaler and the
       MAPPING_UUID: {
         'Fn::ImportValue': expect.stringMatching(/cdp-.*-consumer:.*ConsumerLive.*KafkaEventSource/),
       },
-      HIGH_LAG_ALARM: `scaler-cdp-${name}-consumer-lag-high`,
+      HIGH_LAG_ALARMS: `scaler-cdp-${name}-consumer-lag-high,scaler-cdp-${name}-consumer-group-lag-high`,
       LOW_LAG_ALARM: `scaler-cdp-${name}-consumer-lag-low`,
       SCALING_FLOOR: String(consumer.minimumPollers),
       SCALING_CEILING: String(consumer.scaling.ceiling),
@@ -60,8 +60,22 @@ describe.each(ENVIRONMENT_NAMES)('Remediation stack (%s): the lag scaler and the
       DatapointsToAlarm: consumer.scaling.lowLagMinutes,
       TreatMissingData: 'breaching',
     });
+    const groupLag = Object.values(alarms).find(
+      (a) => a.Properties.AlarmName === `scaler-cdp-${name}-consumer-group-lag-high`,
+    );
+    expect(groupLag?.Properties).toMatchObject({
+      Namespace: 'AWS/Kafka',
+      MetricName: 'MaxOffsetLag',
+      Dimensions: [
+        { Name: 'Cluster Name', Value: `cdp-${name}` },
+        { Name: 'Consumer Group', Value: consumer.consumerGroup },
+        { Name: 'Topic', Value: consumer.topic },
+      ],
+      Threshold: consumer.scaling.highLag,
+      EvaluationPeriods: 2,
+    });
     // Signals, not failures: they notify nobody and roll nothing back.
-    expect(Object.keys(alarms)).toHaveLength(2);
+    expect(Object.keys(alarms)).toHaveLength(3);
     for (const alarm of Object.values(alarms)) expect(alarm.Properties.AlarmActions).toBeUndefined();
   });
 
@@ -85,6 +99,7 @@ describe.each(ENVIRONMENT_NAMES)('Remediation stack (%s): the lag scaler and the
         'detail-type': ['CloudWatch Alarm State Change'],
         resources: [
           { 'Fn::GetAtt': [Match.stringLikeRegexp('HighLagAlarm'), 'Arn'] },
+          { 'Fn::GetAtt': [Match.stringLikeRegexp('GroupLagAlarm'), 'Arn'] },
           { 'Fn::GetAtt': [Match.stringLikeRegexp('LowLagAlarm'), 'Arn'] },
         ],
       },

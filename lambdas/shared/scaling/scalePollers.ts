@@ -61,8 +61,8 @@ export interface PollerScalerDependencies {
   readonly cloudwatch: Pick<CloudWatchClient, 'send'>;
   /** The consumer's mapping on the events topic. */
   readonly mappingUuid: string;
-  /** In ALARM while the lag is high (scale out). */
-  readonly highLagAlarm: string;
+  /** Each in ALARM while the lag is high by one measure (scale out when any is). */
+  readonly highLagAlarms: readonly string[];
   /** In ALARM while the lag has stayed low (scale in). */
   readonly lowLagAlarm: string;
   readonly policy: ScalingPolicy;
@@ -79,7 +79,7 @@ export interface ScalingReport {
 }
 
 /**
- * One turn of the lag scaler: reads the two lag alarms and the mapping, decides with
+ * One turn of the lag scaler: reads the lag alarms and the mapping, decides with
  * {@link decideScaling} (the mapping's last modification is the cooldown's reference, so the scaler keeps
  * no state of its own), and sets the mapping's minimum pollers when the decision says so. Safe to run
  * concurrently and repeatedly: every run decides from the mapping as it is.
@@ -89,17 +89,14 @@ export interface ScalingReport {
 export async function scalePollers(deps: PollerScalerDependencies): Promise<ScalingReport> {
   const call = deps.callPolicy ?? scalerCallPolicy();
   const alarms = await call.execute(({ signal }) =>
-    deps.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [deps.highLagAlarm, deps.lowLagAlarm] }), {
-      abortSignal: signal,
-    }),
+    deps.cloudwatch.send(
+      new DescribeAlarmsCommand({ AlarmNames: [...deps.highLagAlarms, deps.lowLagAlarm] }),
+      { abortSignal: signal },
+    ),
   );
   const stateOf = (name: string) => alarms.MetricAlarms?.find((a) => a.AlarmName === name)?.StateValue;
-  const lagSignal: LagSignal =
-    stateOf(deps.highLagAlarm) === 'ALARM'
-      ? 'high'
-      : stateOf(deps.lowLagAlarm) === 'ALARM'
-        ? 'low'
-        : 'normal';
+  const high = deps.highLagAlarms.some((name) => stateOf(name) === 'ALARM');
+  const lagSignal: LagSignal = high ? 'high' : stateOf(deps.lowLagAlarm) === 'ALARM' ? 'low' : 'normal';
   const mapping = await call.execute(({ signal }) =>
     deps.lambda.send(new GetEventSourceMappingCommand({ UUID: deps.mappingUuid }), { abortSignal: signal }),
   );

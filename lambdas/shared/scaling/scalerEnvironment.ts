@@ -7,7 +7,8 @@ const whole = (min: number) => z.coerce.number().int().min(min);
 const schema = z
   .object({
     MAPPING_UUID: z.string().min(1),
-    HIGH_LAG_ALARM: z.string().min(1),
+    /** Comma-separated: the scaler scales out while any of them is in ALARM. */
+    HIGH_LAG_ALARMS: z.string().min(1),
     LOW_LAG_ALARM: z.string().min(1),
     SCALING_FLOOR: whole(1),
     SCALING_CEILING: whole(1),
@@ -21,7 +22,7 @@ const schema = z
 
 export interface ScalerEnvironment {
   readonly mappingUuid: string;
-  readonly highLagAlarm: string;
+  readonly highLagAlarms: readonly string[];
   readonly lowLagAlarm: string;
   readonly policy: ScalingPolicy;
 }
@@ -44,7 +45,7 @@ export function scalerEnvironment(env: NodeJS.ProcessEnv): ScalerEnvironment {
   const e = parsed.data;
   return {
     mappingUuid: e.MAPPING_UUID,
-    highLagAlarm: e.HIGH_LAG_ALARM,
+    highLagAlarms: e.HIGH_LAG_ALARMS.split(',').filter((name) => name !== ''),
     lowLagAlarm: e.LOW_LAG_ALARM,
     policy: {
       floor: e.SCALING_FLOOR,

@@ -19,6 +19,7 @@ const cloudwatch = mockClient(CloudWatchClient);
 const UUID = '3f1a4a7e-0000-4000-8000-000000000001';
 const HIGH = 'cdp-dev-consumer-lag-high';
 const LOW = 'cdp-dev-consumer-lag-low';
+const MSK_HIGH = 'cdp-dev-consumer-group-lag-high';
 const T = 1_800_000_000_000;
 
 afterEach(() => {
@@ -59,7 +60,7 @@ const run = () =>
     lambda: new LambdaClient({}),
     cloudwatch: new CloudWatchClient({}),
     mappingUuid: UUID,
-    highLagAlarm: HIGH,
+    highLagAlarms: [HIGH, MSK_HIGH],
     lowLagAlarm: LOW,
     policy: { floor: 1, ceiling: 6, step: 2, cooldownMillis: 120_000 },
     callPolicy: scalerCallPolicy({
@@ -121,6 +122,24 @@ describe('the lag scaler on the Lambda and CloudWatch APIs (aws-sdk-client-mock)
     expect(mapping.minimum).toBe(1);
   });
 
+  it("scales out when only MSK's own consumer-group lag alarm fires", async () => {
+    clock.now = T;
+    mappingAt(2, T - 600_000);
+    cloudwatch.on(DescribeAlarmsCommand).resolves({
+      MetricAlarms: [
+        { AlarmName: HIGH, StateValue: 'OK' },
+        { AlarmName: MSK_HIGH, StateValue: 'ALARM' },
+        { AlarmName: LOW, StateValue: 'OK' },
+      ],
+    });
+    expect(await run()).toMatchObject({ signal: 'high', applied: true, decision: { target: 4 } });
+    expect(cloudwatch.commandCalls(DescribeAlarmsCommand)[0]?.args[0].input.AlarmNames).toEqual([
+      HIGH,
+      MSK_HIGH,
+      LOW,
+    ]);
+  });
+
   it('changes nothing while the lag is between the thresholds', async () => {
     clock.now = T;
     mappingAt(3, T - 600_000);
@@ -160,7 +179,7 @@ describe('the lag scaler on the Lambda and CloudWatch APIs (aws-sdk-client-mock)
 describe('the lag scaler environment', () => {
   const valid = {
     MAPPING_UUID: UUID,
-    HIGH_LAG_ALARM: HIGH,
+    HIGH_LAG_ALARMS: `${HIGH},${MSK_HIGH}`,
     LOW_LAG_ALARM: LOW,
     SCALING_FLOOR: '1',
     SCALING_CEILING: '6',
