@@ -225,9 +225,15 @@ export class KafkaEventSource {
     try {
       for (;;) {
         if (this.fatal !== undefined) throw this.fatal.error;
-        const lag = await this.groupLag();
-        if (this.inFlight === 0 && Object.values(lag).every((records) => records === 0)) break;
-        if (Date.now() > deadline) throw new DrainTimeoutError(options.timeoutMillis ?? 0, lag);
+        // A coordinator still loading (a fresh or busy cluster) answers the offset fetch with a retriable
+        // error: ask again, within the deadline.
+        const lag = await this.groupLag().catch((error: unknown) => {
+          if (error instanceof KafkaJSError && isRetriable(error)) return undefined;
+          throw error;
+        });
+        const drained = lag !== undefined && Object.values(lag).every((records) => records === 0);
+        if (this.inFlight === 0 && drained) break;
+        if (Date.now() > deadline) throw new DrainTimeoutError(options.timeoutMillis ?? 0, lag ?? {});
         await sleep(100);
       }
     } finally {

@@ -100,6 +100,8 @@ const shoutsGivenNames =
 class CanaryAlias {
   public weight = 0;
   public readonly errorsByPeriod = new Map<number, number>();
+  /** When the new version first failed an invocation: the bug became visible to the metric. */
+  public firstErrorAt: number | undefined;
   public alarmAt: number | undefined;
   public newVersionInvocations = 0;
   private readonly started = Date.now();
@@ -120,6 +122,7 @@ class CanaryAlias {
       try {
         return await (toNew ? candidate : current)(event, context);
       } catch (error: unknown) {
+        this.firstErrorAt ??= Date.now();
         const period = Math.floor((Date.now() - this.started) / this.periodMillis);
         this.errorsByPeriod.set(period, (this.errorsByPeriod.get(period) ?? 0) + 1);
         throw error;
@@ -242,13 +245,15 @@ describe('drill: a deployment that introduces a bug (canary, alarms, rollback, r
 
     // Assess
     const detectMillis = (alias.alarmAt ?? Number.NaN) - clock.deployedAt;
+    const sinceFirstError = (alias.alarmAt ?? Number.NaN) - (alias.firstErrorAt ?? Number.NaN);
     const snapshot = await snapshotShards(services);
     const mine = [...snapshot.customers].filter(([id]) => id.startsWith('bad-throw-'));
     console.info(
       `bad deployment drill (throwing, dev ${guard.deployment}, alarm Errors Sum >= ${guard.alarm.threshold} in ` +
         `${guard.alarm.evaluationPeriods} period(s) of ${guard.alarm.periodMinutes} min, 1 min = ${MINUTE_MILLIS} ms): ` +
         `errors per period ${JSON.stringify(Object.fromEntries(alias.errorsByPeriod))}; alarm ${detectMillis} ms after ` +
-        `the deployment (${(detectMillis / MINUTE_MILLIS).toFixed(1)} template minutes), traffic back on N at once; ` +
+        `the deployment (${(detectMillis / MINUTE_MILLIS).toFixed(1)} template minutes; ` +
+        `${sinceFirstError} ms after the first failed invocation), traffic back on N at once; ` +
         `redrove ${redrive.replayed} records of ${redrive.failedBatches} failed batches; recovered ` +
         `${clock.recoveredAt - (alias.alarmAt ?? 0)} ms after the alarm; ${mine.reduce((s, [, c]) => s + c.event_count, 0)} of ${traffic.length} events applied`,
     );

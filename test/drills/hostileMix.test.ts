@@ -50,7 +50,9 @@ function watchStalls(stream: LocalStream) {
   const done = (async () => {
     while (running) {
       const now = Date.now();
-      for (const [p, lag] of Object.entries(await stream.lag(LOCAL_GROUP, LOCAL_TOPIC))) {
+      // A reading the cluster cannot give now (its coordinator still loading) is skipped.
+      const lags = await stream.lag(LOCAL_GROUP, LOCAL_TOPIC).catch(() => ({}));
+      for (const [p, lag] of Object.entries(lags)) {
         const partition = Number(p);
         const last = since.get(partition);
         if (last === undefined || lag < last.lag || lag === 0) since.set(partition, { lag, at: now });

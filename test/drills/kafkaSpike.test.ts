@@ -31,8 +31,11 @@ const THRESHOLDS = { high: 2_000, low: 200 };
 /** Members are poller-like: one partition at a time, small batches. */
 const MEMBER_ENV = { CDP_CONCURRENCY: '1', CDP_BATCH_SIZE: '20' };
 const POLICY: ScalingPolicy = { floor: 1, ceiling: 4, step: 1, cooldownMillis: 3_000 };
-/** Bound stated for the scaled run: the lag is back below the high threshold this long after the burst. */
-const SCALED_DRAIN_BOUND_MILLIS = 60_000;
+/**
+ * Bound stated for the scaled run: the lag is back below the high threshold this long after the burst
+ * (23 s measured on an otherwise idle 2-core machine, 87 s with three other test runs beside it).
+ */
+const SCALED_DRAIN_BOUND_MILLIS = 120_000;
 
 interface SpikeRun {
   readonly peakLag: number;
