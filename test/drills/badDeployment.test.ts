@@ -261,7 +261,11 @@ describe('drill: a deployment that introduces a bug (canary, alarms, rollback, r
     expect(detectMillis).toBeLessThanOrEqual(
       (guard.alarm.evaluationPeriods + 1) * guard.alarm.periodMinutes * MINUTE_MILLIS,
     );
-    expect(redrive.failedBatches).toBeGreaterThan(0);
+    // Whether a batch exhausted its retries before the rollback depends on how fast the retries ran: each
+    // on-failure record is redriven, and none is lost either way.
+    expect(alias.firstErrorAt).toBeDefined();
+    expect(redrive.unrecognised).toBe(0);
+    expect(redrive.foreign).toEqual([]);
     expect(mine.reduce((sum, [, c]) => sum + c.event_count, 0)).toBe(traffic.length);
     for (const [id, state] of expectedState(traffic)) expect(snapshot.customers.get(id)).toEqual(state);
   }, 240_000);

@@ -158,6 +158,7 @@ describe.skipIf(!kafkaReady)(
           intervalMs: 250,
           description: 'the members to drain the lag',
         });
+        clock.drainedAt = Date.now();
         // Scale-in takes the low-lag readings and a cooldown per step.
         await waitFor(() => !scaled || scaler.current === POLICY.floor, {
           timeoutMs: 60_000,

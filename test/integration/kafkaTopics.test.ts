@@ -76,12 +76,17 @@ describe.skipIf(!kafkaReady)('topic reconciler on a real 3-node KRaft cluster', 
     const result = await applyTopics(admin, desired);
     // Assess
     expect(result.partitionsAdded).toEqual(['customer-events.v1']);
-    // The controller took the change; the brokers' metadata follows within moments.
-    await waitFor(async () => (await topicState(admin, 'customer-events.v1')).partitions === 24, {
-      timeoutMs: 15_000,
-      intervalMs: 100,
-      description: 'the brokers to report 24 partitions',
-    });
+    // The controller took the change; each broker's metadata follows within moments, and a metadata
+    // request goes to any one of them: wait until ten reads in a row agree.
+    let agreeing = 0;
+    await waitFor(
+      async () => {
+        const seen = (await topicState(admin, 'customer-events.v1')).partitions;
+        agreeing = seen === 24 ? agreeing + 1 : 0;
+        return agreeing >= 10;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, description: 'every broker to report 24 partitions' },
+    );
     const state = await topicState(admin, 'customer-events.v1');
     expect(state.partitions).toBe(24);
     expect(state.replicationFactors).toEqual([3]);
