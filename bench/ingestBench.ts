@@ -86,9 +86,11 @@ const describePhase = (phase: Phase): string =>
   `${percentile(phase.latencies, 0.5).toFixed(1)} ms, p99 ${percentile(phase.latencies, 0.99).toFixed(1)} ms)`;
 
 /**
- * Bytes the producer sends to a real broker for the same events, GZIP against uncompressed: each publisher
- * writes through the fault proxy in front of the broker, whose byte counter is the wire. Skipped with a
- * notice when no broker can run here.
+ * Bytes and produce requests the producer sends to a real broker for the same events, with each
+ * environment's producer configuration (`ingest.producer`) and uncompressed for reference: each publisher
+ * writes through the fault proxy in front of the broker, whose byte counter is the wire; produce requests
+ * are counted from kafkajs' request instrumentation. One broker, so one produce request per send. Skipped
+ * with a notice when no broker can run here.
  */
 async function bytesOnTheWire(events: readonly Envelope[], batch: number): Promise<void> {
   const { kafkaAvailability } = await import('../local/services/kafkaDistribution.js');
@@ -99,45 +101,78 @@ async function bytesOnTheWire(events: readonly Envelope[], batch: number): Promi
   }
   const { KafkaCluster } = await import('../local/services/KafkaCluster.js');
   const { KafkaPublisher } = await import('../lambdas/shared/ingest/KafkaPublisher.js');
+  const { loadEnvironmentConfig } = await import('../lib/config/index.js');
+  const { Kafka } = await import('kafkajs');
+  const variants = [
+    ...(['dev', 'uat', 'prod'] as const).map((name) => ({
+      name,
+      settings: loadEnvironmentConfig(name).ingest.producer,
+    })),
+    { name: 'uncompressed', settings: { compression: 'none' as const, maxRecordsPerRequest: batch } },
+  ];
   const cluster = await KafkaCluster.start({ nodes: 1, proxied: true, name: 'bench-wire' });
   try {
     const admin = await cluster.admin();
     await admin
       .createTopics({
         waitForLeaders: true,
-        topics: ['bench.gzip', 'bench.none'].map((topic) => ({ topic, numPartitions: 12 })),
+        topics: variants.map((v) => ({ topic: `bench.${v.name}`, numPartitions: 12 })),
       })
       .finally(() => admin.disconnect());
     const proxy = cluster.proxy(1);
-    const measure = async (compression: 'gzip' | 'none') => {
+    const measure = async (variant: (typeof variants)[number]) => {
+      let produceRequests = 0;
       const publisher = new KafkaPublisher({
         brokers: cluster.brokers,
-        clientId: `bench-${compression}`,
-        settings: { compression },
+        clientId: `bench-${variant.name}`,
+        settings: variant.settings,
         logger: new Logger({ serviceName: 'bench', logLevel: 'SILENT' }),
+        createClient: (config) => {
+          const kafka = new Kafka(config);
+          return {
+            producer: (producerConfig) => {
+              const producer = kafka.producer(producerConfig);
+              producer.on(producer.events.REQUEST, ({ payload }) => {
+                if (payload.apiName === 'Produce') produceRequests += 1;
+              });
+              return producer;
+            },
+          };
+        },
       });
+      const topic = `bench.${variant.name}`;
       // Connected and metadata fetched before counting.
-      await publisher.publish(`bench.${compression}`, events.slice(0, 1));
-      const before = proxy.stats().bytesUp;
+      await publisher.publish(topic, events.slice(0, 1));
+      const before = { bytes: proxy.stats().bytesUp, requests: produceRequests };
       const started = performance.now();
-      let requests = 0;
+      let calls = 0;
       for (let i = 1; i < events.length; i += batch) {
-        await publisher.publish(`bench.${compression}`, events.slice(i, i + batch));
-        requests += 1;
+        await publisher.publish(topic, events.slice(i, i + batch));
+        calls += 1;
       }
       const seconds = (performance.now() - started) / 1000;
       await publisher.close();
-      return { bytes: proxy.stats().bytesUp - before, requests, seconds };
+      return {
+        bytes: proxy.stats().bytesUp - before.bytes,
+        requests: produceRequests - before.requests,
+        calls,
+        seconds,
+      };
     };
-    const gzip = await measure('gzip');
-    const none = await measure('none');
     const sent = events.length - 1;
-    const line = (name: string, m: { bytes: number; requests: number; seconds: number }) =>
-      `${name}: ${fmt(m.bytes)} bytes to the broker for ${fmt(sent)} events (${(m.bytes / sent).toFixed(1)} bytes/event, ` +
-      `${m.requests} produce calls of ${batch}, ${(m.requests / sent).toFixed(3)} calls/event, ${fmt(sent / m.seconds)} events/s)`;
-    console.log(line('bytes on the wire, gzip        ', gzip));
-    console.log(line('bytes on the wire, uncompressed', none));
-    console.log(`gzip sends ${((gzip.bytes / none.bytes) * 100).toFixed(1)}% of the uncompressed bytes`);
+    const measured = [];
+    for (const variant of variants) measured.push({ variant, ...(await measure(variant)) });
+    const reference = measured.find((m) => m.variant.name === 'uncompressed')?.bytes ?? Number.NaN;
+    for (const m of measured) {
+      const { compression, maxRecordsPerRequest } = m.variant.settings;
+      console.log(
+        `bytes on the wire, ${m.variant.name.padEnd(12)} (${compression}, ${maxRecordsPerRequest} records/request): ` +
+          `${fmt(m.bytes)} bytes for ${fmt(sent)} events (${(m.bytes / sent).toFixed(1)} bytes/event, ` +
+          `${((m.bytes / reference) * 100).toFixed(1)}% of uncompressed), ${m.calls} publish calls of ${batch}, ` +
+          `${m.requests} produce requests (${(m.requests / sent).toFixed(4)} requests/event), ` +
+          `${fmt(sent / m.seconds)} events/s`,
+      );
+    }
   } finally {
     await cluster.destroy();
   }

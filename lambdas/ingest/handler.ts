@@ -6,6 +6,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { decodeUtf8 } from '../shared/events/index.js';
 import { errorResponse, type IngestResponse } from '../shared/ingest/IngestService.js';
+import { producerSettingsFromEnvironment } from '../shared/ingest/producerSettings.js';
 import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { requiredEnv } from '../shared/requiredEnv.js';
 import { createPublisher, type WiredIngest, wireIngest } from './dependencies.js';
@@ -32,6 +33,7 @@ async function wireFromEnvironment(): Promise<WiredIngest> {
       clusterArn: requiredEnv('CLUSTER_ARN'),
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       logger,
+      settings: producerSettingsFromEnvironment(),
       spillover: {
         sqs: tracer.captureAWSv3Client(new SQSClient({})),
         queueUrl: requiredEnv('SPILLOVER_QUEUE_URL'),

@@ -5,6 +5,7 @@ import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { KafkaPublisher } from '../shared/ingest/KafkaPublisher.js';
+import { producerSettingsFromEnvironment } from '../shared/ingest/producerSettings.js';
 import { type DrainPass, SpilloverDrainer } from '../shared/ingest/SpilloverDrainer.js';
 import { SqsSpilloverBuffer } from '../shared/ingest/SqsSpilloverBuffer.js';
 import { requiredEnv } from '../shared/requiredEnv.js';
@@ -34,6 +35,7 @@ export const handler = async (_event: unknown, context: Context): Promise<DrainP
       clusterArn: requiredEnv('CLUSTER_ARN'),
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       logger,
+      settings: producerSettingsFromEnvironment(),
     }),
     topic: requiredEnv('TOPIC'),
     metrics,

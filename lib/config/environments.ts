@@ -69,7 +69,13 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       scaling: { ceiling: 3, step: 1, cooldownSeconds: 120, highLag: 5_000, lowLag: 500, lowLagMinutes: 10 },
     },
     api: { throttleRatePerSecond: 50, throttleBurst: 100 },
-    ingest: { spilloverMaxDepth: 10_000, spillDepthAlarm: 1_000 },
+    ingest: {
+      spilloverMaxDepth: 10_000,
+      spillDepthAlarm: 1_000,
+      // Smaller produce requests than uat and prod, so the split path of a large publish runs daily where a
+      // fault is cheap to find.
+      producer: { compression: 'gzip', maxRecordsPerRequest: 250 },
+    },
     workflows: {
       // Hourly: dev analytics tolerate a day-old view; a run costs little either way.
       etl: {
@@ -145,7 +151,11 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       },
     },
     api: { throttleRatePerSecond: 200, throttleBurst: 400 },
-    ingest: { spilloverMaxDepth: 50_000, spillDepthAlarm: 5_000 },
+    ingest: {
+      spilloverMaxDepth: 50_000,
+      spillDepthAlarm: 5_000,
+      producer: { compression: 'gzip', maxRecordsPerRequest: 500 },
+    },
     workflows: {
       etl: {
         intervalMinutes: 30,
@@ -215,7 +225,11 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       scaling: { ceiling: 24, step: 4, cooldownSeconds: 180, highLag: 5_000, lowLag: 500, lowLagMinutes: 15 },
     },
     api: { throttleRatePerSecond: 1_000, throttleBurst: 2_000 },
-    ingest: { spilloverMaxDepth: 100_000, spillDepthAlarm: 10_000 },
+    ingest: {
+      spilloverMaxDepth: 100_000,
+      spillDepthAlarm: 10_000,
+      producer: { compression: 'gzip', maxRecordsPerRequest: 500 },
+    },
     workflows: {
       // Every 15 minutes; an hour behind (three missed runs plus the settle time) pages operators.
       etl: {

@@ -65,6 +65,16 @@ const ingestSchema = z.strictObject({
   spilloverMaxDepth: z.number().int().min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000'),
   /** Spilled events waiting to be drained above which operators are notified, well before the bound. */
   spillDepthAlarm: z.number().int().min(0, 'must be at least 0'),
+  /** How the ingest function and the spillover drainer write to the brokers. */
+  producer: z.strictObject({
+    /** GZIP (the only codec kafkajs ships) sends about a third of the bytes for JSON events. */
+    compression: z.enum(['gzip', 'none']),
+    /**
+     * Most records in one produce request; a larger publish goes as consecutive requests. Bounded so a
+     * batch of the largest accepted events stays under the brokers' 1 MB `message.max.bytes`.
+     */
+    maxRecordsPerRequest: z.number().int().min(1, 'must be at least 1').max(5_000, 'must be at most 5000'),
+  }),
 });
 
 /** Lambda's limits for a Kafka event source mapping in provisioned mode, and for a function. */

@@ -5,6 +5,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
+import { PRODUCER_ENVIRONMENT } from '../../lambdas/shared/ingest/producerSettings.js';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
 import type { PlatformHttpApi } from '../constructs/PlatformHttpApi.js';
@@ -99,6 +100,11 @@ export class IngestStack extends PlatformStack {
     const { data, streaming } = props;
     const { cluster } = streaming;
     const topic = config.consumer.topic;
+    // The environment's producer configuration, for the ingest function and the drainer alike.
+    const producerEnvironment = {
+      [PRODUCER_ENVIRONMENT.compression]: config.ingest.producer.compression,
+      [PRODUCER_ENVIRONMENT.maxRecordsPerRequest]: String(config.ingest.producer.maxRecordsPerRequest),
+    };
     const placement = {
       vpc: props.vpc,
       subnets: props.computeSubnets,
@@ -125,6 +131,7 @@ export class IngestStack extends PlatformStack {
         REDIS_AUTH_SECRET_ARN: data.cache.authSecret.secretArn,
         SPILLOVER_QUEUE_URL: this.spillover.queueUrl,
         SPILLOVER_MAX_DEPTH: String(config.ingest.spilloverMaxDepth),
+        ...producerEnvironment,
         POWERTOOLS_METRICS_NAMESPACE: INGEST_METRICS_NAMESPACE,
       },
       deploymentStrategy: config.deployment.strategy,
@@ -159,6 +166,7 @@ export class IngestStack extends PlatformStack {
         TOPIC: topic,
         CLUSTER_ARN: cluster.clusterArn,
         SPILLOVER_QUEUE_URL: this.spillover.queueUrl,
+        ...producerEnvironment,
         POWERTOOLS_METRICS_NAMESPACE: INGEST_METRICS_NAMESPACE,
       },
     });

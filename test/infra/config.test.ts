@@ -288,6 +288,22 @@ describe('loadEnvironmentConfig', () => {
     expect(messageOf(() => loadEnvironmentConfig('dev', {}, missing))).toContain('dev.ingest');
   });
 
+  it('names the producer fields when a codec is unknown or a request size is out of range', () => {
+    const snappy = variantOf('uat', (c) => {
+      Reflect.set(c.ingest.producer, 'compression', 'snappy');
+    });
+    const empty = variantOf('prod', (c) => {
+      c.ingest.producer.maxRecordsPerRequest = 0;
+    });
+
+    expect(messageOf(() => loadEnvironmentConfig('uat', {}, snappy))).toContain(
+      'uat.ingest.producer.compression',
+    );
+    expect(messageOf(() => loadEnvironmentConfig('prod', {}, empty))).toContain(
+      'prod.ingest.producer.maxRecordsPerRequest: must be at least 1',
+    );
+  });
+
   it.each(ENVIRONMENT_NAMES)(
     'lets the %s warehouse fall behind by more than one ETL run before alarming',
     (name) => {

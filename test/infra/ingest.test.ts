@@ -75,13 +75,15 @@ describe.each(ENVIRONMENT_NAMES)('Ingest stack (%s)', (name) => {
       expectPlatformFunction(fn, { MemorySize: 512, Timeout: 10 });
     });
 
-    it('is told the topic, the cluster, the Redis endpoint and secret, and the spillover queue with its bound', () => {
+    it('is told the topic, the cluster, the Redis endpoint and secret, the spillover queue with its bound and the producer settings', () => {
       expect(variablesOf(fn)).toEqual({
         TOPIC: config.consumer.topic,
         CLUSTER_ARN: clusterArn,
         ...REDIS_VARIABLES,
         SPILLOVER_QUEUE_URL: { Ref: queueId },
         SPILLOVER_MAX_DEPTH: String(config.ingest.spilloverMaxDepth),
+        PRODUCER_COMPRESSION: config.ingest.producer.compression,
+        PRODUCER_MAX_RECORDS_PER_REQUEST: String(config.ingest.producer.maxRecordsPerRequest),
         POWERTOOLS_METRICS_NAMESPACE: 'CustomerDataPlatform',
         POWERTOOLS_SERVICE_NAME: 'ingest',
         NODE_OPTIONS: '--enable-source-maps',
@@ -218,6 +220,8 @@ describe.each(ENVIRONMENT_NAMES)('Ingest stack (%s)', (name) => {
         TOPIC: config.consumer.topic,
         CLUSTER_ARN: clusterArn,
         SPILLOVER_QUEUE_URL: { Ref: queueId },
+        PRODUCER_COMPRESSION: config.ingest.producer.compression,
+        PRODUCER_MAX_RECORDS_PER_REQUEST: String(config.ingest.producer.maxRecordsPerRequest),
         POWERTOOLS_METRICS_NAMESPACE: 'CustomerDataPlatform',
         POWERTOOLS_SERVICE_NAME: 'spillover-drainer',
         NODE_OPTIONS: '--enable-source-maps',

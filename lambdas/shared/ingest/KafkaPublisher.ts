@@ -45,8 +45,13 @@ export const PRODUCER_DEFAULTS = {
   sendRetries: 3,
   retryInitialMillis: 100,
   retryMaxMillis: 1_000,
-  /** Upper bound of one publish call: broker discovery, connection and the send with its retries. */
+  /** Upper bound of one publish call: broker discovery, connection and the sends with their retries. */
   publishTimeoutMillis: 10_000,
+  /**
+   * Most records in one `send` (one produce request per partition leader). A larger publish goes as
+   * consecutive sends, so no record batch outgrows the brokers' `message.max.bytes` (1 MB on MSK by default).
+   */
+  maxRecordsPerRequest: 500,
 } as const;
 
 /** How record batches travel to the brokers; GZIP is the only codec kafkajs ships. */
@@ -103,7 +108,7 @@ const isMsk = (options: KafkaPublisherOptions): options is MskPublisherOptions =
 const CLUSTER_ARN = /^arn:aws[a-z-]*:kafka:([a-z0-9-]+):\d{12}:cluster\/.+/;
 
 /**
- * {@link EventPublisher} on MSK with kafkajs: one `send` per publish call carrying every envelope as JSON
+ * {@link EventPublisher} on MSK with kafkajs: sends of at most `maxRecordsPerRequest` envelopes as JSON
  * with key = customerId (kafkajs' default, Java-compatible murmur2 partitioner, so one customer's events
  * share a partition), GZIP-compressed. GZIP is the only codec kafkajs ships; Snappy, LZ4 and ZSTD need
  * codec packages registered in `CompressionCodecs`, and none is a dependency of this project.
@@ -127,7 +132,8 @@ export class KafkaPublisher implements EventPublisher {
   private closed = false;
 
   /**
-   * @throws {RangeError} when `clusterArn` is not an MSK cluster ARN, or a broker list is empty.
+   * @throws {RangeError} when `clusterArn` is not an MSK cluster ARN, a broker list is empty, or
+   * `maxRecordsPerRequest` is not a positive integer.
    */
   public constructor(private readonly options: KafkaPublisherOptions) {
     if (isMsk(options)) {
@@ -141,6 +147,9 @@ export class KafkaPublisher implements EventPublisher {
       this.bootstrapPolicy = kafkaPolicy(BOOTSTRAP_POLICY);
     }
     this.settings = { ...PRODUCER_DEFAULTS, compression: 'gzip', ...options.settings };
+    const { maxRecordsPerRequest } = this.settings;
+    if (!Number.isInteger(maxRecordsPerRequest) || maxRecordsPerRequest < 1)
+      throw new RangeError(`maxRecordsPerRequest must be a positive integer, not ${maxRecordsPerRequest}`);
     this.publishDeadline = timeout(this.settings.publishTimeoutMillis, TimeoutStrategy.Aggressive);
   }
 
@@ -161,7 +170,9 @@ export class KafkaPublisher implements EventPublisher {
   }
 
   /**
-   * Publishes every envelope in one send, acknowledged by all in-sync replicas.
+   * Publishes the envelopes in sends of at most `maxRecordsPerRequest`, acknowledged by all in-sync
+   * replicas. When a later send fails after an earlier one succeeded, the call fails as a whole and the
+   * caller's retry or spill writes those records again: consumers apply each event id once.
    * @throws {PublishError} classified by {@link classifyKafkaError}; also when the publisher is closed.
    */
   public async publish(topic: string, envelopes: readonly Envelope[]): Promise<void> {
@@ -172,8 +183,8 @@ export class KafkaPublisher implements EventPublisher {
   }
 
   /**
-   * Publishes records as they are (key, value, headers) in one send, acknowledged by all in-sync
-   * replicas: how parked and replayed records are copied to the retry topic.
+   * Publishes records as they are (key, value, headers), in sends as {@link publish} does, acknowledged by
+   * all in-sync replicas: how parked and replayed records are copied to the retry topic.
    * @throws {PublishError} as {@link publish}.
    */
   public async publishRecords(topic: string, messages: readonly KafkaRecordMessage[]): Promise<void> {
@@ -185,13 +196,18 @@ export class KafkaPublisher implements EventPublisher {
       await this.publishDeadline.execute(async () => {
         used = this.connected();
         const producer = await used;
-        await producer.send({
-          topic,
-          messages: messages.map((message) => ({ ...message, headers: { ...message.headers } })),
-          acks: -1,
-          compression: this.settings.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-          timeout: this.settings.ackTimeoutMillis,
-        });
+        const { maxRecordsPerRequest } = this.settings;
+        for (let start = 0; start < messages.length; start += maxRecordsPerRequest) {
+          await producer.send({
+            topic,
+            messages: messages
+              .slice(start, start + maxRecordsPerRequest)
+              .map((message) => ({ ...message, headers: { ...message.headers } })),
+            acks: -1,
+            compression: this.settings.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+            timeout: this.settings.ackTimeoutMillis,
+          });
+        }
       });
     } catch (error: unknown) {
       // Only the producer this call used: a concurrent call may already have connected a new one.

@@ -443,3 +443,39 @@ describe('classifyKafkaError', () => {
     );
   });
 });
+
+describe('KafkaPublisher request size', () => {
+  it('splits a publish larger than maxRecordsPerRequest into consecutive sends, in order', async () => {
+    // Prepare
+    const { publisher, producers } = setup({ settings: { maxRecordsPerRequest: 2 } });
+    // Act
+    await publisher.publish(TOPIC, events('c-1', 'c-2', 'c-3', 'c-4', 'c-5'));
+    // Assess
+    const sent = producers[0]?.sent ?? [];
+    expect(sent.map((record) => record.messages.map((m) => m.key))).toEqual([
+      ['c-1', 'c-2'],
+      ['c-3', 'c-4'],
+      ['c-5'],
+    ]);
+    expect(sent.every((record) => record.acks === -1 && record.compression === CompressionTypes.GZIP)).toBe(
+      true,
+    );
+  });
+
+  it('fails the whole publish when a later send fails, so the caller writes every record again', async () => {
+    const { publisher, producers } = setup({ settings: { maxRecordsPerRequest: 2 } });
+    await publisher.publish(TOPIC, events('c-0'));
+    producers[0]?.failures.push(undefined, new KafkaJSConnectionError('broker went away'));
+
+    const error = await rejectionOf(publisher.publish(TOPIC, events('c-1', 'c-2', 'c-3')));
+
+    expect(error.retriable).toBe(true);
+    expect(producers[0]?.sent.map((record) => record.messages.length)).toEqual([1, 2]);
+  });
+
+  it.each([0, -1, 1.5, Number.NaN])('refuses maxRecordsPerRequest %s', (value) => {
+    expect(() => setup({ settings: { maxRecordsPerRequest: value } })).toThrow(
+      /maxRecordsPerRequest must be a positive integer/,
+    );
+  });
+});
