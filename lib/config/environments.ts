@@ -83,6 +83,7 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       warehouse: { minCapacityAcu: 0.5, maxCapacityAcu: 4, readers: 1 },
       logRetentionDays: 14,
     },
+    resilience: { enabled: true },
   },
   uat: {
     name: 'uat',
@@ -158,6 +159,7 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       warehouse: { minCapacityAcu: 0.5, maxCapacityAcu: 8, readers: 1 },
       logRetentionDays: 30,
     },
+    resilience: { enabled: true },
   },
   prod: {
     name: 'prod',
