@@ -25,7 +25,7 @@ export type FaultTarget = (typeof FAULT_TARGETS)[keyof typeof FAULT_TARGETS];
 /** One experiment of a game day; the id is the `cdp:scenario` tag of its template. */
 export interface GameDayScenario {
   readonly id: string;
-  /** The failure scenario of docs/failure-scenarios it exercises (1-9). */
+  /** The failure scenario (1-9, the README's failure table) it exercises. */
   readonly failureScenario: number;
   readonly description: string;
 }
