@@ -152,10 +152,12 @@ export class PlatformStage extends Stage {
 
   /** The game-day experiments, and the tags by which they select their targets in the stateful stacks. */
   private addResilience(config: EnvironmentConfig, prefix: string): ResilienceStack {
-    for (const shard of this.data.shards) Tags.of(shard.cluster).add(FAULT_TARGET_TAG, FAULT_TARGETS.shard);
-    Tags.of(this.data.cache.replicationGroup).add(FAULT_TARGET_TAG, FAULT_TARGETS.index);
+    const tag = (scope: Construct, target: string, resourceType: string) =>
+      Tags.of(scope).add(FAULT_TARGET_TAG, target, { includeResourceTypes: [resourceType] });
+    for (const shard of this.data.shards) tag(shard.cluster, FAULT_TARGETS.shard, 'AWS::RDS::DBCluster');
+    tag(this.data.cache.replicationGroup, FAULT_TARGETS.index, 'AWS::ElastiCache::ReplicationGroup');
     for (const subnet of this.network.vpc.selectSubnets(this.network.dataSubnets).subnets) {
-      Tags.of(subnet).add(FAULT_TARGET_TAG, FAULT_TARGETS.dataSubnet);
+      tag(subnet, FAULT_TARGETS.dataSubnet, 'AWS::EC2::Subnet');
     }
     return new ResilienceStack(this, 'Resilience', {
       config,

@@ -213,8 +213,6 @@ export class GameDayExperiments extends Construct {
         [EXPERIMENT_TAGS.scenario]: scenario,
       },
     });
-    // The role's permissions must exist before FIS validates the template against them.
-    template.node.addDependency(role);
     const experiment = { template, role };
     this.experiments.set(scenario, experiment);
     return experiment;

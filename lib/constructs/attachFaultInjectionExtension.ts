@@ -77,5 +77,7 @@ export function attachFaultInjectionExtension(
       'configuration bucket, with object keys FIS chooses per experiment; the grant is read-only, on that ' +
       'prefix only, and only while the bucket belongs to this account',
   });
-  Tags.of(fn.function).add(FAULT_TARGET_TAG, props.target);
+  Tags.of(fn.function).add(FAULT_TARGET_TAG, props.target, {
+    includeResourceTypes: ['AWS::Lambda::Function'],
+  });
 }

@@ -117,10 +117,14 @@ const statementsOfRole = (template: Template, roleId: string): Statement[] =>
 
 const sorted = (actions: readonly string[]): string[] => [...new Set(actions)].sort();
 
-const tagsOf = (resource: Resource): Record<string, string> =>
-  Object.fromEntries(
-    ((resource.Properties.Tags ?? []) as Array<{ Key: string; Value: string }>).map((t) => [t.Key, t.Value]),
-  );
+/** The tags of a resource, whether CloudFormation takes them as a list (most types) or a map (a few). */
+const tagsOf = (resource: Resource): Record<string, string> => {
+  const tags: unknown = resource.Properties?.Tags;
+  if (Array.isArray(tags)) {
+    return Object.fromEntries((tags as Array<{ Key: string; Value: string }>).map((t) => [t.Key, t.Value]));
+  }
+  return (tags ?? {}) as Record<string, string>;
+};
 
 const enabled = ENVIRONMENT_NAMES.filter((name) => resilienceEnabled(loadEnvironmentConfig(name)));
 
@@ -401,6 +405,15 @@ describe.each(enabled)('Resilience stack (%s)', (name) => {
     ).filter((s) => tagsOf(s)[FAULT_TARGET_TAG] === 'data-subnet');
     expect(dataSubnets).toHaveLength(config.availabilityZoneCount);
     for (const s of dataSubnets) expect(tagsOf(s)['aws-cdk:subnet-name']).toBe('data');
+    // Nothing else carries the tag: FIS could only ever select these.
+    const tagged = (template: Template) =>
+      Object.values(template.toJSON().Resources as Resources).filter(
+        (r) => tagsOf(r)[FAULT_TARGET_TAG] !== undefined,
+      );
+    expect(tagged(synthesized.data)).toHaveLength(config.data.shardCount + 1);
+    expect(tagged(synthesized.network)).toHaveLength(config.availabilityZoneCount);
+    expect(tagged(synthesized.consumer).map((r) => r.Type)).toEqual(['AWS::Lambda::Function']);
+    expect(tagged(synthesized.query).map((r) => r.Type)).toEqual(['AWS::Lambda::Function']);
   });
 });
 
