@@ -1,6 +1,7 @@
 import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { EnvironmentConfig } from './config/index.js';
+import { type EnvironmentConfig, resilienceEnabled } from './config/index.js';
+import { FAULT_TARGET_TAG, FAULT_TARGETS } from './gameDays.js';
 import { ApiStack } from './stacks/ApiStack.js';
 import { ConsumerStack } from './stacks/ConsumerStack.js';
 import { DataStack } from './stacks/DataStack.js';
@@ -9,6 +10,7 @@ import { NetworkStack } from './stacks/NetworkStack.js';
 import { OperationsStack } from './stacks/OperationsStack.js';
 import { QueryStack } from './stacks/QueryStack.js';
 import { RemediationStack } from './stacks/RemediationStack.js';
+import { ResilienceStack } from './stacks/ResilienceStack.js';
 import { StreamingStack } from './stacks/StreamingStack.js';
 import { WarehouseStack } from './stacks/WarehouseStack.js';
 import { WorkflowsStack } from './stacks/WorkflowsStack.js';
@@ -33,6 +35,8 @@ export class PlatformStage extends Stage {
   public readonly remediation: RemediationStack;
   public readonly warehouse: WarehouseStack;
   public readonly workflows: WorkflowsStack;
+  /** FIS game days; only where `resilience` is enabled (dev and uat unless configured otherwise). */
+  public readonly resilience: ResilienceStack | undefined;
 
   public constructor(scope: Construct, id: string, props: PlatformStageProps) {
     const { config } = props;
@@ -141,6 +145,31 @@ export class PlatformStage extends Stage {
       warehouse: this.warehouse,
       stackName: `${prefix}-workflows`,
       description: `Customer data platform (${config.name}): ETL, recovery, reconciliation and replay workflows`,
+    });
+
+    this.resilience = resilienceEnabled(config) ? this.addResilience(config, prefix) : undefined;
+  }
+
+  /** The game-day experiments, and the tags by which they select their targets in the stateful stacks. */
+  private addResilience(config: EnvironmentConfig, prefix: string): ResilienceStack {
+    const tag = (scope: Construct, target: string, resourceType: string) =>
+      Tags.of(scope).add(FAULT_TARGET_TAG, target, { includeResourceTypes: [resourceType] });
+    for (const shard of this.data.shards) tag(shard.cluster, FAULT_TARGETS.shard, 'AWS::RDS::DBCluster');
+    tag(this.data.cache.replicationGroup, FAULT_TARGETS.index, 'AWS::ElastiCache::ReplicationGroup');
+    for (const subnet of this.network.vpc.selectSubnets(this.network.dataSubnets).subnets) {
+      tag(subnet, FAULT_TARGETS.dataSubnet, 'AWS::EC2::Subnet');
+    }
+    return new ResilienceStack(this, 'Resilience', {
+      config,
+      vpc: this.network.vpc,
+      dataSubnets: this.network.dataSubnets,
+      streaming: this.streaming,
+      data: this.data,
+      consumer: this.consumer,
+      query: this.query,
+      ingest: this.ingest,
+      stackName: `${prefix}-resilience`,
+      description: `Customer data platform (${config.name}): AWS FIS game-day experiments and their reports`,
     });
   }
 }

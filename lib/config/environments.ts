@@ -89,6 +89,7 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       warehouse: { minCapacityAcu: 0.5, maxCapacityAcu: 4, readers: 1 },
       logRetentionDays: 14,
     },
+    resilience: { enabled: true },
   },
   uat: {
     name: 'uat',
@@ -168,6 +169,7 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       warehouse: { minCapacityAcu: 0.5, maxCapacityAcu: 8, readers: 1 },
       logRetentionDays: 30,
     },
+    resilience: { enabled: true },
   },
   prod: {
     name: 'prod',

@@ -5,5 +5,6 @@ export {
   ENVIRONMENT_NAMES,
   type EnvironmentConfig,
   type EnvironmentName,
+  resilienceEnabled,
   type TopicConfig,
 } from './schema.js';

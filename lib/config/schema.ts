@@ -235,6 +235,15 @@ const workflowsSchema = z.strictObject({
     }),
 });
 
+/**
+ * AWS Fault Injection Service game days (docs/game-days.md): the `cdp-<env>-resilience` stack with its
+ * experiment templates, and the FIS Lambda extension on the consumer and query functions. On in dev and uat,
+ * off in prod unless set: see {@link resilienceEnabled}.
+ */
+const resilienceSchema = z.strictObject({
+  enabled: z.boolean(),
+});
+
 export const environmentConfigSchema = z
   .strictObject({
     name: z.enum(ENVIRONMENT_NAMES),
@@ -288,6 +297,7 @@ export const environmentConfigSchema = z
     api: apiSchema,
     ingest: ingestSchema,
     workflows: workflowsSchema,
+    resilience: resilienceSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     if (cfg.streaming.brokerCount % cfg.availabilityZoneCount !== 0) {
@@ -435,3 +445,7 @@ export type EnvironmentConfig = Readonly<z.infer<typeof environmentConfigSchema>
 export type TopicConfig = Readonly<z.infer<typeof topicSchema>>;
 export type WorkflowsConfig = EnvironmentConfig['workflows'];
 export type DeploymentStrategy = EnvironmentConfig['deployment']['strategy'];
+
+/** Whether the environment runs FIS game days: as configured, else on everywhere but prod. */
+export const resilienceEnabled = (config: EnvironmentConfig): boolean =>
+  config.resilience?.enabled ?? config.name !== 'prod';

@@ -61,6 +61,8 @@ export class SecondaryIndexCache extends Construct {
   public readonly replicationGroup: elasticache.CfnReplicationGroup;
   public readonly replicationGroupId: string;
   public readonly replicationGroupArn: string;
+  /** Where the primary is placed at creation (a failover moves it; this does not follow). */
+  public readonly primaryAvailabilityZone: string;
   /** Writes and consistent reads. */
   public readonly primaryEndpoint: CacheEndpoint;
   /** Spreads reads over the replicas; may lag the primary slightly. */
@@ -166,6 +168,7 @@ export class SecondaryIndexCache extends Construct {
     });
     group.applyRemovalPolicy(RemovalPolicy.SNAPSHOT);
     this.replicationGroup = group;
+    this.primaryAvailabilityZone = primaryZone;
     this.replicationGroupId = group.ref;
     this.replicationGroupArn = stack.formatArn({
       service: 'elasticache',

@@ -6,9 +6,12 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { ManagedKafkaEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { resilienceEnabled } from '../config/index.js';
+import { attachFaultInjectionExtension } from '../constructs/attachFaultInjectionExtension.js';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
 import { ShardSchemaMigrations } from '../constructs/ShardSchemaMigrations.js';
+import { FAULT_TARGETS, faultConfigurationBucketName } from '../gameDays.js';
 import { acknowledge } from '../nag.js';
 import type { DataStack } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
@@ -116,6 +119,13 @@ export class ConsumerStack extends PlatformStack {
       deploymentStrategy: config.deployment.strategy,
       thresholds: alarms,
     });
+    // Game days (docs/game-days.md): FIS can delay or fail this function's invocations.
+    if (resilienceEnabled(config)) {
+      attachFaultInjectionExtension(this.consumer.platformFunction, {
+        configurationBucketName: faultConfigurationBucketName(config),
+        target: FAULT_TARGETS.consumer,
+      });
+    }
     // Never run a new consumer against a schema it does not know.
     this.consumer.function.node.addDependency(this.migrations.resource);
 

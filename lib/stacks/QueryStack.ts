@@ -4,9 +4,12 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
+import { resilienceEnabled } from '../config/index.js';
+import { attachFaultInjectionExtension } from '../constructs/attachFaultInjectionExtension.js';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import type { PlatformHttpApi } from '../constructs/PlatformHttpApi.js';
 import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
+import { FAULT_TARGETS, faultConfigurationBucketName } from '../gameDays.js';
 import type { DataStack } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
 import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
@@ -79,6 +82,13 @@ export class QueryStack extends PlatformStack {
       thresholds: config.alarms,
     });
     data.grantShardAccess(this.query);
+    // Game days (docs/game-days.md): FIS can delay or fail this function's invocations.
+    if (resilienceEnabled(config)) {
+      attachFaultInjectionExtension(this.query.platformFunction, {
+        configurationBucketName: faultConfigurationBucketName(config),
+        target: FAULT_TARGETS.query,
+      });
+    }
     data.cache.grantConnect(this.query);
     // Scenario 7: a new version must keep probe customers out of its answers and refuse a bad request.
     this.preTrafficProbe = new PreTrafficProbe(this, 'PreTrafficProbe', {

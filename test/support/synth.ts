@@ -20,6 +20,8 @@ export interface SynthesizedEnvironment {
   readonly warehouse: Template;
   readonly workflows: Template;
   readonly remediation: Template;
+  /** Only where game days are enabled. */
+  readonly resilience: Template | undefined;
 }
 
 const cache = new Map<EnvironmentName, SynthesizedEnvironment>();
@@ -45,6 +47,7 @@ export function synthesize(name: EnvironmentName): SynthesizedEnvironment {
     warehouse: Template.fromStack(stage.warehouse),
     workflows: Template.fromStack(stage.workflows),
     remediation: Template.fromStack(stage.remediation),
+    resilience: stage.resilience === undefined ? undefined : Template.fromStack(stage.resilience),
   };
   rmSync(outdir, { recursive: true, force: true });
   cache.set(name, result);
