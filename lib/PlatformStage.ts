@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from './config/index.js';
 import { ApiStack } from './stacks/ApiStack.js';
 import { ConsumerStack } from './stacks/ConsumerStack.js';
+import { DashboardStack } from './stacks/DashboardStack.js';
 import { DataStack } from './stacks/DataStack.js';
 import { IngestStack } from './stacks/IngestStack.js';
 import { NetworkStack } from './stacks/NetworkStack.js';
@@ -33,6 +34,7 @@ export class PlatformStage extends Stage {
   public readonly remediation: RemediationStack;
   public readonly warehouse: WarehouseStack;
   public readonly workflows: WorkflowsStack;
+  public readonly dashboard: DashboardStack;
 
   public constructor(scope: Construct, id: string, props: PlatformStageProps) {
     const { config } = props;
@@ -141,6 +143,22 @@ export class PlatformStage extends Stage {
       warehouse: this.warehouse,
       stackName: `${prefix}-workflows`,
       description: `Customer data platform (${config.name}): ETL, recovery, reconciliation and replay workflows`,
+    });
+    // Last: the dashboard reads every other stack, and shows every alarm the stage holds by now.
+    this.dashboard = new DashboardStack(this, 'Dashboard', {
+      config,
+      streaming: this.streaming,
+      data: this.data,
+      consumer: this.consumer,
+      remediation: this.remediation,
+      api: this.api,
+      query: this.query,
+      ingest: this.ingest,
+      operations: this.operations,
+      workflows: this.workflows,
+      alarmScope: this,
+      stackName: `${prefix}-dashboard`,
+      description: `Customer data platform (${config.name}): the operations dashboard, one section per failure scenario`,
     });
   }
 }

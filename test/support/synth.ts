@@ -20,6 +20,7 @@ export interface SynthesizedEnvironment {
   readonly warehouse: Template;
   readonly workflows: Template;
   readonly remediation: Template;
+  readonly dashboard: Template;
 }
 
 const cache = new Map<EnvironmentName, SynthesizedEnvironment>();
@@ -45,6 +46,7 @@ export function synthesize(name: EnvironmentName): SynthesizedEnvironment {
     warehouse: Template.fromStack(stage.warehouse),
     workflows: Template.fromStack(stage.workflows),
     remediation: Template.fromStack(stage.remediation),
+    dashboard: Template.fromStack(stage.dashboard),
   };
   rmSync(outdir, { recursive: true, force: true });
   cache.set(name, result);
