@@ -7,6 +7,7 @@ import {
   DASHBOARD_SECTIONS,
   sectionHeader,
 } from '../../lib/constructs/PlatformDashboard.js';
+import { alarmsBelow } from '../../lib/stacks/DashboardStack.js';
 import { synthesize } from '../support/synth.js';
 import { only, parseJoinedJson } from '../support/templateQueries.js';
 
@@ -65,6 +66,7 @@ const EXPECTED: Record<EnvironmentName, Record<string, [graphs: number, alarmPan
 };
 
 const PLATFORM_NAMESPACE = 'CustomerDataPlatform';
+const operationsDoc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'operations.md'), 'utf8');
 const lambdasDir = join(import.meta.dirname, '..', '..', 'lambdas');
 const sourcesBelow = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
@@ -151,5 +153,14 @@ describe.each(ENVIRONMENT_NAMES)('Operations dashboard (%s)', (name) => {
     expect(unknownNames).toEqual([]);
     const unknownServices = seen.filter(({ pairs }) => !handlerServices.has(String(pairs.service)));
     expect(unknownServices).toEqual([]);
+  });
+
+  it('has a runbook line in docs/operations.md for every alarm', () => {
+    // Prepare: construct paths below the stage, as the runbook names them (`Ingest/SpillDepthAlarm`)
+    const paths = alarmsBelow(environment.stage).map((alarm) => alarm.node.path.slice(name.length + 1));
+
+    // Assess
+    expect(paths.length).toBeGreaterThanOrEqual(25);
+    expect(paths.filter((path) => !operationsDoc.includes(`| \`${path}\``))).toEqual([]);
   });
 });
