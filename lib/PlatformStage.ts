@@ -4,6 +4,7 @@ import { type EnvironmentConfig, resilienceEnabled } from './config/index.js';
 import { FAULT_TARGET_TAG, FAULT_TARGETS } from './gameDays.js';
 import { ApiStack } from './stacks/ApiStack.js';
 import { ConsumerStack } from './stacks/ConsumerStack.js';
+import { DashboardStack } from './stacks/DashboardStack.js';
 import { DataStack } from './stacks/DataStack.js';
 import { IngestStack } from './stacks/IngestStack.js';
 import { NetworkStack } from './stacks/NetworkStack.js';
@@ -35,6 +36,7 @@ export class PlatformStage extends Stage {
   public readonly remediation: RemediationStack;
   public readonly warehouse: WarehouseStack;
   public readonly workflows: WorkflowsStack;
+  public readonly dashboard: DashboardStack;
   /** FIS game days; only where `resilience` is enabled (dev and uat unless configured otherwise). */
   public readonly resilience: ResilienceStack | undefined;
 
@@ -146,6 +148,23 @@ export class PlatformStage extends Stage {
       stackName: `${prefix}-workflows`,
       description: `Customer data platform (${config.name}): ETL, recovery, reconciliation and replay workflows`,
     });
+    // The dashboard reads every other stack and shows every alarm the stage holds by now; the game days,
+    // which only import alarms, capture it in their reports.
+    this.dashboard = new DashboardStack(this, 'Dashboard', {
+      config,
+      streaming: this.streaming,
+      data: this.data,
+      consumer: this.consumer,
+      remediation: this.remediation,
+      api: this.api,
+      query: this.query,
+      ingest: this.ingest,
+      operations: this.operations,
+      workflows: this.workflows,
+      alarmScope: this,
+      stackName: `${prefix}-dashboard`,
+      description: `Customer data platform (${config.name}): the operations dashboard, one section per failure scenario`,
+    });
 
     this.resilience = resilienceEnabled(config) ? this.addResilience(config, prefix) : undefined;
   }
@@ -168,6 +187,7 @@ export class PlatformStage extends Stage {
       consumer: this.consumer,
       query: this.query,
       ingest: this.ingest,
+      dashboardArn: this.dashboard.dashboard.dashboard.dashboardArn,
       stackName: `${prefix}-resilience`,
       description: `Customer data platform (${config.name}): AWS FIS game-day experiments and their reports`,
     });

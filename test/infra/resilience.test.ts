@@ -70,8 +70,10 @@ const ACTION_PERMISSIONS: Record<string, readonly string[]> = {
     'iam:PassRole',
   ],
 };
-/** Writing the experiment report to the KMS-encrypted bucket (no dashboard configured yet). */
+/** Writing the experiment report to the KMS-encrypted bucket. */
 const REPORT_PERMISSIONS = ['s3:PutObject', 's3:GetObject', 'kms:GenerateDataKey', 'kms:Decrypt'];
+/** Capturing the environment's dashboard in the report. */
+const DASHBOARD_PERMISSIONS = ['cloudwatch:GetDashboard', 'cloudwatch:GetMetricWidgetImage'];
 
 interface ExperimentTemplate {
   readonly id: string;
@@ -195,7 +197,9 @@ describe.each(enabled)('Resilience stack (%s)', (name) => {
       roleIds.add(roleId);
       const needed = ACTION_PERMISSIONS[action.ActionId];
       expect(needed, action.ActionId).toBeDefined();
-      expect(roleActions(resilience, roleId)).toEqual(sorted([...(needed ?? []), ...REPORT_PERMISSIONS]));
+      expect(roleActions(resilience, roleId)).toEqual(
+        sorted([...(needed ?? []), ...REPORT_PERMISSIONS, ...DASHBOARD_PERMISSIONS]),
+      );
 
       const role = resilience.toJSON().Resources[roleId] as Resource;
       expect(role.Properties.AssumeRolePolicyDocument).toEqual({
@@ -356,8 +360,23 @@ describe.each(enabled)('Resilience stack (%s)', (name) => {
         IgnorePublicAcls: true,
         RestrictPublicBuckets: true,
       });
-      // No dashboard exists yet: reports carry no dashboard data source and roles no dashboard reads.
-      expect(properties.ExperimentReportConfiguration.DataSources).toBeUndefined();
+      // Each report captures the environment's dashboard, from the dashboard stack.
+      expect(properties.ExperimentReportConfiguration.DataSources).toEqual({
+        CloudWatchDashboards: [
+          {
+            DashboardIdentifier: {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  `:cloudwatch::${config.account}:dashboard/cdp-${config.name}`,
+                ],
+              ],
+            },
+          },
+        ],
+      });
     }
     resilience.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });

@@ -20,6 +20,7 @@ export interface SynthesizedEnvironment {
   readonly warehouse: Template;
   readonly workflows: Template;
   readonly remediation: Template;
+  readonly dashboard: Template;
   /** Only where game days are enabled. */
   readonly resilience: Template | undefined;
 }
@@ -47,6 +48,7 @@ export function synthesize(name: EnvironmentName): SynthesizedEnvironment {
     warehouse: Template.fromStack(stage.warehouse),
     workflows: Template.fromStack(stage.workflows),
     remediation: Template.fromStack(stage.remediation),
+    dashboard: Template.fromStack(stage.dashboard),
     resilience: stage.resilience === undefined ? undefined : Template.fromStack(stage.resilience),
   };
   rmSync(outdir, { recursive: true, force: true });

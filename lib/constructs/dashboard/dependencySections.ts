@@ -1,0 +1,173 @@
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { ElastiCacheClusterType } from 'cdk-monitoring-constructs';
+import { GRAPH_PERIOD, platformMetric, serviceMetric } from './platformMetric.js';
+import type { SectionBuilder } from './SectionBuilder.js';
+
+/** The sections of the stores' and dependencies' failures: shards, Redis, slowness (§3, §4, §5). */
+
+/** §3: shard transaction latency, failed and parked events, Aurora replica lag per shard. */
+export function shardFails(b: SectionBuilder): void {
+  const { props } = b;
+  b.section(3);
+  const perShard = (metric: (shardId: string) => cloudwatch.Metric) =>
+    props.shards.map((shard) => metric(shard.shardId));
+  const rds = (metricName: string, statistic: string) =>
+    props.shards.map((shard) =>
+      serviceMetric(
+        'AWS/RDS',
+        metricName,
+        { DBClusterIdentifier: shard.clusterIdentifier },
+        statistic,
+        shard.shardId,
+      ),
+    );
+  b.custom('Shard writes', "The consumer's transactions per shard and the records they could not apply.", [
+    {
+      title: 'Transaction latency p99 per shard (ms)',
+      metrics: perShard((shardId) =>
+        platformMetric('consumer', 'ShardTransactionLatency', {
+          statistic: cloudwatch.Stats.p(99),
+          label: shardId,
+          dimensions: { shard: shardId },
+        }),
+      ),
+    },
+    {
+      title: 'Failed and parked events',
+      metrics: [platformMetric('consumer', 'EventsFailed'), platformMetric('consumer', 'EventsParked')],
+    },
+  ]);
+  b.custom(
+    'Aurora shard clusters',
+    'Failovers are RDS events, not metrics: a replica lag gap or a dip in connections marks them.',
+    [
+      {
+        title: 'Replica lag, worst replica (ms)',
+        metrics: rds('AuroraReplicaLagMaximum', cloudwatch.Stats.MAXIMUM),
+      },
+      { title: 'Writer connections', metrics: rds('DatabaseConnections', cloudwatch.Stats.MAXIMUM) },
+      { title: 'CPU (%)', metrics: rds('CPUUtilization', cloudwatch.Stats.MAXIMUM) },
+    ],
+  );
+}
+
+/** §4: Redis health and failovers, fallback mode and its database load, index rebuild. */
+export function redisFails(b: SectionBuilder): void {
+  const { facade, props } = b;
+  b.section(4);
+  const check = (name: string, statistic: string) =>
+    platformMetric('cache-health', name, {
+      statistic,
+      dimensions: { ReplicationGroupId: props.replicationGroupId },
+    });
+  const query = (name: string, statistic: string = cloudwatch.Stats.SUM) =>
+    platformMetric('query', name, { statistic });
+  const consumer = (name: string) => platformMetric('consumer', name);
+  b.custom('Redis index health check', 'The scheduled check of the replication group.', [
+    {
+      title: 'Healthy (1) and replicas',
+      metrics: [
+        check('CacheHealthy', cloudwatch.Stats.MINIMUM),
+        check('CacheReplicas', cloudwatch.Stats.MINIMUM),
+      ],
+    },
+    {
+      title: 'Failovers in the lookback window',
+      metrics: [check('CacheFailoversRecent', cloudwatch.Stats.MAXIMUM)],
+    },
+  ]);
+  b.custom(
+    'Query fallback',
+    'Global look-ups without the index scan every shard through a bulkhead, behind a fallback cache.',
+    [
+      {
+        title: 'Fallback mode (1 = Redis bypassed)',
+        metrics: [query('FallbackMode', cloudwatch.Stats.MAXIMUM)],
+      },
+      {
+        title: 'Index look-ups against fallback scans',
+        metrics: [
+          query('IndexLookups'),
+          query('IndexMisses'),
+          query('FallbackLookups'),
+          query('FallbackCacheHits'),
+          query('FallbackRejected'),
+        ],
+      },
+      {
+        title: 'Fallback database load: query p99 per shard (ms)',
+        metrics: props.shards.map((shard) =>
+          platformMetric('query', 'ShardQueryLatency', {
+            statistic: cloudwatch.Stats.p(99),
+            label: shard.shardId,
+            dimensions: { shard: shard.shardId },
+          }),
+        ),
+      },
+    ],
+  );
+  b.custom(
+    'Consumer without Redis, and the rebuild',
+    'Idempotency falls back to the database guard; index changes wait in the outbox until Redis returns.',
+    [
+      {
+        title: 'Idempotency store bypassed, index updates deferred',
+        metrics: [consumer('IdempotencyStoreBypassed'), consumer('IndexUpdatesDeferred')],
+      },
+      {
+        title: 'Index warm-up: entries rebuilt and repaired',
+        metrics: [consumer('IndexEntriesRebuilt'), consumer('IndexEntriesRepaired')],
+      },
+    ],
+  );
+  for (const [i, clusterId] of props.cacheClusterIds.entries()) {
+    facade.monitorElastiCacheCluster({
+      clusterId,
+      clusterType: ElastiCacheClusterType.REDIS,
+      humanReadableName: `Redis index node ${i + 1}`,
+      alarmFriendlyName: `RedisIndexNode${i + 1}`,
+    });
+  }
+}
+
+/** §5: p99 per dependency, breaker states, bulkhead rejections, API latency. */
+export function serviceSlow(b: SectionBuilder): void {
+  const { facade, props } = b;
+  b.section(5);
+  const duration = (fn: lambda.IFunction, label: string) =>
+    fn.metricDuration({ statistic: cloudwatch.Stats.p(99), period: GRAPH_PERIOD, label });
+  b.custom('Latency per dependency', 'A slow dependency shows as one line rising while the others hold.', [
+    {
+      title: 'Function duration p99 (ms)',
+      metrics: [
+        duration(props.ingest, 'ingest'),
+        duration(props.query, 'query'),
+        duration(props.consumer, 'consumer'),
+      ],
+    },
+    {
+      title: 'Shard write p99 per shard (ms)',
+      metrics: props.shards.map((shard) =>
+        platformMetric('consumer', 'ShardTransactionLatency', {
+          statistic: cloudwatch.Stats.p(99),
+          label: shard.shardId,
+          dimensions: { shard: shard.shardId },
+        }),
+      ),
+    },
+    {
+      title: 'Breakers open and bulkhead rejections',
+      metrics: [
+        platformMetric('ingest', 'BreakerOpen', { label: 'brokers breaker opened (ingest)' }),
+        platformMetric('query', 'FallbackMode', {
+          statistic: cloudwatch.Stats.MAXIMUM,
+          label: 'Redis bypassed (query)',
+        }),
+        platformMetric('query', 'FallbackRejected', { label: 'scan bulkhead rejections (query)' }),
+        platformMetric('ingest', 'Backpressure', { label: 'spillover full, 503 (ingest)' }),
+      ],
+    },
+  ]);
+  facade.monitorApiGatewayV2HttpApi({ api: props.api, humanReadableName: 'Platform HTTP API' });
+}
