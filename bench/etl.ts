@@ -201,6 +201,7 @@ export async function runBench(argv: string[]): Promise<void> {
           settings: { settleSeconds: 0, pageSize },
           intercept: async (state, input, next) => {
             const t = performance.now();
+            calls.set(state, (calls.get(state) ?? 0) + 1);
             try {
               return await next(input);
             } finally {
