@@ -124,7 +124,7 @@ export async function loadPage(
 
 /**
  * Copies one shard's customers changed in the window into the warehouse, page by page (see
- * {@link extractPages}), each page loaded by one upsert while the next is read. Rows never pass through the state machine; only
+ * {@link extractPages}), each page loaded by one upsert. Rows never pass through the state machine; only
  * the counts do.
  *
  * @throws {SqlError} when the shard or the warehouse fails (after `policy`'s retries).
@@ -137,21 +137,9 @@ export async function extractLoad(
 ): Promise<LoadCounts> {
   let rowsExtracted = 0;
   let rowsWritten = 0;
-  const pages = extractPages(source, window, options);
-  // The next page is read from the shard while the warehouse loads this one.
-  let next = pages.next();
-  try {
-    for (;;) {
-      const page = await next;
-      if (page.done) break;
-      next = pages.next();
-      rowsWritten += await loadPage(warehouse, window, page.value, options.policy);
-      rowsExtracted += page.value.length;
-    }
-  } catch (error: unknown) {
-    // Whatever the read ahead does now, nobody waits for it.
-    next.catch(() => undefined);
-    throw error;
+  for await (const rows of extractPages(source, window, options)) {
+    rowsWritten += await loadPage(warehouse, window, rows, options.policy);
+    rowsExtracted += rows.length;
   }
   return { rowsExtracted, rowsWritten };
 }
