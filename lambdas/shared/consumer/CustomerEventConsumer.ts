@@ -122,8 +122,9 @@ export class CustomerEventConsumer {
       if (client !== undefined)
         this.shardPolicies.set(shard.id, { client, policy: shardWritePolicy(this.settings) });
     }
+    // The idempotent function takes the event id itself as its payload: the key is the same as through
+    // a JMESPath `eventId` over `{ eventId }`, without a JMESPath interpreter built per call.
     this.idempotencyConfig = new IdempotencyConfig({
-      eventKeyJmesPath: 'eventId',
       expiresAfterSeconds: this.settings.idempotencyTtlSeconds,
       throwOnNoIdempotencyKey: true,
     });

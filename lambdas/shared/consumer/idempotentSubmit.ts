@@ -21,7 +21,7 @@ export interface SubmitDependencies {
   readonly logger: Logger;
   /** Only store failures count against it (see `isIdempotencyStoreFailure`). */
   readonly breaker: IPolicy;
-  /** Keyed on `eventId`. */
+  /** Keyed on the payload, which is the event id (no JMESPath). */
   readonly config: IdempotencyConfig;
   /** The invocation's view of Redis; undefined while it is not connected. */
   readonly redis: RedisClient | undefined;
@@ -129,7 +129,7 @@ function guarded(
   const { batcher, counters, deadline } = deps;
   const idempotent = makeIdempotent(
     async (
-      _key: { eventId: string },
+      _eventId: string,
       shardId: string,
       pending: PendingEvent,
       call: Call,
@@ -156,7 +156,7 @@ function guarded(
     let remembered: unknown;
     try {
       remembered = await deps.breaker.execute(() =>
-        untilDeadline(idempotent({ eventId }, shardId, pending, call), deadline),
+        untilDeadline(idempotent(eventId, shardId, pending, call), deadline),
       );
     } catch (error: unknown) {
       // Submitted: what happened to the event stands, whatever the store did around it.

@@ -1,5 +1,5 @@
 import { type CustomerEvent, eventDigest } from '../events/index.js';
-import { type SqlClient, type SqlExecutor, SqlJson, type SqlRow } from '../sql/index.js';
+import { type SqlClient, SqlJson, type SqlRow } from '../sql/index.js';
 import {
   type Address,
   type Attribute,
@@ -8,7 +8,7 @@ import {
   emptyCustomer,
   type Outcome,
 } from './attributes.js';
-import { INSERT_APPLIED, SELECT_FOR_UPDATE, SELECT_RECORDED, UPSERT_CUSTOMERS } from './shardStatements.js';
+import { READ_BATCH, WRITE_BATCH } from './shardStatements.js';
 
 /** Where a record came from, kept in the audit table. */
 export interface SourcePosition {
@@ -126,22 +126,35 @@ export async function applyEventsToShard(
   }
   if (byId.size === 0) return { outcomes: new Map(), conflicts: new Set(), indexEntries: [] };
 
+  const customerIds = new Set<string>();
+  for (const p of pending) customerIds.add(p.event.customerId);
   return client.transaction(async (tx) => {
     const outcomes = new Map<string, Outcome | 'duplicate'>();
     const conflicts = new Set<string>();
-    const recorded = await tx.query<{ event_id: string; body_digest: string | null }>(SELECT_RECORDED, {
+    // One round trip: the recorded events and every customer of the batch, locked (a customer whose
+    // events all turn out to be recorded is locked for nothing, which costs less than another statement).
+    const read = await tx.query(READ_BATCH, {
       ids: new SqlJson([...byId.keys()]),
+      customers: new SqlJson([...customerIds]),
     });
-    const recordedDigests = new Map(recorded.rows.map((row) => [row.event_id, row.body_digest]));
+    const recordedDigests = new Map<string, string | null>();
+    const stored = new Map<string, CustomerState>();
+    for (const row of read.rows) {
+      if (row.kind === 'recorded') {
+        recordedDigests.set(String(row.event_id), (row.body_digest ?? null) as string | null);
+      } else {
+        stored.set(String(row.customer_id), stateFromRow(row));
+      }
+    }
     const fresh: PendingEvent[] = [];
     for (const [eventId, bodies] of byId) {
       // Recorded without a digest (before they were kept): any body under the id counts as a duplicate.
-      const stored = recordedDigests.get(eventId);
+      const recorded = recordedDigests.get(eventId);
       const first = bodies[0];
       if (first === undefined) continue;
-      if (stored === undefined) fresh.push(first);
+      if (recorded === undefined) fresh.push(first);
       else outcomes.set(eventId, 'duplicate');
-      const kept = stored === undefined ? eventDigest(first.event) : stored;
+      const kept = recorded === undefined ? eventDigest(first.event) : recorded;
       for (const p of bodies) {
         if (kept !== null && eventDigest(p.event) !== kept) conflicts.add(conflictKeyOf(p.event));
       }
@@ -154,8 +167,6 @@ export async function applyEventsToShard(
       list.push(p);
       byCustomer.set(p.event.customerId, list);
     }
-    const current = await tx.query(SELECT_FOR_UPDATE, { ids: new SqlJson([...byCustomer.keys()]) });
-    const stored = new Map(current.rows.map((row) => [String(row.customer_id), stateFromRow(row)]));
 
     const auditRows: unknown[] = [];
     const customerRows: unknown[] = [];
@@ -173,31 +184,31 @@ export async function applyEventsToShard(
       if (last === undefined) continue;
       customerRows.push(customerRow(before, state, events.length, last, bucketOf(customerId)));
     }
-    await insertAudit(tx, auditRows, fresh.length);
-    const upserted = await tx.query<{
+    const written = await tx.query<{
+      kind: string;
       customer_id: string;
       email: string | null;
       phone: string | null;
       event_count: number;
-    }>(UPSERT_CUSTOMERS, { rows: new SqlJson(customerRows) });
+    }>(WRITE_BATCH, { events: new SqlJson(auditRows), rows: new SqlJson(customerRows) });
+    const recordedNow = Number(written.rows.find((r) => r.kind === 'recorded')?.event_count);
+    if (recordedNow !== fresh.length) {
+      // Another writer recorded some of these events since they were read: this transaction rolls back.
+      throw new ConcurrentApplyError(`expected to record ${fresh.length} events, recorded ${recordedNow}`);
+    }
     return {
       outcomes,
       conflicts,
-      indexEntries: upserted.rows.map((r) => ({
-        customerId: r.customer_id,
-        email: r.email,
-        phone: r.phone,
-        eventCount: Number(r.event_count),
-      })),
+      indexEntries: written.rows
+        .filter((r) => r.kind === 'index')
+        .map((r) => ({
+          customerId: r.customer_id,
+          email: r.email,
+          phone: r.phone,
+          eventCount: Number(r.event_count),
+        })),
     };
   });
-}
-
-async function insertAudit(tx: SqlExecutor, rows: unknown[], expected: number): Promise<void> {
-  const inserted = await tx.query(INSERT_APPLIED, { events: new SqlJson(rows) });
-  if (inserted.rowCount !== expected) {
-    throw new ConcurrentApplyError(`expected to record ${expected} events, recorded ${inserted.rowCount}`);
-  }
 }
 
 const auditRow = (p: PendingEvent, outcome: Outcome) => ({

@@ -1,6 +1,6 @@
 import type { IPolicy } from 'cockatiel';
 import { NOT_A_PROBE_CUSTOMER } from '../probes/consumerProbe.js';
-import { type SqlClient, SqlJson } from '../sql/index.js';
+import { type SqlClient, SqlJson, type SqlRow } from '../sql/index.js';
 import {
   ID_ORDER,
   REPORTING_COLUMNS,
@@ -70,22 +70,23 @@ const LOAD_PAGE = `
       AND (${REPORTED.map((c) => `d.${c}`).join(', ')})
         IS DISTINCT FROM (${REPORTED.map((c) => `EXCLUDED.${c}`).join(', ')}))`;
 
+/** How the ETL's SQL is paged and retried. */
+export interface PageOptions {
+  readonly policy: IPolicy;
+  readonly pageSize: number;
+}
+
 /**
- * Copies one shard's customers changed in the window into the warehouse: keyset pages by customer id
- * (each response well under the Data API's 1 MiB), each page loaded by one upsert with a JSON parameter.
- * Rows never pass through the state machine; only the counts do.
- *
- * @throws {SqlError} when the shard or the warehouse fails (after `policy`'s retries).
+ * One shard's customers changed in the window, in the warehouse's shape: keyset pages by customer id
+ * (each response well under the Data API's 1 MiB).
+ * @throws {SqlError} when the shard fails (after `policy`'s retries).
  */
-export async function extractLoad(
+export async function* extractPages(
   source: SqlClient,
-  warehouse: SqlClient,
   window: ShardWindow,
-  options: { readonly policy: IPolicy; readonly pageSize: number },
-): Promise<LoadCounts> {
+  options: PageOptions,
+): AsyncGenerator<readonly SqlRow[]> {
   let after = '';
-  let rowsExtracted = 0;
-  let rowsWritten = 0;
   for (;;) {
     const page = await options.policy.execute(() =>
       source.query(EXTRACT_PAGE, {
@@ -97,17 +98,48 @@ export async function extractLoad(
       }),
     );
     const last = page.rows.at(-1);
-    if (last === undefined) break;
-    const loaded = await options.policy.execute(() =>
-      warehouse.query(LOAD_PAGE, {
-        batchId: window.batchId,
-        rows: new SqlJson(page.rows),
-      }),
-    );
-    rowsExtracted += page.rows.length;
-    rowsWritten += loaded.rowCount;
-    if (page.rows.length < options.pageSize) break;
+    if (last === undefined) return;
+    yield page.rows;
+    if (page.rows.length < options.pageSize) return;
     after = String(last.customer_id);
+  }
+}
+
+/**
+ * Loads one extracted page into the warehouse with one upsert (a JSON parameter).
+ * @returns the warehouse rows inserted or changed.
+ * @throws {SqlError} when the warehouse fails (after `policy`'s retries).
+ */
+export async function loadPage(
+  warehouse: SqlClient,
+  window: ShardWindow,
+  rows: readonly SqlRow[],
+  policy: IPolicy,
+): Promise<number> {
+  const loaded = await policy.execute(() =>
+    warehouse.query(LOAD_PAGE, { batchId: window.batchId, rows: new SqlJson(rows) }),
+  );
+  return loaded.rowCount;
+}
+
+/**
+ * Copies one shard's customers changed in the window into the warehouse, page by page (see
+ * {@link extractPages}), each page loaded by one upsert. Rows never pass through the state machine; only
+ * the counts do.
+ *
+ * @throws {SqlError} when the shard or the warehouse fails (after `policy`'s retries).
+ */
+export async function extractLoad(
+  source: SqlClient,
+  warehouse: SqlClient,
+  window: ShardWindow,
+  options: PageOptions,
+): Promise<LoadCounts> {
+  let rowsExtracted = 0;
+  let rowsWritten = 0;
+  for await (const rows of extractPages(source, window, options)) {
+    rowsWritten += await loadPage(warehouse, window, rows, options.policy);
+    rowsExtracted += rows.length;
   }
   return { rowsExtracted, rowsWritten };
 }

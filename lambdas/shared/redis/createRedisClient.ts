@@ -87,24 +87,33 @@ export class RedisDeadlineError extends Error {
   public readonly retriable = true;
 }
 
+/** Per deadline signal: one promise that rejects when it fires, shared by every wait bounded by it. */
+const expiries = new WeakMap<AbortSignal, Promise<never>>();
+
+function expiryOf(signal: AbortSignal): Promise<never> {
+  let expiry = expiries.get(signal);
+  if (expiry === undefined) {
+    expiry = new Promise<never>((_, reject) => {
+      signal.addEventListener(
+        'abort',
+        () => reject(new RedisDeadlineError('Redis did not answer before the deadline')),
+        { once: true },
+      );
+    });
+    // Nobody may be waiting any more when it fires.
+    expiry.catch(() => undefined);
+    expiries.set(signal, expiry);
+  }
+  return expiry;
+}
+
 /**
  * Resolves or rejects like `work`, but rejects with `RedisDeadlineError` as soon as `signal` fires: a
- * Redis that accepts connections and never answers costs the deadline, never the invocation.
+ * Redis that accepts connections and never answers costs the deadline, never the invocation. Every wait
+ * on one signal shares a single abort listener (an invocation bounds hundreds of calls by one deadline,
+ * and each listener added to an `EventTarget` costs a walk of those already there).
  */
 export function untilDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(new RedisDeadlineError('Redis deadline already passed'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new RedisDeadlineError('Redis did not answer before the deadline'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
+  return Promise.race([work, expiryOf(signal)]);
 }
