@@ -128,12 +128,7 @@ function guarded(
 ): Submit {
   const { batcher, counters, deadline } = deps;
   const idempotent = makeIdempotent(
-    async (
-      _eventId: string,
-      shardId: string,
-      pending: PendingEvent,
-      call: Call,
-    ): Promise<Remembered> => {
+    async (_eventId: string, shardId: string, pending: PendingEvent, call: Call): Promise<Remembered> => {
       call.outcome = submit(shardId, pending);
       const outcome = await call.outcome;
       if (isRefused(outcome)) throw new EventRefusedError(pending.event.eventId);
