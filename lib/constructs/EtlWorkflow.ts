@@ -10,9 +10,11 @@ import { scheduleInvocation } from './scheduleInvocation.js';
 import { WorkflowStateMachine } from './WorkflowStateMachine.js';
 import { WorkflowSteps } from './WorkflowSteps.js';
 import {
+  EXECUTION_ALARM_PERIOD,
   executionAlarm,
   requireTimeoutWithin,
   START_RETRIES,
+  STEP_TIMEOUT,
   WORKFLOWS_METRICS_NAMESPACE,
   type WorkflowPlacement,
 } from './workflowParts.js';
@@ -31,8 +33,6 @@ export type EtlStep = keyof typeof ETL_STEPS;
 /** The substitution carrying the failure notification topic of the ETL. */
 export const FAILURE_TOPIC_SUBSTITUTION = 'FailureTopicArn';
 
-/** One step works on one shard; the workflow, not Lambda, retries it. */
-const STEP_TIMEOUT = Duration.minutes(5);
 /** ETL steps: the extract-load moves a shard's window in pages and needs the memory for them. */
 const ETL_STEP_SETTINGS = {
   openBatch: { timeout: STEP_TIMEOUT },
@@ -46,7 +46,6 @@ const ETL_SHARD_STEPS: readonly EtlStep[] = ['extractLoad', 'validateShard'];
 const RECOVERY_TIMEOUT = Duration.minutes(1);
 /** Past the ETL execution timeout, before a batch still RUNNING counts as abandoned (clock skew, slow stop). */
 const ABANDON_MARGIN = Duration.minutes(5);
-const EXECUTION_ALARM_PERIOD = Duration.minutes(5);
 
 export interface EtlWorkflowProps {
   readonly placement: WorkflowPlacement;

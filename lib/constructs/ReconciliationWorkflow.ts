@@ -11,9 +11,11 @@ import type { PlatformFunction } from './PlatformFunction.js';
 import { WorkflowStateMachine } from './WorkflowStateMachine.js';
 import { WorkflowSteps } from './WorkflowSteps.js';
 import {
+  EXECUTION_ALARM_PERIOD,
   executionAlarm,
   requireTimeoutWithin,
   START_RETRIES,
+  STEP_TIMEOUT,
   WORKFLOWS_METRICS_NAMESPACE,
   type WorkflowPlacement,
 } from './workflowParts.js';
@@ -38,8 +40,6 @@ export type ReconciliationStep = keyof typeof RECONCILIATION_STEPS;
  */
 export const EVENT_LOG_GROUP_PREFIX = 'cdp-reconciliation';
 
-/** One step works on one shard or one page of the index; the workflow, not Lambda, retries it. */
-const STEP_TIMEOUT = Duration.minutes(5);
 const RECONCILIATION_STEP_SETTINGS = {
   reconcileIndex: { timeout: STEP_TIMEOUT, memorySize: 512 },
   sweepIndex: { timeout: STEP_TIMEOUT, memorySize: 512 },
@@ -58,7 +58,6 @@ const RECONCILIATION_SHARD_STEPS: readonly ReconciliationStep[] = [
 ];
 const RECONCILIATION_LOG_READERS: readonly ReconciliationStep[] = ['findEventGaps', 'replayGaps'];
 const RECONCILIATION_LOG_WRITERS: readonly ReconciliationStep[] = ['replayGaps'];
-const EXECUTION_ALARM_PERIOD = Duration.minutes(5);
 
 export interface ReconciliationWorkflowProps {
   readonly placement: WorkflowPlacement;

@@ -1,4 +1,4 @@
-import type { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
@@ -6,6 +6,12 @@ import type { WorkflowStateMachine } from './WorkflowStateMachine.js';
 
 /** Namespace of the workflow functions' Powertools metrics (`POWERTOOLS_METRICS_NAMESPACE`). */
 export const WORKFLOWS_METRICS_NAMESPACE = 'CustomerDataPlatform';
+
+/** One step works on one shard or one page of the index; the workflow, not Lambda, retries it. */
+export const STEP_TIMEOUT = Duration.minutes(5);
+
+/** The period of the alarms on failed and timed-out executions. */
+export const EXECUTION_ALARM_PERIOD = Duration.minutes(5);
 
 /** A scheduled start that failed is retried this often before the run is left to the next schedule. */
 export const START_RETRIES = 2;
