@@ -1,25 +1,22 @@
+import { isRetriable, PlatformError } from '../shared/errors.js';
+
 /** One shard that could not be brought to the latest schema, and why. */
 export interface ShardFailure {
   readonly shard: string;
   readonly cause: unknown;
 }
 
-const retriableOf = (cause: unknown): boolean =>
-  typeof cause === 'object' && cause !== null && 'retriable' in cause && cause.retriable === true;
-
 const messageOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause));
 
 /** Base of the errors of the shard schema migration resource. */
-export class SchemaMigrationError extends Error {
+export class SchemaMigrationError extends PlatformError {
   public override readonly name: string = 'SchemaMigrationError';
-  public readonly retriable: boolean;
 
   public constructor(
     message: string,
     options: { readonly cause?: unknown; readonly retriable?: boolean } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.retriable = options.retriable ?? false;
+    super(message, options);
   }
 }
 
@@ -51,7 +48,7 @@ export class ShardMigrationFailedError extends SchemaMigrationError {
                 failures.map((f) => f.cause),
                 'several shards failed',
               ),
-        retriable: failures.length > 0 && failures.every((f) => retriableOf(f.cause)),
+        retriable: failures.length > 0 && failures.every((f) => isRetriable(f.cause)),
       },
     );
     this.shards = failures.map((f) => f.shard);

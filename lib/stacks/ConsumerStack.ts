@@ -11,13 +11,13 @@ import { attachFaultInjectionExtension } from '../constructs/attachFaultInjectio
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
 import { ShardSchemaMigrations } from '../constructs/ShardSchemaMigrations.js';
+import { shardMapEnvironment } from '../constructs/shardMapEnvironment.js';
 import { FAULT_TARGETS, faultConfigurationBucketName } from '../gameDays.js';
 import { acknowledge } from '../nag.js';
 import type { DataStack } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
 import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
 import type { StreamingStack } from './StreamingStack.js';
-import { shardMapEnvironment } from './shardMapEnvironment.js';
 
 export interface ConsumerStackProps extends PlatformStackProps {
   readonly vpc: ec2.IVpc;

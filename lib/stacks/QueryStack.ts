@@ -9,11 +9,11 @@ import { attachFaultInjectionExtension } from '../constructs/attachFaultInjectio
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import type { PlatformHttpApi } from '../constructs/PlatformHttpApi.js';
 import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
+import { shardMapEnvironment } from '../constructs/shardMapEnvironment.js';
 import { FAULT_TARGETS, faultConfigurationBucketName } from '../gameDays.js';
 import type { DataStack } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
 import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
-import { shardMapEnvironment } from './shardMapEnvironment.js';
 
 export interface QueryStackProps extends PlatformStackProps {
   readonly vpc: ec2.IVpc;

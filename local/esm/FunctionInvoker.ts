@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, MSKEvent } from 'aws-lambda';
+import { type BulkheadPolicy, bulkhead } from 'cockatiel';
 import { FunctionTimeoutError } from './errors.js';
 import { createLambdaContext, type FunctionIdentity } from './lambdaContext.js';
-import { Semaphore } from './Semaphore.js';
 
 /** The function under test: the real handler, called as Lambda calls it. */
 export type MskHandler = (event: MSKEvent, context: Context) => Promise<unknown>;
@@ -21,7 +21,8 @@ type Settled =
  * here as Lambda freezes its sandbox: it keeps running in the background and its result is ignored.
  */
 export class FunctionInvoker {
-  private readonly slots: Semaphore;
+  /** At most `concurrency` calls at once; the others wait their turn, in order, however many they are. */
+  private readonly slots: BulkheadPolicy;
 
   public constructor(
     private readonly handler: MskHandler,
@@ -29,12 +30,15 @@ export class FunctionInvoker {
     private readonly timeoutMillis: number,
     concurrency: number,
   ) {
-    this.slots = new Semaphore(concurrency);
+    this.slots = bulkhead(concurrency, Number.POSITIVE_INFINITY);
   }
 
   /** Invokes the handler once; never rejects (a failure is an outcome). */
-  public async invoke(event: MSKEvent): Promise<Invocation> {
-    const release = await this.slots.acquire();
+  public invoke(event: MSKEvent): Promise<Invocation> {
+    return this.slots.execute(() => this.invokeNow(event));
+  }
+
+  private async invokeNow(event: MSKEvent): Promise<Invocation> {
     const requestId = randomUUID();
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -57,7 +61,6 @@ export class FunctionInvoker {
         : { kind: 'failed', requestId, error: outcome.error };
     } finally {
       clearTimeout(timer);
-      release();
     }
   }
 }

@@ -1,23 +1,13 @@
-/** Context attached to every event source error, logged as structured fields. */
-export type EventSourceErrorContext = Readonly<Record<string, unknown>>;
+import { type ErrorContext, PlatformError, type PlatformErrorOptions } from '../../lambdas/shared/errors.js';
 
-export interface EventSourceErrorOptions {
-  readonly cause?: unknown;
-  readonly context?: EventSourceErrorContext;
-  readonly retriable?: boolean;
-}
+/** Context attached to every event source error, logged as structured fields. */
+export type EventSourceErrorContext = ErrorContext;
+
+export type EventSourceErrorOptions = PlatformErrorOptions;
 
 /** Base of the errors raised by the local event source mapping emulator. */
-export class EventSourceError extends Error {
+export class EventSourceError extends PlatformError {
   public override readonly name: string = 'EventSourceError';
-  public readonly context: EventSourceErrorContext;
-  public readonly retriable: boolean;
-
-  public constructor(message: string, options: EventSourceErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.context = options.context ?? {};
-    this.retriable = options.retriable ?? false;
-  }
 }
 
 /** The emulator was configured with a value Lambda would reject for an event source mapping. */

@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import type { RetryBackoff } from './emulatorSettings.js';
 
 /** Jittered exponential backoff: attempt 1 waits about `initialMillis`, doubling up to `maxMillis`. */
@@ -7,15 +8,6 @@ export function backoffMillis(backoff: RetryBackoff, attempt: number): number {
 }
 
 /** Waits `millis`, or less when `signal` aborts first; never rejects. */
-export function sleep(millis: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted === true) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, millis);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+export const sleep = (millis: number, signal?: AbortSignal): Promise<void> =>
+  // The timer rejects only when `signal` aborts, which ends the wait early.
+  setTimeout(millis, undefined, { signal }).catch(() => undefined);

@@ -1,23 +1,13 @@
-/** Context attached to every fault proxy error, logged as structured fields. */
-export type FaultProxyErrorContext = Readonly<Record<string, unknown>>;
+import { type ErrorContext, PlatformError, type PlatformErrorOptions } from '../../lambdas/shared/errors.js';
 
-export interface FaultProxyErrorOptions {
-  readonly cause?: unknown;
-  readonly context?: FaultProxyErrorContext;
-  readonly retriable?: boolean;
-}
+/** Context attached to every fault proxy error, logged as structured fields. */
+export type FaultProxyErrorContext = ErrorContext;
+
+export type FaultProxyErrorOptions = PlatformErrorOptions;
 
 /** Base of the errors raised by the fault proxy. `retriable` says whether the same call may succeed later. */
-export class FaultProxyError extends Error {
+export class FaultProxyError extends PlatformError {
   public override readonly name: string = 'FaultProxyError';
-  public readonly context: FaultProxyErrorContext;
-  public readonly retriable: boolean;
-
-  public constructor(message: string, options: FaultProxyErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.context = options.context ?? {};
-    this.retriable = options.retriable ?? false;
-  }
 }
 
 /** A fault or option was given a value the proxy cannot apply, such as a negative delay. */

@@ -1,23 +1,13 @@
-/** Context attached to every local API Gateway error, logged as structured fields. */
-export type ApiGatewayErrorContext = Readonly<Record<string, unknown>>;
+import { type ErrorContext, PlatformError, type PlatformErrorOptions } from '../../lambdas/shared/errors.js';
 
-export interface ApiGatewayErrorOptions {
-  readonly cause?: unknown;
-  readonly context?: ApiGatewayErrorContext;
-  readonly retriable?: boolean;
-}
+/** Context attached to every local API Gateway error, logged as structured fields. */
+export type ApiGatewayErrorContext = ErrorContext;
+
+export type ApiGatewayErrorOptions = PlatformErrorOptions;
 
 /** Base of the errors raised by the local API Gateway. `retriable` says whether the same call may succeed later. */
-export class ApiGatewayError extends Error {
+export class ApiGatewayError extends PlatformError {
   public override readonly name: string = 'ApiGatewayError';
-  public readonly context: ApiGatewayErrorContext;
-  public readonly retriable: boolean;
-
-  public constructor(message: string, options: ApiGatewayErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.context = options.context ?? {};
-    this.retriable = options.retriable ?? false;
-  }
 }
 
 /** A route key API Gateway would reject: malformed, or the same as another route's. */

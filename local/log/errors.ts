@@ -1,26 +1,16 @@
-/** Context attached to every local log error, logged as structured fields. */
-export type LocalLogErrorContext = Readonly<Record<string, unknown>>;
+import { type ErrorContext, PlatformError, type PlatformErrorOptions } from '../../lambdas/shared/errors.js';
 
-export interface LocalLogErrorOptions {
-  readonly cause?: unknown;
-  readonly context?: LocalLogErrorContext;
-  readonly retriable?: boolean;
-}
+/** Context attached to every local log error, logged as structured fields. */
+export type LocalLogErrorContext = ErrorContext;
+
+export type LocalLogErrorOptions = PlatformErrorOptions;
 
 /**
  * Base of the errors raised by the local Kafka log. `retriable` tells callers whether repeating the same
  * call may succeed (for instance once another process has finished writing).
  */
-export class LocalLogError extends Error {
+export class LocalLogError extends PlatformError {
   public override readonly name: string = 'LocalLogError';
-  public readonly context: LocalLogErrorContext;
-  public readonly retriable: boolean;
-
-  public constructor(message: string, options: LocalLogErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.context = options.context ?? {};
-    this.retriable = options.retriable ?? false;
-  }
 }
 
 /** The topic has not been created in this log directory. */

@@ -4,9 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isolatedEnv } from './binaries.js';
 import { HarnessError, tailLines } from './errors.js';
-import { acceptsConnections } from './freePort.js';
 import { signalQuietly } from './processes.js';
 import { fileSize, readFrom, settlesWithin } from './serverFiles.js';
+import { waitUntilPortClosed } from './serverLifecycle.js';
 import { waitFor } from './waitFor.js';
 
 /** Heap and JIT settings that keep a broker small and quick to start on a 2-core machine. */
@@ -232,10 +232,7 @@ export class KafkaNode {
     await this.exited;
     this.paused = false;
     const port = this.isBroker ? this.init.internalPort : this.init.controllerPort;
-    await waitFor(async () => !(await acceptsConnections(port)), {
-      timeoutMs: 5_000,
-      description: `port ${port} of ${this.describe()} to close`,
-    });
+    await waitUntilPortClosed(port, this.describe(), 5_000);
   }
 
   /** A hung broker: SIGSTOP. Its sockets stay open and answer nothing. */

@@ -1,20 +1,29 @@
-import { appendFile, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import {
   createScratchDir,
-  giveToPostgres,
   postgresBinary,
   removeScratchDir,
   removeScratchDirSync,
   runCommand,
 } from './binaries.js';
 import { HarnessError, isHarnessError, tailLines } from './errors.js';
-import { acceptsConnections, assertNotReserved, freePort, LOOPBACK } from './freePort.js';
-import { childPidsOf, commandLineOf, isProcessAlive, signalQuietly } from './processes.js';
+import { assertNotReserved, freePort, LOOPBACK } from './freePort.js';
+import { assertSettings, prepareConfiguration, writeHarnessConf } from './postgresConfig.js';
+import { createMissingDatabases, queryOnce } from './postgresQueries.js';
+import { baseBackup, waitForRecovery } from './postgresReplication.js';
+import {
+  isPostmasterOf,
+  killPostmaster,
+  killPostmasterSync,
+  readPostmasterPid,
+  removePostmasterLocks,
+} from './postmaster.js';
 import { type ManagedServer, trackServer, untrackServer } from './registry.js';
 import { fileSize, readFrom } from './serverFiles.js';
-import { sleep, waitFor } from './waitFor.js';
+import { startRetryingPort, waitUntilPortClosed } from './serverLifecycle.js';
+import { waitFor } from './waitFor.js';
 
 /** Options for {@link PostgresServer.start}. */
 export interface PostgresStartOptions {
@@ -45,56 +54,15 @@ interface PostgresServerInit {
   readonly settings: Readonly<Record<string, string>>;
 }
 
-/**
- * Settings for a throwaway server: flushing to disk off for speed, streaming replication on.
- * `synchronous_commit` stays on: with `fsync` off a commit's WAL write only reaches the page cache, so turning it
- * off saves nothing measurable, while it would let `kill()` and `stop('immediate')` lose acknowledged commits and
- * make crash and failover tests flaky. Pass `{ synchronous_commit: 'off' }` in the settings to opt in.
- */
-const DEFAULT_SETTINGS: Readonly<Record<string, string>> = {
-  fsync: 'off',
-  full_page_writes: 'off',
-  wal_level: 'replica',
-  max_wal_senders: '10',
-  max_connections: '200',
-};
-/** Settings the harness owns: they decide where the server listens. */
-const IDENTITY_SETTINGS = new Set(['listen_addresses', 'port', 'unix_socket_directories']);
-const HARNESS_CONF = 'harness.conf';
-const REPLICATION_HBA_LINE = 'host    replication     all             127.0.0.1/32            trust';
-/** Fresh ports tried when the kernel-chosen port is taken before the postmaster binds it. */
-const START_ATTEMPTS = 5;
-/** How long a fixed port (e.g. on restart) is retried while another socket still holds it. */
-const FIXED_PORT_RETRY_MS = 5_000;
 const READY_TIMEOUT_MS = 30_000;
 const PG_CTL_TIMEOUT_SECONDS = '60';
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
-const SETTING_NAME = /^[a-z_][a-z0-9_.]*$/i;
 const BIND_FAILURE = /could not bind|address already in use|could not create any TCP\/IP sockets/i;
 
-function assertIdentifier(name: string): void {
-  if (!IDENTIFIER.test(name)) {
-    throw new HarnessError(
-      `Invalid database name ${JSON.stringify(name)}: use lower-case letters, digits and _`,
-    );
-  }
-}
-
-function assertSettings(settings: Readonly<Record<string, string>>): void {
-  for (const key of Object.keys(settings)) {
-    if (!SETTING_NAME.test(key))
-      throw new HarnessError(`Invalid PostgreSQL setting name ${JSON.stringify(key)}`);
-    if (IDENTITY_SETTINGS.has(key)) {
-      throw new HarnessError(`Setting ${key} is managed by the harness; pass \`port\` as an option instead`);
-    }
-  }
-}
-
-function quoteSetting(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
-
 /**
+ * Over 300 lines on purpose: this class is the harness's documented face (each method is an operation the
+ * tests call); the mechanics live in `postgresConfig`, `postgresQueries`, `postgresReplication`,
+ * `postmaster` and `serverLifecycle`.
+ *
  * A throwaway PostgreSQL server started from the system binaries in its own temp dir, on 127.0.0.1 and a
  * free port (never 5432). Runs as the `postgres` OS user when this process is root. Every instance is
  * tracked so {@link destroyAll} and the process exit hooks remove it.
@@ -153,7 +121,7 @@ export class PostgresServer implements ManagedServer {
         ['-D', server.dataDir, '--no-sync', '-A', 'trust', '-U', 'postgres', '--encoding=UTF8', '--locale=C'],
         { asPostgres: true, cwd: server.rootDir },
       );
-      await server.prepareConfiguration();
+      await prepareConfiguration(server.dataDir);
       await server.start();
       return server;
     } catch (error: unknown) {
@@ -191,21 +159,7 @@ export class PostgresServer implements ManagedServer {
     params: readonly unknown[] = [],
     database = 'postgres',
   ): Promise<pg.QueryResult<R>> {
-    const client = new pg.Client({
-      host: this.host,
-      port: this.port,
-      user: 'postgres',
-      database,
-      connectionTimeoutMillis: 5_000,
-    });
-    // A server killed mid-session makes the client emit 'error'; the failing query already reports it.
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return await client.query<R>(sql, [...params]);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    return queryOnce<R>({ host: this.host, port: this.port, database }, sql, params);
   }
 
   /**
@@ -214,17 +168,7 @@ export class PostgresServer implements ManagedServer {
    * @throws {Error} when PostgreSQL rejects the statement.
    */
   async createDatabases(names: readonly string[]): Promise<void> {
-    for (const name of names) assertIdentifier(name);
-    const existing = await this.query<{ datname: string }>(
-      'SELECT datname FROM pg_database WHERE datname = ANY($1::text[])',
-      [[...names]],
-    );
-    const present = new Set(existing.rows.map((row) => row.datname));
-    for (const name of names) {
-      if (present.has(name)) continue;
-      await this.query(`CREATE DATABASE "${name}"`);
-      present.add(name);
-    }
+    await createMissingDatabases((sql, params) => this.query(sql, params), names);
   }
 
   /**
@@ -257,7 +201,6 @@ export class PostgresServer implements ManagedServer {
   async createStandby(options: PostgresStandbyOptions = {}): Promise<PostgresServer> {
     if (!this.isRunning()) throw new HarnessError(`Cannot clone ${this.describe()}: it is not running`);
     if (options.port !== undefined) assertNotReserved(options.port);
-    const basebackup = await postgresBinary('pg_basebackup');
     const name = options.name ?? `${this.name}-standby`;
     const standby = new PostgresServer({
       name,
@@ -268,31 +211,9 @@ export class PostgresServer implements ManagedServer {
     });
     trackServer(standby);
     try {
-      await runCommand(
-        basebackup,
-        [
-          '-D',
-          standby.dataDir,
-          '-h',
-          this.host,
-          '-p',
-          String(this.port),
-          '-U',
-          'postgres',
-          '-R',
-          '-X',
-          'stream',
-          '--checkpoint=fast',
-          '--no-sync',
-        ],
-        { asPostgres: true, cwd: standby.rootDir },
-      );
+      await baseBackup(this, standby);
       await standby.start();
-      await waitFor(() => standby.isInRecovery(), {
-        timeoutMs: READY_TIMEOUT_MS,
-        description: `${standby.describe()} to be in recovery`,
-        output: () => standby.logTail(),
-      });
+      await waitForRecovery(standby, true, READY_TIMEOUT_MS);
       return standby;
     } catch (error: unknown) {
       await standby.discard();
@@ -310,11 +231,7 @@ export class PostgresServer implements ManagedServer {
       throw new HarnessError(`Cannot promote ${this.describe()}: it is not a standby`);
     }
     await this.pgCtl(['promote', '-D', this.dataDir, '-w', '-t', PG_CTL_TIMEOUT_SECONDS, '-s']);
-    await waitFor(async () => !(await this.isInRecovery()), {
-      timeoutMs: READY_TIMEOUT_MS,
-      description: `${this.describe()} to leave recovery`,
-      output: () => this.logTail(),
-    });
+    await waitForRecovery(this, false, READY_TIMEOUT_MS);
   }
 
   /**
@@ -326,11 +243,17 @@ export class PostgresServer implements ManagedServer {
     if (this.destroyed) throw new HarnessError(`Cannot start ${this.describe()}: it was destroyed`);
     if (this.isRunning()) return;
     if (this.postmasterPid !== undefined) await this.forgetDeadPostmaster();
-    const retryUntil = Date.now() + FIXED_PORT_RETRY_MS;
-    for (let attempt = 1; ; attempt += 1) {
-      await this.writeHarnessConf();
-      const logOffset = await fileSize(this.logFile);
-      try {
+    let logOffset: number | undefined;
+    await startRetryingPort({
+      pinned: this.portPinned,
+      attempt: async () => {
+        logOffset = undefined;
+        await writeHarnessConf(this.dataDir, this.settings, {
+          host: this.host,
+          port: this.port,
+          socketDir: this.rootDir,
+        });
+        logOffset = await fileSize(this.logFile);
         await this.pgCtl([
           'start',
           '-D',
@@ -342,17 +265,15 @@ export class PostgresServer implements ManagedServer {
           PG_CTL_TIMEOUT_SECONDS,
           '-s',
         ]);
-        break;
-      } catch (error: unknown) {
-        const newLog = await readFrom(this.logFile, logOffset);
-        const retry = this.portPinned ? Date.now() < retryUntil : attempt < START_ATTEMPTS;
-        if (!BIND_FAILURE.test(newLog) || !retry) throw error;
-        // Another process took the port between freePort() and bind(), or the old socket lingers.
-        if (this.portPinned) await sleep(250);
-        else this.currentPort = await freePort();
-      }
-    }
-    this.postmasterPid = await this.readPostmasterPid();
+      },
+      // Another process took the port between freePort() and bind(), or the old socket lingers.
+      portTaken: async () =>
+        logOffset !== undefined && BIND_FAILURE.test(await readFrom(this.logFile, logOffset)),
+      movePort: (port) => {
+        this.currentPort = port;
+      },
+    });
+    this.postmasterPid = await this.startedPostmasterPid();
     this.portPinned = true;
     await this.waitUntilQueryable();
   }
@@ -390,23 +311,7 @@ export class PostgresServer implements ManagedServer {
     const pid = this.postmasterPid;
     if (pid === undefined) return;
     if (this.isOurPostmaster(pid)) {
-      const children = childPidsOf(pid);
-      signalQuietly(pid, 'SIGKILL');
-      await waitFor(() => !isProcessAlive(pid), {
-        timeoutMs: 10_000,
-        description: `postmaster ${pid} of ${this.describe()} to die`,
-      });
-      await this.waitUntilPortClosed();
-      const childrenGone = (): boolean => children.every((child) => !isProcessAlive(child));
-      try {
-        await waitFor(childrenGone, { timeoutMs: 5_000, description: 'orphaned backends to exit' });
-      } catch {
-        for (const child of children) signalQuietly(child, 'SIGKILL');
-        await waitFor(childrenGone, {
-          timeoutMs: 5_000,
-          description: `backends of ${this.describe()} to die`,
-        });
-      }
+      await killPostmaster(pid, this.describe(), () => this.waitUntilPortClosed());
     }
     await this.forgetDeadPostmaster();
   }
@@ -436,11 +341,7 @@ export class PostgresServer implements ManagedServer {
   /** Synchronous last resort for process exit: SIGKILL the postmaster and its children, remove the temp dir. */
   killSync(): void {
     const pid = this.postmasterPid;
-    if (pid !== undefined && this.isOurPostmaster(pid)) {
-      const children = childPidsOf(pid);
-      signalQuietly(pid, 'SIGKILL');
-      for (const child of children) signalQuietly(child, 'SIGKILL');
-    }
+    if (pid !== undefined && this.isOurPostmaster(pid)) killPostmasterSync(pid);
     this.postmasterPid = undefined;
     this.destroyed = true;
     removeScratchDirSync(this.rootDir);
@@ -466,15 +367,11 @@ export class PostgresServer implements ManagedServer {
    */
   private async forgetDeadPostmaster(): Promise<void> {
     this.postmasterPid = undefined;
-    await rm(join(this.dataDir, 'postmaster.pid'), { force: true });
-    await rm(join(this.rootDir, `.s.PGSQL.${this.port}.lock`), { force: true });
+    await removePostmasterLocks(this.dataDir, this.rootDir, this.port);
   }
 
   private isOurPostmaster(pid: number): boolean {
-    if (!isProcessAlive(pid)) return false;
-    const commandLine = commandLineOf(pid);
-    // Without /proc the PID cannot be double-checked; it came from our own postmaster.pid.
-    return commandLine === undefined || commandLine.includes(this.dataDir);
+    return isPostmasterOf(pid, this.dataDir);
   }
 
   private async pgCtl(args: readonly string[]): Promise<void> {
@@ -494,39 +391,10 @@ export class PostgresServer implements ManagedServer {
     }
   }
 
-  private async prepareConfiguration(): Promise<void> {
-    await appendFile(
-      join(this.dataDir, 'postgresql.conf'),
-      `\n# Local service manager: listen address, port and speed settings live in ${HARNESS_CONF}.\ninclude_if_exists '${HARNESS_CONF}'\n`,
-    );
-    const hbaPath = join(this.dataDir, 'pg_hba.conf');
-    const hba = await readFile(hbaPath, 'utf8');
-    if (!/^host\s+replication\s+all\s+127\.0\.0\.1\/32\s+trust\s*$/m.test(hba)) {
-      await appendFile(hbaPath, `\n${REPLICATION_HBA_LINE}\n`);
-    }
-  }
-
-  private async writeHarnessConf(): Promise<void> {
-    const settings: Record<string, string> = {
-      ...DEFAULT_SETTINGS,
-      ...this.settings,
-      listen_addresses: this.host,
-      port: String(this.port),
-      unix_socket_directories: this.rootDir,
-    };
-    const lines = Object.entries(settings).map(([key, value]) => `${key} = ${quoteSetting(value)}`);
-    const path = join(this.dataDir, HARNESS_CONF);
-    await writeFile(path, `# Written by the local service manager on every start.\n${lines.join('\n')}\n`, {
-      mode: 0o600,
-    });
-    await giveToPostgres(path);
-  }
-
-  private async readPostmasterPid(): Promise<number> {
-    const path = join(this.dataDir, 'postmaster.pid');
-    const content = await readFile(path, 'utf8').catch(() => '');
-    const pid = Number.parseInt(content.split('\n')[0] ?? '', 10);
-    if (!Number.isInteger(pid) || pid <= 0) {
+  private async startedPostmasterPid(): Promise<number> {
+    const pid = await readPostmasterPid(this.dataDir);
+    if (pid === undefined) {
+      const path = join(this.dataDir, 'postmaster.pid');
       throw new HarnessError(`pg_ctl reported ${this.describe()} started, but ${path} holds no PID`, {
         output: await this.logTail(),
       });
@@ -561,9 +429,6 @@ export class PostgresServer implements ManagedServer {
   }
 
   private async waitUntilPortClosed(): Promise<void> {
-    await waitFor(async () => !(await acceptsConnections(this.port)), {
-      timeoutMs: 10_000,
-      description: `port ${this.port} of ${this.describe()} to close`,
-    });
+    await waitUntilPortClosed(this.port, this.describe(), 10_000);
   }
 }

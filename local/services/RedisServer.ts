@@ -11,10 +11,11 @@ import {
   removeScratchDirSync,
 } from './binaries.js';
 import { HarnessError, tailLines } from './errors.js';
-import { acceptsConnections, assertNotReserved, freePort, LOOPBACK } from './freePort.js';
+import { assertNotReserved, freePort, LOOPBACK } from './freePort.js';
 import { type ManagedServer, trackServer, untrackServer } from './registry.js';
 import { fileSize, readFrom, settlesWithin } from './serverFiles.js';
-import { sleep, waitFor } from './waitFor.js';
+import { startRetryingPort, waitUntilPortClosed } from './serverLifecycle.js';
+import { waitFor } from './waitFor.js';
 
 /** Options for {@link RedisServer.start}. */
 export interface RedisStartOptions {
@@ -37,10 +38,6 @@ interface RedisServerInit {
 
 type RedisChild = ChildProcessByStdio<null, null, Readable>;
 
-/** Fresh ports tried when the kernel-chosen port is taken before redis-server binds it. */
-const START_ATTEMPTS = 5;
-/** How long a fixed port (e.g. on restart) is retried while another socket still holds it. */
-const FIXED_PORT_RETRY_MS = 5_000;
 const READY_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
 const STDERR_LIMIT = 16 * 1024;
@@ -169,23 +166,23 @@ export class RedisServer implements ManagedServer {
   async start(): Promise<void> {
     if (this.destroyed) throw new HarnessError(`Cannot start ${this.describe()}: it was destroyed`);
     if (this.isRunning()) return;
-    const retryUntil = Date.now() + FIXED_PORT_RETRY_MS;
-    for (let attempt = 1; ; attempt += 1) {
-      const logOffset = await fileSize(this.logFile);
-      this.launch();
-      try {
+    let logOffset = 0;
+    await startRetryingPort({
+      pinned: this.portPinned,
+      attempt: async () => {
+        logOffset = await fileSize(this.logFile);
+        this.launch();
         await this.waitUntilReady();
-        this.portPinned = true;
-        return;
-      } catch (error: unknown) {
+      },
+      portTaken: async () => {
         await this.killProcess();
-        const output = `${this.stderr}\n${await readFrom(this.logFile, logOffset)}`;
-        const retry = this.portPinned ? Date.now() < retryUntil : attempt < START_ATTEMPTS;
-        if (!ADDRESS_IN_USE.test(output) || !retry) throw error;
-        if (this.portPinned) await sleep(250);
-        else this.currentPort = await freePort();
-      }
-    }
+        return ADDRESS_IN_USE.test(`${this.stderr}\n${await readFrom(this.logFile, logOffset)}`);
+      },
+      movePort: (port) => {
+        this.currentPort = port;
+      },
+    });
+    this.portPinned = true;
   }
 
   /**
@@ -210,10 +207,7 @@ export class RedisServer implements ManagedServer {
   async kill(): Promise<void> {
     if (!this.isRunning()) return;
     await this.killProcess();
-    await waitFor(async () => !(await acceptsConnections(this.port)), {
-      timeoutMs: 5_000,
-      description: `port ${this.port} of ${this.describe()} to close`,
-    });
+    await waitUntilPortClosed(this.port, this.describe(), 5_000);
   }
 
   /**

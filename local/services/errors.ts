@@ -1,3 +1,5 @@
+import { PlatformError } from '../../lambdas/shared/errors.js';
+
 /** What went wrong when the harness ran a command or waited for a server. */
 export interface HarnessErrorDetails {
   /** The command line that failed, as one string. */
@@ -16,18 +18,15 @@ export interface HarnessErrorDetails {
  * Raised when a binary is missing, a command fails or a server does not become ready.
  * The message carries the command, its exit code and the tail of its output so a failing test explains itself.
  */
-export class HarnessError extends Error {
+export class HarnessError extends PlatformError {
+  override readonly name: string = 'HarnessError';
   readonly command: string | undefined;
   readonly exitCode: number | null | undefined;
   readonly signal: string | null | undefined;
   readonly output: string;
 
   constructor(summary: string, details: HarnessErrorDetails = {}) {
-    super(
-      formatMessage(summary, details),
-      details.cause === undefined ? undefined : { cause: details.cause },
-    );
-    this.name = 'HarnessError';
+    super(formatMessage(summary, details), { cause: details.cause });
     this.command = details.command;
     this.exitCode = details.exitCode;
     this.signal = details.signal;

@@ -19,6 +19,8 @@ const INSTALL_HINT = 'apt-get install -y openjdk-17-jre-headless maven';
 
 /** Java or Maven is not installed: what `.ci/run` installs from Debian. */
 export class MissingToolError extends HarnessError {
+  override readonly name = 'MissingToolError';
+
   constructor(
     readonly tool: 'java' | 'mvn',
     purpose: string,
@@ -26,7 +28,6 @@ export class MissingToolError extends HarnessError {
     super(
       `${tool === 'java' ? 'Java 17 or newer' : 'Maven'} is needed ${purpose} and none was found: ${INSTALL_HINT}`,
     );
-    this.name = 'MissingToolError';
   }
 }
 

@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import { HarnessError } from './errors.js';
 
 /** Options for {@link waitFor}. */
@@ -13,9 +14,7 @@ export interface WaitForOptions {
 }
 
 /** Resolves after `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export const sleep = (ms: number): Promise<void> => setTimeout(ms);
 
 /**
  * Polls `condition` until it returns true.

@@ -1,7 +1,8 @@
+import { PlatformError } from '../errors.js';
+
 /** Base of the consumer's own errors. */
-export class ConsumerError extends Error {
+export class ConsumerError extends PlatformError {
   public override readonly name: string = 'ConsumerError';
-  public readonly retriable: boolean = false;
 }
 
 /**
@@ -16,7 +17,7 @@ export class ShardUnavailableError extends ConsumerError {
     public readonly shard: string,
     options?: { cause?: unknown },
   ) {
-    super(`${shard} is unavailable (its circuit breaker is open)`, options);
+    super(`${shard} is unavailable (its circuit breaker is open)`, { cause: options?.cause });
   }
 }
 

@@ -1,3 +1,4 @@
+import { PlatformError } from '../errors.js';
 import { type CustomerEvent, eventDigest } from '../events/index.js';
 import { type SqlClient, SqlJson, type SqlRow } from '../sql/index.js';
 import {
@@ -55,7 +56,7 @@ export function outcomeOf(result: ShardApplyResult, event: CustomerEvent): Shard
 }
 
 /** Thrown when a concurrent writer recorded one of the same events first: retry the batch. */
-export class ConcurrentApplyError extends Error {
+export class ConcurrentApplyError extends PlatformError {
   public override readonly name = 'ConcurrentApplyError';
   public readonly retriable = true;
 }

@@ -1,4 +1,5 @@
 import { TaskCancelledError } from 'cockatiel';
+import { PlatformError } from '../errors.js';
 import { isSqlError } from '../sql/index.js';
 
 /** Context attached to an ETL error, logged as structured fields. */
@@ -13,14 +14,11 @@ export interface EtlErrorOptions {
  * Base of the errors of the warehouse ETL. The `name` of each subclass is the error name the state
  * machine's `Retry` and `Catch` match, so it is part of the contract with `step-functions/etl.asl.json`.
  */
-export class EtlError extends Error {
+export class EtlError extends PlatformError {
   public override readonly name: string = 'EtlError';
-  public readonly retriable: boolean = false;
-  public readonly context: EtlErrorContext;
 
   public constructor(message: string, options: EtlErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.context = options.context ?? {};
+    super(message, { cause: options.cause, context: options.context });
   }
 }
 

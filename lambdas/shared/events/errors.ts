@@ -1,3 +1,5 @@
+import { PlatformError } from '../errors.js';
+
 /** Why a record can never be processed, however often it is retried. */
 export type PoisonReason =
   | 'missing-value'
@@ -10,9 +12,8 @@ export type PoisonReason =
   | 'key-mismatch';
 
 /** Base of event-model errors. */
-export class EventError extends Error {
+export class EventError extends PlatformError {
   public override readonly name: string = 'EventError';
-  public readonly retriable: boolean = false;
 }
 
 /**
@@ -27,6 +28,6 @@ export class PoisonRecordError extends EventError {
     public readonly details: string,
     options?: { cause?: unknown },
   ) {
-    super(`${reason}: ${details}`, options);
+    super(`${reason}: ${details}`, { cause: options?.cause });
   }
 }

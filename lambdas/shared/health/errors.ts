@@ -1,29 +1,23 @@
 import { TaskCancelledError } from 'cockatiel';
 import { isTransientAwsError, stringProperty } from '../aws/transientAwsError.js';
+import {
+  type ErrorContext,
+  isProgrammingError,
+  PlatformError,
+  type PlatformErrorOptions,
+} from '../errors.js';
 
 /** Context attached to every health-check error, logged as structured fields. */
-export type HealthCheckErrorContext = Readonly<Record<string, unknown>>;
+export type HealthCheckErrorContext = ErrorContext;
 
-export interface HealthCheckErrorOptions {
-  readonly cause?: unknown;
-  readonly context?: HealthCheckErrorContext;
-  readonly retriable?: boolean;
-}
+export type HealthCheckErrorOptions = PlatformErrorOptions;
 
 /**
  * Base of the errors raised while checking the health of a dependency. `retriable` tells whether the same
  * request may succeed if repeated.
  */
-export class HealthCheckError extends Error {
+export class HealthCheckError extends PlatformError {
   public override readonly name: string = 'HealthCheckError';
-  public readonly context: HealthCheckErrorContext;
-  public readonly retriable: boolean;
-
-  public constructor(message: string, options: HealthCheckErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.context = options.context ?? {};
-    this.retriable = options.retriable ?? false;
-  }
 }
 
 /**
@@ -63,11 +57,12 @@ const NOT_FOUND = new Set(['NotFoundException', 'ReplicationGroupNotFoundFault']
 
 const messageOf = (value: unknown): string => (value instanceof Error ? value.message : String(value));
 
-/** `TypeError` and `RangeError` are bugs in this code: never retried, never reported as a finding. */
-export const isProgrammingError = (error: unknown): boolean =>
-  error instanceof TypeError || error instanceof RangeError;
+export { isProgrammingError };
 
-/** Whether a failed attempt may succeed if repeated; programming errors never do. */
+/**
+ * Whether a failed attempt may succeed if repeated: a timed-out attempt, or a health-check error that
+ * says so. Programming errors never do.
+ */
 export const isRetriable = (error: unknown): boolean =>
   !isProgrammingError(error) &&
   (error instanceof TaskCancelledError || (error instanceof HealthCheckError && error.retriable));

@@ -1,26 +1,18 @@
-/** Context attached to every Kafka administration error, logged as structured fields. */
-export type KafkaErrorContext = Readonly<Record<string, unknown>>;
+import { type ErrorContext, isRetriable, PlatformError, type PlatformErrorOptions } from '../errors.js';
 
-export interface KafkaAdminErrorOptions {
-  readonly cause?: unknown;
-  readonly context?: KafkaErrorContext;
-  readonly retriable?: boolean;
-}
+export { isRetriable };
+
+/** Context attached to every Kafka administration error, logged as structured fields. */
+export type KafkaErrorContext = ErrorContext;
+
+export type KafkaAdminErrorOptions = PlatformErrorOptions;
 
 /**
  * Base of the errors raised while administering a Kafka cluster (bootstrap discovery, topic planning,
  * topic changes). `retriable` tells callers whether the same request may succeed if repeated.
  */
-export class KafkaAdminError extends Error {
+export class KafkaAdminError extends PlatformError {
   public override readonly name: string = 'KafkaAdminError';
-  public readonly context: KafkaErrorContext;
-  public readonly retriable: boolean;
-
-  public constructor(message: string, options: KafkaAdminErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.context = options.context ?? {};
-    this.retriable = options.retriable ?? false;
-  }
 }
 
 /** The request to the topic manager is malformed; repeating it cannot help. */
@@ -92,13 +84,3 @@ export class TopicOperationError extends KafkaAdminError {
 }
 
 const messageOf = (value: unknown): string => (value instanceof Error ? value.message : String(value));
-
-/**
- * Whether repeating the failed call may succeed. Programming errors (`TypeError`, `RangeError`) never
- * are; otherwise the error's own `retriable` flag decides (kafkajs and this module both set one).
- */
-export function isRetriable(error: unknown): boolean {
-  if (error instanceof TypeError || error instanceof RangeError) return false;
-  if (typeof error !== 'object' || error === null || !('retriable' in error)) return false;
-  return error.retriable === true;
-}

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
+import { PlatformError } from '../errors.js';
 import type { SqlClient } from '../sql/index.js';
 import { type Migration, SHARD_MIGRATIONS } from './migrations.js';
 
 /** Transaction-scoped advisory lock key: concurrent runners on one shard queue instead of racing. */
 const MIGRATION_LOCK_KEY = 7_311_944;
 
-export class MigrationError extends Error {
+export class MigrationError extends PlatformError {
   public override readonly name = 'MigrationError';
-  public readonly retriable = false;
+  public override readonly retriable = false;
 
   public constructor(
     message: string,
@@ -15,7 +16,7 @@ export class MigrationError extends Error {
     public readonly version?: number,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message, { cause: options?.cause });
   }
 }
 

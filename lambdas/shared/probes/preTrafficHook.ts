@@ -5,6 +5,7 @@ import {
 } from '@aws-sdk/client-codedeploy';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { MSKEvent } from 'aws-lambda';
+import { PlatformError } from '../errors.js';
 import type { ProbeReport } from './consumerProbe.js';
 
 /** What CodeDeploy sends a BeforeAllowTraffic hook. */
@@ -14,7 +15,7 @@ export interface LifecycleHookEvent {
 }
 
 /** The version under test answered with a function error: its payload is the error. */
-export class ProbedVersionError extends Error {
+export class ProbedVersionError extends PlatformError {
   public override readonly name = 'ProbedVersionError';
 }
 

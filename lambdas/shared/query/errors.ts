@@ -1,20 +1,17 @@
-/** Context attached to query errors, logged as structured fields (never sent to API callers). */
-export type QueryErrorContext = Readonly<Record<string, unknown>>;
+import { type ErrorContext, PlatformError, type PlatformErrorOptions } from '../errors.js';
 
-export interface QueryErrorOptions {
-  readonly cause?: unknown;
-  readonly context?: QueryErrorContext;
-}
+/** Context attached to query errors, logged as structured fields (never sent to API callers). */
+export type QueryErrorContext = ErrorContext;
+
+export type QueryErrorOptions = Omit<PlatformErrorOptions, 'retriable'>;
 
 /**
  * Base of the errors of the query path. `retriable` tells whether the same look-up may succeed when
  * repeated later; `retryAfterSeconds` (when set) is how long a caller should wait first.
  */
-export class QueryError extends Error {
+export class QueryError extends PlatformError {
   public override readonly name: string = 'QueryError';
-  public readonly retriable: boolean;
   public readonly retryAfterSeconds: number | undefined;
-  public readonly context: QueryErrorContext;
 
   public constructor(
     message: string,
@@ -22,10 +19,8 @@ export class QueryError extends Error {
     retryAfterSeconds: number | undefined,
     options: QueryErrorOptions = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.retriable = retriable;
+    super(message, { cause: options.cause, context: options.context, retriable });
     this.retryAfterSeconds = retryAfterSeconds;
-    this.context = options.context ?? {};
   }
 }
 

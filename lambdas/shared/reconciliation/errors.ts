@@ -1,23 +1,19 @@
-/** Context attached to reconciliation errors, logged as structured fields. */
-export type ReconciliationErrorContext = Readonly<Record<string, unknown>>;
+import { type ErrorContext, PlatformError, type PlatformErrorOptions } from '../errors.js';
 
-export interface ReconciliationErrorOptions {
-  readonly cause?: unknown;
-  readonly context?: ReconciliationErrorContext;
-}
+/** Context attached to reconciliation errors, logged as structured fields. */
+export type ReconciliationErrorContext = ErrorContext;
+
+export type ReconciliationErrorOptions = Omit<PlatformErrorOptions, 'retriable'>;
 
 /**
  * Base of the errors of the reconciliation and replay steps. The workflow's Retry and Catch match on
  * `name`; `retriable` says whether running the same step again may succeed.
  */
-export class ReconciliationError extends Error {
+export class ReconciliationError extends PlatformError {
   public override readonly name: string = 'ReconciliationError';
-  public readonly retriable: boolean = false;
-  public readonly context: ReconciliationErrorContext;
 
   public constructor(message: string, options: ReconciliationErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.context = options.context ?? {};
+    super(message, { cause: options.cause, context: options.context });
   }
 }
 

@@ -1,4 +1,5 @@
 import { createClient, type RedisClientType } from '@redis/client';
+import { PlatformError } from '../errors.js';
 
 export type RedisClient = RedisClientType;
 
@@ -82,7 +83,7 @@ export function withDeadline(client: RedisClient, signal: AbortSignal): RedisCli
 }
 
 /** Redis did not answer before the invocation's deadline; the work goes on without it. */
-export class RedisDeadlineError extends Error {
+export class RedisDeadlineError extends PlatformError {
   public override readonly name = 'RedisDeadlineError';
   public readonly retriable = true;
 }

@@ -1,23 +1,19 @@
-/** Context attached to replay errors, logged as structured fields. */
-export type ReplayErrorContext = Readonly<Record<string, unknown>>;
+import { type ErrorContext, PlatformError, type PlatformErrorOptions } from '../errors.js';
 
-export interface ReplayErrorOptions {
-  readonly cause?: unknown;
-  readonly context?: ReplayErrorContext;
-}
+/** Context attached to replay errors, logged as structured fields. */
+export type ReplayErrorContext = ErrorContext;
+
+export type ReplayErrorOptions = Omit<PlatformErrorOptions, 'retriable'>;
 
 /**
  * Base of the errors of reading and re-delivering events. `retriable` says whether the same request may
  * succeed if repeated; the workflows match on `name`.
  */
-export class ReplayError extends Error {
+export class ReplayError extends PlatformError {
   public override readonly name: string = 'ReplayError';
-  public readonly retriable: boolean = false;
-  public readonly context: ReplayErrorContext;
 
   public constructor(message: string, options: ReplayErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.context = options.context ?? {};
+    super(message, { cause: options.cause, context: options.context });
   }
 }
 

@@ -8,6 +8,7 @@ import {
   retry,
   wrap,
 } from 'cockatiel';
+import { isRetriable } from '../errors.js';
 
 /**
  * Every outbound dependency gets its own named policy, built here from named numbers, so one slow or
@@ -35,12 +36,7 @@ export const resilienceSettings = (overrides: Partial<ResilienceSettings> = {}):
 });
 
 /** Errors that carry `retriable: true` (our own error classes, classified adapter errors). */
-export const isRetriable = (error: unknown): boolean =>
-  typeof error === 'object' &&
-  error !== null &&
-  'retriable' in error &&
-  error.retriable === true &&
-  !(error instanceof TypeError || error instanceof RangeError);
+export { isRetriable };
 
 /**
  * The policy around one shard's transactions: jittered exponential retry of retriable errors inside a

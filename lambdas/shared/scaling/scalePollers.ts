@@ -16,6 +16,7 @@ import {
   wrap,
 } from 'cockatiel';
 import { isTransientAwsError } from '../aws/transientAwsError.js';
+import { PlatformError } from '../errors.js';
 import { decideScaling, type LagSignal, type ScalingDecision, type ScalingPolicy } from './decideScaling.js';
 
 /** The numbers of the scaler's control-plane calls; tests pass smaller ones. */
@@ -45,7 +46,7 @@ export function scalerCallPolicy(
 }
 
 /** The consumer mapping is mid-update or disabled: the scaler leaves it alone this time. */
-export class MappingNotReadyError extends Error {
+export class MappingNotReadyError extends PlatformError {
   public override readonly name = 'MappingNotReadyError';
 
   public constructor(

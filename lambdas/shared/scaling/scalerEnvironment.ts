@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PlatformError } from '../errors.js';
 import type { ScalingPolicy } from './decideScaling.js';
 
 const whole = (min: number) => z.coerce.number().int().min(min);
@@ -28,7 +29,7 @@ export interface ScalerEnvironment {
 }
 
 /** An environment variable of the scaler is missing or malformed. */
-export class ScalerConfigError extends Error {
+export class ScalerConfigError extends PlatformError {
   public override readonly name = 'ScalerConfigError';
 }
 

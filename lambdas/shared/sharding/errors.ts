@@ -1,7 +1,8 @@
+import { PlatformError } from '../errors.js';
+
 /** Base of shard-routing errors. */
-export class ShardingError extends Error {
+export class ShardingError extends PlatformError {
   public override readonly name: string = 'ShardingError';
-  public readonly retriable: boolean = false;
 }
 
 /** The shard map is malformed: a bucket unassigned or assigned twice, an unknown shard, ... */

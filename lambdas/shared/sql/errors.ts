@@ -1,3 +1,4 @@
+import { PlatformError } from '../errors.js';
 import { isDataExceptionState } from './retriableCodes.js';
 
 /**
@@ -5,16 +6,17 @@ import { isDataExceptionState } from './retriableCodes.js';
  * (connection lost, failover in progress, database resuming, serialization failure) or never will
  * (syntax, constraint, permission).
  */
-export class SqlError extends Error {
+export class SqlError extends PlatformError {
   public override readonly name = 'SqlError';
+  declare public readonly context: { readonly client: string; readonly code?: string | undefined };
 
   public constructor(
     message: string,
-    public readonly retriable: boolean,
-    public readonly context: { readonly client: string; readonly code?: string | undefined },
+    retriable: boolean,
+    context: { readonly client: string; readonly code?: string | undefined },
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message, { cause: options?.cause, context, retriable });
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Stack } from 'aws-cdk-lib';
-import { type DataStack, SHARD_MAP_VERSION } from './DataStack.js';
+import { type DataStack, SHARD_MAP_VERSION } from '../stacks/DataStack.js';
 
 /** Lambda holds all environment variables of a function in 4 KB; the shard map must leave room for the rest. */
 const SHARD_MAP_ENV_BUDGET_BYTES = 3072;
