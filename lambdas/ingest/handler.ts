@@ -32,6 +32,7 @@ async function wireFromEnvironment(): Promise<WiredIngest> {
       clusterArn: requiredEnv('CLUSTER_ARN'),
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       logger,
+      metrics,
       spillover: {
         sqs: tracer.captureAWSv3Client(new SQSClient({})),
         queueUrl: requiredEnv('SPILLOVER_QUEUE_URL'),

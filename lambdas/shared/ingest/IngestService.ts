@@ -4,7 +4,7 @@ import {
   IdempotencyValidationError,
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { IPolicy } from 'cockatiel';
@@ -79,8 +79,9 @@ export interface IngestServiceDependencies {
    * Redis). Present but unreachable: see {@link IngestService}.
    */
   readonly redis?: RedisClient | undefined;
-  readonly logger?: Logger;
-  readonly metrics?: Metrics;
+  /** The entry point's logger and metrics; it flushes the metrics after each request. */
+  readonly logger: Logger;
+  readonly metrics: Metrics;
   readonly newEventId?: () => string;
   readonly settings?: Partial<IngestSettings>;
 }
@@ -119,8 +120,6 @@ export const errorResponse = (
     options.headers,
   );
 
-const defaultLogger = new Logger({ serviceName: 'ingest' });
-
 /**
  * Accepts customer events over HTTP: validates them, assigns missing event ids, and publishes each
  * request's events in one call (a batch is published whole or not at all).
@@ -145,7 +144,7 @@ export class IngestService {
 
   public constructor(private readonly deps: IngestServiceDependencies) {
     this.settings = { ...INGEST_DEFAULTS, ...resilienceSettings(deps.settings), ...deps.settings };
-    this.logger = deps.logger ?? defaultLogger;
+    this.logger = deps.logger;
     this.storeBreaker = redisPolicy(
       this.settings,
       (error) =>
@@ -288,7 +287,7 @@ export class IngestService {
   }
 
   private count(name: string, value: number): void {
-    this.deps.metrics?.addMetric(name, MetricUnit.Count, value);
+    this.deps.metrics.addMetric(name, MetricUnit.Count, value);
   }
 }
 
