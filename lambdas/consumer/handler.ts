@@ -7,6 +7,7 @@ import type { Context, MSKEvent } from 'aws-lambda';
 import type { KafkaBatchResponse } from '../shared/consumer/batchResponse.js';
 import { KafkaRecordParker } from '../shared/consumer/KafkaRecordParker.js';
 import { SqsDeadLetterSink } from '../shared/consumer/SqsDeadLetterSink.js';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { KafkaPublisher } from '../shared/ingest/KafkaPublisher.js';
 import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { requiredEnv } from '../shared/requiredEnv.js';
@@ -14,7 +15,7 @@ import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredConsumer, wireConsumer } from './dependencies.js';
 
 const logger = new Logger({ serviceName: 'consumer' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'consumer' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.consumer });
 const tracer = new Tracer({ serviceName: 'consumer' });
 
 /** Shown in broker logs for the connections that park records on the retry topic. */

@@ -3,13 +3,14 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
+import { METRIC_NAMESPACE, REPLAY_METRIC_NAMES, SERVICES } from '../shared/contracts/index.js';
 import { mskEventLogFromEnvironment } from '../shared/replay/mskEventLog.js';
 import { type RedriveReport, redriveFailures } from '../shared/replay/redrive.js';
 import { SqsRedriveSource } from '../shared/replay/SqsRedriveSource.js';
 import { requiredEnv } from '../shared/requiredEnv.js';
 
 const logger = new Logger({ serviceName: 'event-redrive' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'event-redrive' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.eventRedrive });
 const sqs = new SQSClient({});
 const kafka = new KafkaClient({});
 
@@ -32,7 +33,7 @@ export const handler = async (_event: unknown, context: Context): Promise<Redriv
       targetTopic: requiredEnv('RETRY_TOPIC'),
       topics: [requiredEnv('TOPIC'), requiredEnv('RETRY_TOPIC')],
     });
-    metrics.addMetric('EventsRedriven', MetricUnit.Count, report.replayed);
+    metrics.addMetric(REPLAY_METRIC_NAMES.eventsRedriven, MetricUnit.Count, report.replayed);
     logger.info('redrive done', { ...report });
     return report;
   } finally {

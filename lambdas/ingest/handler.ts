@@ -4,6 +4,7 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { decodeUtf8 } from '../shared/events/index.js';
 import { errorResponse, type IngestResponse } from '../shared/ingest/IngestService.js';
 import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
@@ -12,7 +13,7 @@ import { createPublisher, type WiredIngest, wireIngest } from './dependencies.js
 import type { HttpRequest } from './routes.js';
 
 const logger = new Logger({ serviceName: 'ingest' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'ingest' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.ingest });
 const tracer = new Tracer({ serviceName: 'ingest' });
 
 /** `Retry-After` when this instance cannot be wired (Secrets Manager or Redis start-up trouble). */

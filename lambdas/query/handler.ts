@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { requiredEnv } from '../shared/requiredEnv.js';
 import { parseShardMap } from '../shared/sharding/index.js';
@@ -10,7 +11,7 @@ import { problem, requestOf } from './http.js';
 import { route } from './routes.js';
 
 const logger = new Logger({ serviceName: 'query' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'query' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.query });
 const tracer = new Tracer({ serviceName: 'query' });
 
 /**

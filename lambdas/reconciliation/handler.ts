@@ -3,6 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import type { Context } from 'aws-lambda';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import type { ReconciliationSteps } from '../shared/reconciliation/steps.js';
 import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { mskEventLogFromEnvironment } from '../shared/replay/mskEventLog.js';
@@ -11,7 +12,7 @@ import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredReconciliation, wireReconciliation } from './dependencies.js';
 
 const logger = new Logger({ serviceName: 'reconciliation' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'reconciliation' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.reconciliation });
 const tracer = new Tracer({ serviceName: 'reconciliation' });
 
 /**

@@ -4,13 +4,14 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { KafkaPublisher } from '../shared/ingest/KafkaPublisher.js';
 import { type DrainPass, SpilloverDrainer } from '../shared/ingest/SpilloverDrainer.js';
 import { SqsSpilloverBuffer } from '../shared/ingest/SqsSpilloverBuffer.js';
 import { requiredEnv } from '../shared/requiredEnv.js';
 
 const logger = new Logger({ serviceName: 'spillover-drainer' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'ingest' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.spilloverDrainer });
 const tracer = new Tracer({ serviceName: 'spillover-drainer' });
 
 /** Stop starting new passes when less than this much of the invocation is left. */

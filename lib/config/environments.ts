@@ -1,3 +1,4 @@
+import { consumerGroupName, TOPICS } from '../../lambdas/shared/contracts/index.js';
 import type { EnvironmentConfig, EnvironmentName } from './schema.js';
 
 /**
@@ -5,10 +6,10 @@ import type { EnvironmentConfig, EnvironmentName } from './schema.js';
  * the topic manager refuses a decrease.
  */
 const topics = (scale: number): EnvironmentConfig['streaming']['topics'] => [
-  { name: 'customer-events.v1', partitions: 12 * scale, retentionHours: 24 * 7 },
+  { name: TOPICS.events, partitions: 12 * scale, retentionHours: 24 * 7 },
   // Parked records of an unavailable shard and replays, read by the consumer's second mapping.
-  { name: 'customer-events.v1.retry', partitions: 12 * scale, retentionHours: 24 * 7 },
-  { name: 'customer-events.v1.dlq', partitions: 3, retentionHours: 24 * 14 },
+  { name: TOPICS.retry, partitions: 12 * scale, retentionHours: 24 * 7 },
+  { name: TOPICS.deadLetters, partitions: 3, retentionHours: 24 * 14 },
 ];
 
 /**
@@ -54,9 +55,9 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     deployment: { strategy: 'allAtOnce' },
     alarms: { consumerOffsetLag: 50_000, functionErrors: 10, durationP99Millis: 10_000, dlqDepth: 100 },
     consumer: {
-      topic: 'customer-events.v1',
-      retryTopic: 'customer-events.v1.retry',
-      consumerGroup: 'cdp-dev-customer-consumer',
+      topic: TOPICS.events,
+      retryTopic: TOPICS.retry,
+      consumerGroup: consumerGroupName('cdp-dev'),
       batchSize: 100,
       maxBatchingWindowSeconds: 1,
       minimumPollers: 1,
@@ -122,9 +123,9 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     deployment: { strategy: 'canary10Percent5Minutes' },
     alarms: { consumerOffsetLag: 20_000, functionErrors: 5, durationP99Millis: 8_000, dlqDepth: 10 },
     consumer: {
-      topic: 'customer-events.v1',
-      retryTopic: 'customer-events.v1.retry',
-      consumerGroup: 'cdp-uat-customer-consumer',
+      topic: TOPICS.events,
+      retryTopic: TOPICS.retry,
+      consumerGroup: consumerGroupName('cdp-uat'),
       batchSize: 500,
       maxBatchingWindowSeconds: 1,
       minimumPollers: 1,
@@ -197,9 +198,9 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     deployment: { strategy: 'canary10Percent10Minutes' },
     alarms: { consumerOffsetLag: 10_000, functionErrors: 1, durationP99Millis: 5_000, dlqDepth: 1 },
     consumer: {
-      topic: 'customer-events.v1',
-      retryTopic: 'customer-events.v1.retry',
-      consumerGroup: 'cdp-prod-customer-consumer',
+      topic: TOPICS.events,
+      retryTopic: TOPICS.retry,
+      consumerGroup: consumerGroupName('cdp-prod'),
       batchSize: 500,
       maxBatchingWindowSeconds: 1,
       // One poller per partition at peak (24 partitions); four stay warm so a burst does not wait for scaling.

@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { ManagedKafkaEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { ENV, METRIC_NAMESPACE, retryConsumerGroup } from '../../lambdas/shared/contracts/index.js';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
 import { ShardSchemaMigrations } from '../constructs/ShardSchemaMigrations.js';
@@ -25,12 +26,13 @@ export interface ConsumerStackProps extends PlatformStackProps {
 }
 
 /** Namespace of the consumer's own Powertools metrics. */
-export const CONSUMER_METRICS_NAMESPACE = 'CustomerDataPlatform';
+export const CONSUMER_METRICS_NAMESPACE = METRIC_NAMESPACE;
 
 /** SQS keeps a message at most 14 days: the time operators have to inspect and redrive a failed record. */
 const FAILURE_RETENTION = Duration.days(14);
+
 /** The consumer group of the retry topic's mapping: its own offsets, apart from the events topic's. */
-export const retryConsumerGroup = (consumerGroup: string): string => `${consumerGroup}-retry`;
+export { retryConsumerGroup };
 
 /** Minutes the consumer may stay behind its threshold before the lag alarm fires. */
 const LAG_EVALUATION_MINUTES = 5;
@@ -104,14 +106,14 @@ export class ConsumerStack extends PlatformStack {
         ? {}
         : { reservedConcurrentExecutions: settings.reservedConcurrency }),
       environment: {
-        SHARD_MAP: shardMap,
-        REDIS_HOST: data.cache.primaryEndpoint.hostname,
-        REDIS_PORT: Token.asString(data.cache.primaryEndpoint.port),
-        REDIS_AUTH_SECRET_ARN: data.cache.authSecret.secretArn,
-        DLQ_QUEUE_URL: this.failureQueue.queueUrl,
-        CLUSTER_ARN: streaming.cluster.clusterArn,
-        RETRY_TOPIC: settings.retryTopic,
-        POWERTOOLS_METRICS_NAMESPACE: CONSUMER_METRICS_NAMESPACE,
+        [ENV.shardMap]: shardMap,
+        [ENV.redisHost]: data.cache.primaryEndpoint.hostname,
+        [ENV.redisPort]: Token.asString(data.cache.primaryEndpoint.port),
+        [ENV.redisAuthSecretArn]: data.cache.authSecret.secretArn,
+        [ENV.dlqQueueUrl]: this.failureQueue.queueUrl,
+        [ENV.clusterArn]: streaming.cluster.clusterArn,
+        [ENV.retryTopic]: settings.retryTopic,
+        [ENV.powertoolsMetricsNamespace]: CONSUMER_METRICS_NAMESPACE,
       },
       deploymentStrategy: config.deployment.strategy,
       thresholds: alarms,
@@ -212,7 +214,11 @@ export class ConsumerStack extends PlatformStack {
       code: 'consumer-probe',
       name: 'consumer-probe',
       namePrefix: `cdp-${config.name}`,
-      environment: { SHARD_MAP: shardMap, TOPIC: settings.topic, CLUSTER_ARN: streaming.cluster.clusterArn },
+      environment: {
+        [ENV.shardMap]: shardMap,
+        [ENV.topic]: settings.topic,
+        [ENV.clusterArn]: streaming.cluster.clusterArn,
+      },
       ...placement,
     });
     data.grantShardAccess(this.preTrafficProbe.function);

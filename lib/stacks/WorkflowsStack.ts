@@ -5,6 +5,13 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
+import {
+  DIMENSIONS,
+  ENV,
+  ETL_METRIC_NAMES,
+  METRIC_NAMESPACE,
+  SERVICES,
+} from '../../lambdas/shared/contracts/index.js';
 import { AlarmTopic } from '../constructs/AlarmTopic.js';
 import type { KafkaCluster } from '../constructs/KafkaCluster.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
@@ -30,7 +37,7 @@ export interface WorkflowsStackProps extends PlatformStackProps {
 }
 
 /** Namespace of the workflow functions' Powertools metrics (`POWERTOOLS_METRICS_NAMESPACE`). */
-export const WORKFLOWS_METRICS_NAMESPACE = 'CustomerDataPlatform';
+export const WORKFLOWS_METRICS_NAMESPACE = METRIC_NAMESPACE;
 
 /** The exports of `lambdas/etl/handler.ts`, each a function, and the substitution carrying its ARN. */
 export const ETL_STEPS = {
@@ -158,9 +165,9 @@ export class WorkflowsStack extends PlatformStack {
     const shardMap = shardMapEnvironment(this, data, 'workflows');
     const warehouseCluster = warehouse.warehouse;
     const warehouseEnvironment = {
-      WAREHOUSE_CLUSTER_ARN: warehouseCluster.clusterArn,
-      WAREHOUSE_SECRET_ARN: warehouseCluster.secret.secretArn,
-      WAREHOUSE_DATABASE: warehouseCluster.databaseName,
+      [ENV.warehouseClusterArn]: warehouseCluster.clusterArn,
+      [ENV.warehouseSecretArn]: warehouseCluster.secret.secretArn,
+      [ENV.warehouseDatabase]: warehouseCluster.databaseName,
     };
 
     // The warehouse as a one-entry shard map: the shard migrations handler runs the warehouse migrations.
@@ -196,10 +203,10 @@ export class WorkflowsStack extends PlatformStack {
       description: 'ETL step, shards to the analytics warehouse',
       steps: ETL_STEP_SETTINGS,
       environment: {
-        SHARD_MAP: shardMap,
+        [ENV.shardMap]: shardMap,
         ...warehouseEnvironment,
-        ETL_SETTLE_SECONDS: String(etlSettings.settleSeconds),
-        POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
+        [ENV.etlSettleSeconds]: String(etlSettings.settleSeconds),
+        [ENV.powertoolsMetricsNamespace]: WORKFLOWS_METRICS_NAMESPACE,
       },
     });
     for (const [step, fn] of Object.entries<PlatformFunction>(this.etlSteps.functions)) {
@@ -223,36 +230,40 @@ export class WorkflowsStack extends PlatformStack {
 
     this.recovery = new PlatformFunction(this, 'EtlRecovery', {
       ...placement,
-      name: 'etl-recovery',
+      name: SERVICES.etlRecovery,
       description: 'Publishes the warehouse staleness and re-runs failed ETL batches',
       timeout: RECOVERY_TIMEOUT,
       environment: {
         ...warehouseEnvironment,
-        ETL_STATE_MACHINE_ARN: this.etl.stateMachineArn,
-        ETL_MAX_RETRIES: String(etlSettings.maxRetries),
+        [ENV.etlStateMachineArn]: this.etl.stateMachineArn,
+        [ENV.etlMaxRetries]: String(etlSettings.maxRetries),
         // An execution past its TimeoutSeconds is stopped before it can close its batch: the batch stays
         // RUNNING until this job marks it FAILED and re-runs it.
-        ETL_ABANDON_AFTER_SECONDS: String(this.etl.timeout.plus(ABANDON_MARGIN).toSeconds()),
-        POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
+        [ENV.etlAbandonAfterSeconds]: String(this.etl.timeout.plus(ABANDON_MARGIN).toSeconds()),
+        [ENV.powertoolsMetricsNamespace]: WORKFLOWS_METRICS_NAMESPACE,
       },
     });
     warehouse.grantDataApiAccess(this.recovery);
     this.etl.grantStartExecution(this.recovery);
     this.recovery.function.node.addDependency(this.warehouseSchema.resource);
 
-    const kafkaEnvironment = { CLUSTER_ARN: cluster.clusterArn, TOPIC: topic, RETRY_TOPIC: retryTopic };
+    const kafkaEnvironment = {
+      [ENV.clusterArn]: cluster.clusterArn,
+      [ENV.topic]: topic,
+      [ENV.retryTopic]: retryTopic,
+    };
     this.reconciliationSteps = new WorkflowSteps(this, 'ReconciliationSteps', {
       ...placement,
       name: 'reconciliation',
       description: 'reconciliation step',
       steps: RECONCILIATION_STEP_SETTINGS,
       environment: {
-        SHARD_MAP: shardMap,
-        REDIS_HOST: data.cache.primaryEndpoint.hostname,
-        REDIS_PORT: Token.asString(data.cache.primaryEndpoint.port),
-        REDIS_AUTH_SECRET_ARN: data.cache.authSecret.secretArn,
+        [ENV.shardMap]: shardMap,
+        [ENV.redisHost]: data.cache.primaryEndpoint.hostname,
+        [ENV.redisPort]: Token.asString(data.cache.primaryEndpoint.port),
+        [ENV.redisAuthSecretArn]: data.cache.authSecret.secretArn,
         ...kafkaEnvironment,
-        POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
+        [ENV.powertoolsMetricsNamespace]: WORKFLOWS_METRICS_NAMESPACE,
       },
     });
     for (const [name, fn] of Object.entries<PlatformFunction>(this.reconciliationSteps.functions)) {
@@ -363,7 +374,7 @@ export class WorkflowsStack extends PlatformStack {
       new cloudwatch.Metric({
         namespace: WORKFLOWS_METRICS_NAMESPACE,
         metricName,
-        dimensionsMap: { service: 'etl-recovery' },
+        dimensionsMap: { [DIMENSIONS.service]: SERVICES.etlRecovery },
         period: recoveryPeriod,
         statistic: cloudwatch.Stats.MAXIMUM,
       });
@@ -384,7 +395,7 @@ export class WorkflowsStack extends PlatformStack {
         alarmDescription:
           `ETL: the warehouse is more than ${etlSettings.stalenessAlarmSeconds} s behind the shards, or ` +
           'the recovery job stopped reporting how far behind it is',
-        metric: recoveryMetric('WarehouseStalenessSeconds'),
+        metric: recoveryMetric(ETL_METRIC_NAMES.warehouseStalenessSeconds),
         threshold: etlSettings.stalenessAlarmSeconds,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         // Two recovery intervals: a run that lands just past a period boundary leaves one period empty.
@@ -397,7 +408,7 @@ export class WorkflowsStack extends PlatformStack {
         alarmDescription:
           `ETL: batches stayed FAILED through ${failedBatchRuns} recovery runs; the recovery job has ` +
           `given up on any that failed ${etlSettings.maxRetries} re-runs`,
-        metric: recoveryMetric('FailedBatches'),
+        metric: recoveryMetric(ETL_METRIC_NAMES.failedBatches),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         // A batch the recovery job re-runs successfully is no page; one failing through its retries is.

@@ -7,6 +7,7 @@ import {
   type ReplicationGroup,
   type SourceType,
 } from '@aws-sdk/client-elasticache';
+import { CACHE_HEALTH_METRIC_NAMES, DIMENSIONS } from '../contracts/index.js';
 import { type Environment, positiveIntegerVariable, requiredVariable } from './environment.js';
 import { ControlPlaneError, HealthCheckConfigError } from './errors.js';
 import {
@@ -18,16 +19,9 @@ import {
 import type { HealthCheckDependencies, HealthMetrics } from './types.js';
 
 /** Metric names, in the `CustomerDataPlatform` namespace with the {@link REPLICATION_GROUP_DIMENSION}. */
-export const CACHE_HEALTH_METRICS = {
-  /** 1 when the group serves with a primary and at least one replica, else 0 (also when unreadable). */
-  healthy: 'CacheHealthy',
-  /** Replicas across node groups; not emitted when the group could not be read. */
-  replicas: 'CacheReplicas',
-  /** Failover events in the lookback window; not emitted when the events could not be read. */
-  failoversRecent: 'CacheFailoversRecent',
-} as const;
+export const CACHE_HEALTH_METRICS = CACHE_HEALTH_METRIC_NAMES;
 
-export const REPLICATION_GROUP_DIMENSION = 'ReplicationGroupId';
+export const REPLICATION_GROUP_DIMENSION = DIMENSIONS.replicationGroupId;
 
 /**
  * Statuses in which the group serves reads and writes: a modification or a snapshot runs beside the

@@ -8,6 +8,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { IPolicy } from 'cockatiel';
+import { INGEST_METRIC_NAMES } from '../contracts/index.js';
 import { describeError } from '../describeError.js';
 import type { Envelope } from '../events/index.js';
 import type { RedisClient } from '../redis/createRedisClient.js';
@@ -176,7 +177,7 @@ export class IngestService {
 
   private async publish(envelopes: readonly Envelope[]): Promise<IngestResponse> {
     await this.deps.publisher.publish(this.deps.topic, envelopes);
-    this.count('EventsAccepted', envelopes.length);
+    this.count(INGEST_METRIC_NAMES.eventsAccepted, envelopes.length);
     return json(202, { accepted: envelopes.length, eventIds: envelopes.map((e) => e.eventId) });
   }
 
@@ -216,7 +217,7 @@ export class IngestService {
       const response = await this.storeBreaker.execute(() =>
         idempotent({ key: `${request.shape}:${idempotencyKey}`, body: parsed.json }),
       );
-      if (outcome === undefined) this.count('IdempotentReplays', 1);
+      if (outcome === undefined) this.count(INGEST_METRIC_NAMES.idempotentReplays, 1);
       return response;
     } catch (error: unknown) {
       if (outcome !== undefined && 'failed' in outcome) throw outcome.failed;
@@ -237,13 +238,13 @@ export class IngestService {
 
   private bypass(parsed: ParsedBody, reason: string): Promise<IngestResponse> {
     this.logger.warn('idempotency store bypassed; publishing without the Idempotency-Key guard', { reason });
-    this.count('IdempotencyStoreBypassed', 1);
+    this.count(INGEST_METRIC_NAMES.idempotencyStoreBypassed, 1);
     return this.publish(parsed.envelopes);
   }
 
   private failure(error: unknown): IngestResponse {
     if (error instanceof IngestError) {
-      this.count('RequestsRejected', 1);
+      this.count(INGEST_METRIC_NAMES.requestsRejected, 1);
       this.logger.info('request rejected', {
         status: error.status,
         error: error.code,
@@ -262,7 +263,7 @@ export class IngestService {
         headers,
       });
     }
-    this.count('PublishFailures', 1);
+    this.count(INGEST_METRIC_NAMES.publishFailures, 1);
     if (error instanceof BackpressureError) {
       this.logger.warn('publisher signals backpressure', { depth: error.depth, bound: error.bound });
       const seconds = Math.max(1, Math.ceil(error.retryAfterSeconds));
