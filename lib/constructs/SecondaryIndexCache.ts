@@ -60,6 +60,8 @@ const REPLICATION_GROUP_ID = /^[a-z](-?[a-z0-9])*$/;
 export class SecondaryIndexCache extends Construct {
   public readonly replicationGroup: elasticache.CfnReplicationGroup;
   public readonly replicationGroupId: string;
+  /** The group's nodes as CloudWatch names them (`CacheClusterId`): `<group id>-001`, `-002`, ... */
+  public readonly memberClusterIds: readonly string[];
   public readonly replicationGroupArn: string;
   /** Writes and consistent reads. */
   public readonly primaryEndpoint: CacheEndpoint;
@@ -167,6 +169,10 @@ export class SecondaryIndexCache extends Construct {
     group.applyRemovalPolicy(RemovalPolicy.SNAPSHOT);
     this.replicationGroup = group;
     this.replicationGroupId = group.ref;
+    this.memberClusterIds = Array.from(
+      { length: 1 + settings.replicasPerNodeGroup },
+      (_, i) => `${replicationGroupId}-${String(i + 1).padStart(3, '0')}`,
+    );
     this.replicationGroupArn = stack.formatArn({
       service: 'elasticache',
       resource: 'replicationgroup',

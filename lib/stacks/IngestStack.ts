@@ -18,6 +18,7 @@ import { PlatformFunction } from '../constructs/PlatformFunction.js';
 import type { PlatformHttpApi } from '../constructs/PlatformHttpApi.js';
 import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
 import { SpilloverQueue } from '../constructs/SpilloverQueue.js';
+import { scenarioAlarmName } from '../constructs/scenarioAlarmName.js';
 import { scheduleInvocation } from '../constructs/scheduleInvocation.js';
 import type { DataStack } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
@@ -234,6 +235,7 @@ export class IngestStack extends PlatformStack {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.publishErrorsAlarm = new cloudwatch.Alarm(this, 'PublishErrorsAlarm', {
+      alarmName: scenarioAlarmName(`cdp-${this.config.name}`, 1, 'publish-errors'),
       alarmDescription:
         `${INGEST_SERVICE}: produce requests to ${topic} failed in each of ${PUBLISH_ERROR_MINUTES} ` +
         'minutes; accepted events are being spilled',

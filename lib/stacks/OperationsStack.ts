@@ -14,6 +14,7 @@ import {
 } from '../../lambdas/shared/contracts/index.js';
 import { AlarmTopic } from '../constructs/AlarmTopic.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
+import { scenarioAlarmName } from '../constructs/scenarioAlarmName.js';
 import { scheduleInvocation } from '../constructs/scheduleInvocation.js';
 import type { DataStack } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
@@ -162,6 +163,7 @@ export class OperationsStack extends PlatformStack {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
     this.cacheHealthAlarm = new cloudwatch.Alarm(this, 'CacheHealthAlarm', {
+      alarmName: scenarioAlarmName(`cdp-${config.name}`, 4, 'cache-health'),
       alarmDescription:
         `Redis index unhealthy (not serving, no primary, or no replica to fail over to) or unchecked ` +
         `for ${UNHEALTHY_CHECKS} minutes`,

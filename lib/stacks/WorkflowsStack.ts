@@ -16,6 +16,7 @@ import { AlarmTopic } from '../constructs/AlarmTopic.js';
 import type { KafkaCluster } from '../constructs/KafkaCluster.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
 import { ShardSchemaMigrations } from '../constructs/ShardSchemaMigrations.js';
+import { scenarioAlarmName } from '../constructs/scenarioAlarmName.js';
 import { scheduleInvocation } from '../constructs/scheduleInvocation.js';
 import { WorkflowStateMachine } from '../constructs/WorkflowStateMachine.js';
 import { WorkflowSteps } from '../constructs/WorkflowSteps.js';
@@ -359,8 +360,9 @@ export class WorkflowsStack extends PlatformStack {
   private createAlarms(): cloudwatch.Alarm[] {
     const { etl: etlSettings } = this.config.workflows;
     const executionPeriod = Duration.minutes(5);
-    const executionAlarm = (id: string, description: string, metric: cloudwatch.Metric) =>
+    const executionAlarm = (id: string, description: string, metric: cloudwatch.Metric, alarmName?: string) =>
       new cloudwatch.Alarm(this, id, {
+        ...(alarmName === undefined ? {} : { alarmName }),
         alarmDescription: description,
         metric,
         threshold: 1,
@@ -385,6 +387,7 @@ export class WorkflowsStack extends PlatformStack {
         'EtlFailedAlarm',
         'ETL: an execution failed; its batch is FAILED and the recovery job re-runs it',
         this.etl.metricFailed({ period: executionPeriod }),
+        scenarioAlarmName(`cdp-${this.config.name}`, 9, 'executions-failed'),
       ),
       executionAlarm(
         'EtlTimedOutAlarm',

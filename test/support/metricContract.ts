@@ -182,10 +182,11 @@ function bodyText(body: unknown): string {
 }
 
 /**
- * Dimensions whose literal value in a template names a deployed resource (the MSK cluster): the scenario
- * runs against its own resource, so only the dimension's presence is compared.
+ * Dimensions whose literal value in a template names a deployed resource (the MSK cluster, the replication
+ * group, a shard of the environment's shard map): the scenario runs against its own resources, so only the
+ * dimension's presence is compared, not its value.
  */
-const DEPLOYMENT_NAMED_DIMENSIONS = new Set(['ClusterName', 'ReplicationGroupId']);
+const DEPLOYMENT_NAMED_DIMENSIONS = new Set(['ClusterName', 'ReplicationGroupId', 'dependency', 'shard']);
 
 /** Whether `emitted` is the metric `watched` reads: same namespace, name and exact dimension set. */
 export function sameMetric(watched: WatchedMetric, emitted: EmittedMetric): boolean {

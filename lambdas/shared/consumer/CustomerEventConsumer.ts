@@ -121,7 +121,10 @@ export class CustomerEventConsumer {
       if (!deps.shards.has(shard.id)) throw new RangeError(`no SQL client for ${shard.id}`);
       const client = deps.shards.get(shard.id);
       if (client !== undefined)
-        this.shardPolicies.set(shard.id, { client, policy: shardWritePolicy(this.settings) });
+        this.shardPolicies.set(shard.id, {
+          client,
+          policy: shardWritePolicy(this.settings, () => this.breakerOpened(shard.id)),
+        });
     }
     this.idempotencyConfig = new IdempotencyConfig({
       eventKeyJmesPath: 'eventId',
@@ -253,7 +256,7 @@ export class CustomerEventConsumer {
     let guarded = this.shardPolicies.get(shardId);
     if (guarded?.client !== client) {
       // The shard was repointed (failover): its old breaker state says nothing about the new primary.
-      guarded = { client, policy: shardWritePolicy(this.settings) };
+      guarded = { client, policy: shardWritePolicy(this.settings, () => this.breakerOpened(shardId)) };
       this.shardPolicies.set(shardId, guarded);
     }
     const { policy } = guarded;
@@ -286,6 +289,13 @@ export class CustomerEventConsumer {
     list.push(...result.indexEntries);
     indexEntries.set(shardId, list);
     return result.outcomes;
+  }
+
+  /** Counts an opening of `shardId`'s breaker at once (the batch may outlive the minute it opened in). */
+  private breakerOpened(shardId: string): void {
+    const opened = this.deps.metrics.singleMetric();
+    opened.addDimension(DIMENSIONS.dependency, shardId);
+    opened.addMetric(CONSUMER_METRIC_NAMES.breakerOpened, MetricUnit.Count, 1);
   }
 
   /** Heals the index by itself (see `IndexMaintainer.repair`); tests and operators may call it directly. */

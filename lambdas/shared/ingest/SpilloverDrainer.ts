@@ -122,8 +122,9 @@ export class SpilloverDrainer {
     let drained = 0;
     const finish = (pass: DrainPass): DrainPass => {
       const seconds = (performance.now() - started) / 1_000;
+      // Every pass reports what it drained, 0 included: the drain-stalled alarm reads a missing minute as 0.
+      this.metrics.addMetric(INGEST_METRICS.drained, MetricUnit.Count, drained);
       if (drained > 0) {
-        this.metrics.addMetric(INGEST_METRICS.drained, MetricUnit.Count, drained);
         this.metrics.addMetric(INGEST_METRICS.drainRate, MetricUnit.CountPerSecond, drained / seconds);
         this.logger.info('spilled events republished', { drained, seconds, emptied: pass.emptied });
       }

@@ -47,7 +47,7 @@ export const isRetriable = (error: unknown): boolean =>
  * circuit breaker, so a dead shard fails its records fast (they are redelivered later) while the other
  * shards keep flowing.
  */
-export function shardWritePolicy(settings: ResilienceSettings): IPolicy {
+export function shardWritePolicy(settings: ResilienceSettings, onBreak?: () => void): IPolicy {
   const retrying = retry(handleWhen(isRetriable), {
     maxAttempts: settings.shardRetryAttempts,
     backoff: new ExponentialBackoff({
@@ -59,6 +59,7 @@ export function shardWritePolicy(settings: ResilienceSettings): IPolicy {
     halfOpenAfter: settings.shardBreakerHalfOpenAfterMillis,
     breaker: new ConsecutiveBreaker(settings.shardBreakerThreshold),
   });
+  if (onBreak !== undefined) breaker.onBreak(onBreak);
   return wrap(breaker, retrying);
 }
 
