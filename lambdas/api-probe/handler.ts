@@ -6,7 +6,7 @@ import { ROUTES, routeKey, versionedPath } from '../shared/contracts/index.js';
 import { type ApiProbeRequest, runApiProbe } from '../shared/probes/apiProbe.js';
 import { PROBE_CUSTOMER_PREFIX, probeEvents } from '../shared/probes/consumerProbe.js';
 import { type LifecycleHookEvent, reportProbe, versionInvoker } from '../shared/probes/preTrafficHook.js';
-import { requiredEnv } from '../shared/requiredEnv.js';
+import { readEnvironment } from './environment.js';
 
 const logger = new Logger({ serviceName: 'api-probe' });
 const lambda = new LambdaClient({});
@@ -49,12 +49,10 @@ export function requestsFor(api: string): ApiProbeRequest[] {
  */
 export const handler = async (event: LifecycleHookEvent, context: Context) => {
   logger.addContext(context);
-  const api = requiredEnv('PROBED_API');
+  const env = readEnvironment();
+  const api = env.probedApi;
   const report = await reportProbe(codedeploy, event, () =>
-    runApiProbe(
-      versionInvoker<APIGatewayProxyEventV2>(lambda, requiredEnv('TARGET_VERSION_ARN')),
-      requestsFor(api),
-    ),
+    runApiProbe(versionInvoker<APIGatewayProxyEventV2>(lambda, env.targetVersionArn), requestsFor(api)),
   );
   if (report.passed) logger.info('pre-traffic probe passed', { api, deploymentId: event.DeploymentId });
   else
