@@ -56,6 +56,7 @@ describe('contracts module', () => {
     ['metric names', metricNames],
     ['topic names', Object.values(contracts.TOPICS)],
     ['route paths', Object.values(contracts.ROUTES).map((route) => contracts.versionedPath(route))],
+    ['environment variable names', Object.values(contracts.ENV)],
   ] as const)('keeps %s in the contracts module only', (_, literals) => {
     const twice = literals.flatMap((literal) => quoted(literal).map((file) => `${literal} in ${file}`));
     expect(twice).toEqual([]);

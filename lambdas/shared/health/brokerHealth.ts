@@ -6,7 +6,7 @@ import {
   ListNodesCommand,
   type NodeInfo,
 } from '@aws-sdk/client-kafka';
-import { BROKER_HEALTH_METRIC_NAMES, DIMENSIONS } from '../contracts/index.js';
+import { BROKER_HEALTH_METRIC_NAMES, DIMENSIONS, ENV } from '../contracts/index.js';
 import { type Environment, positiveIntegerVariable, requiredVariable } from './environment.js';
 import { ControlPlaneError, HealthCheckConfigError } from './errors.js';
 import {
@@ -93,9 +93,9 @@ export function clusterNameOf(clusterArn: string): string {
  * @throws {HealthCheckConfigError} naming the missing or invalid variable.
  */
 export function brokerHealthConfigFrom(env: Environment): BrokerHealthConfig {
-  const clusterArn = requiredVariable(env, 'CLUSTER_ARN');
+  const clusterArn = requiredVariable(env, ENV.clusterArn);
   clusterNameOf(clusterArn);
-  return { clusterArn, expectedBrokers: positiveIntegerVariable(env, 'EXPECTED_BROKERS') };
+  return { clusterArn, expectedBrokers: positiveIntegerVariable(env, ENV.expectedBrokers) };
 }
 
 interface Reads {

@@ -7,7 +7,7 @@ import {
   type ReplicationGroup,
   type SourceType,
 } from '@aws-sdk/client-elasticache';
-import { CACHE_HEALTH_METRIC_NAMES, DIMENSIONS } from '../contracts/index.js';
+import { CACHE_HEALTH_METRIC_NAMES, DIMENSIONS, ENV } from '../contracts/index.js';
 import { type Environment, positiveIntegerVariable, requiredVariable } from './environment.js';
 import { ControlPlaneError, HealthCheckConfigError } from './errors.js';
 import {
@@ -95,24 +95,24 @@ export type CacheHealthDependencies = HealthCheckDependencies<ElastiCacheClient>
  * @throws {HealthCheckConfigError} naming the missing or invalid variable.
  */
 export function cacheHealthConfigFrom(env: Environment): CacheHealthConfig {
-  const replicationGroupId = requiredVariable(env, 'REPLICATION_GROUP_ID');
+  const replicationGroupId = requiredVariable(env, ENV.replicationGroupId);
   if (
     replicationGroupId.length > MAX_REPLICATION_GROUP_ID_LENGTH ||
     !REPLICATION_GROUP_ID.test(replicationGroupId)
   ) {
     throw new HealthCheckConfigError(`"${replicationGroupId}" is not a replication group id`, {
-      context: { variable: 'REPLICATION_GROUP_ID', value: replicationGroupId },
+      context: { variable: ENV.replicationGroupId, value: replicationGroupId },
     });
   }
   const eventLookbackMinutes = positiveIntegerVariable(
     env,
-    'EVENT_LOOKBACK_MINUTES',
+    ENV.eventLookbackMinutes,
     DEFAULT_EVENT_LOOKBACK_MINUTES,
   );
   if (eventLookbackMinutes > MAX_EVENT_LOOKBACK_MINUTES) {
     throw new HealthCheckConfigError(
       `EVENT_LOOKBACK_MINUTES must be at most ${MAX_EVENT_LOOKBACK_MINUTES} (events are kept 14 days)`,
-      { context: { variable: 'EVENT_LOOKBACK_MINUTES', value: eventLookbackMinutes } },
+      { context: { variable: ENV.eventLookbackMinutes, value: eventLookbackMinutes } },
     );
   }
   return { replicationGroupId, eventLookbackMinutes };
