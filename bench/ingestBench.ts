@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Envelope } from '../lambdas/shared/events/index.js';
 import { IngestService } from '../lambdas/shared/ingest/IngestService.js';
 import type { EventPublisher } from '../lambdas/shared/ingest/publisher.js';
@@ -236,6 +237,7 @@ export async function runBench(argv: string[]): Promise<void> {
       publisher: toLog ? logPublisher(log) : DISCARD,
       topic: LOCAL_TOPIC,
       logger: new Logger({ serviceName: 'ingest', logLevel: 'ERROR' }),
+      metrics: new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'ingest' }),
     });
     server = await ApiGatewayServer.start({ routes: ingestGatewayRoutes(service) });
     const customers = Math.max(1, Math.floor(events / 5));

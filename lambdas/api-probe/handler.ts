@@ -2,10 +2,11 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { ROUTES, routeKey, versionedPath } from '../shared/contracts/index.js';
 import { type ApiProbeRequest, runApiProbe } from '../shared/probes/apiProbe.js';
 import { PROBE_CUSTOMER_PREFIX, probeEvents } from '../shared/probes/consumerProbe.js';
 import { type LifecycleHookEvent, reportProbe, versionInvoker } from '../shared/probes/preTrafficHook.js';
-import { requiredEnv } from '../shared/requiredEnv.js';
+import { readEnvironment } from './environment.js';
 
 const logger = new Logger({ serviceName: 'api-probe' });
 const lambda = new LambdaClient({});
@@ -14,22 +15,28 @@ const codedeploy = new CodeDeployClient({});
 /** The requests of each API's probe: ingest accepts a probe event; query never answers a probe customer. */
 export function requestsFor(api: string): ApiProbeRequest[] {
   const customer = `${PROBE_CUSTOMER_PREFIX}api`;
+  const ingestPath = versionedPath(ROUTES.ingestOne);
   if (api === 'ingest') {
     const [event] = probeEvents([customer], `probe-${Date.now()}`, new Date());
     return [
-      { method: 'POST', path: '/v1/events', body: event, expectStatus: 202 },
-      { method: 'POST', path: '/v1/events', body: { not: 'an event' }, expectStatus: 400 },
+      { method: ROUTES.ingestOne.method, path: ingestPath, body: event, expectStatus: 202 },
+      { method: ROUTES.ingestOne.method, path: ingestPath, body: { not: 'an event' }, expectStatus: 400 },
     ];
   }
   return [
     {
-      method: 'GET',
-      path: `/v1/customers/${customer}`,
-      routeKey: 'GET /v1/customers/{customerId}',
+      method: ROUTES.customerById.method,
+      path: versionedPath(ROUTES.customerById).replace('{customerId}', customer),
+      routeKey: routeKey(ROUTES.customerById),
       pathParameters: { customerId: customer },
       expectStatus: 404,
     },
-    { method: 'GET', path: '/v1/customers', routeKey: 'GET /v1/customers', expectStatus: 400 },
+    {
+      method: ROUTES.customerLookup.method,
+      path: versionedPath(ROUTES.customerLookup),
+      routeKey: routeKey(ROUTES.customerLookup),
+      expectStatus: 400,
+    },
   ];
 }
 
@@ -42,12 +49,10 @@ export function requestsFor(api: string): ApiProbeRequest[] {
  */
 export const handler = async (event: LifecycleHookEvent, context: Context) => {
   logger.addContext(context);
-  const api = requiredEnv('PROBED_API');
+  const env = readEnvironment();
+  const api = env.probedApi;
   const report = await reportProbe(codedeploy, event, () =>
-    runApiProbe(
-      versionInvoker<APIGatewayProxyEventV2>(lambda, requiredEnv('TARGET_VERSION_ARN')),
-      requestsFor(api),
-    ),
+    runApiProbe(versionInvoker<APIGatewayProxyEventV2>(lambda, env.targetVersionArn), requestsFor(api)),
   );
   if (report.passed) logger.info('pre-traffic probe passed', { api, deploymentId: event.DeploymentId });
   else

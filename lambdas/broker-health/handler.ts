@@ -3,15 +3,15 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import {
   type BrokerHealthReport,
   brokerHealthConfigFrom,
   checkBrokerHealth,
 } from '../shared/health/brokerHealth.js';
-import { HEALTH_METRICS_NAMESPACE } from '../shared/health/types.js';
 
 const logger = new Logger({ serviceName: 'broker-health' });
-const metrics = new Metrics({ namespace: HEALTH_METRICS_NAMESPACE, serviceName: 'broker-health' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.brokerHealth });
 const tracer = new Tracer({ serviceName: 'broker-health' });
 
 // One attempt per send: the named control-plane policy owns retries and timeouts, so the check's budget holds.

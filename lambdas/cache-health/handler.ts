@@ -3,15 +3,15 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import {
   type CacheHealthReport,
   cacheHealthConfigFrom,
   checkCacheHealth,
 } from '../shared/health/cacheHealth.js';
-import { HEALTH_METRICS_NAMESPACE } from '../shared/health/types.js';
 
 const logger = new Logger({ serviceName: 'cache-health' });
-const metrics = new Metrics({ namespace: HEALTH_METRICS_NAMESPACE, serviceName: 'cache-health' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.cacheHealth });
 const tracer = new Tracer({ serviceName: 'cache-health' });
 
 // One attempt per send: the named control-plane policy owns retries and timeouts, so the check's budget holds.

@@ -4,9 +4,9 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context } from 'aws-lambda';
 import { runConsumerProbe } from '../shared/probes/consumerProbe.js';
 import { type LifecycleHookEvent, reportProbe, versionInvoker } from '../shared/probes/preTrafficHook.js';
-import { requiredEnv } from '../shared/requiredEnv.js';
 import { parseShardMap, ShardRouter } from '../shared/sharding/index.js';
 import { sqlClientFor } from '../shared/sql/sqlClientFor.js';
+import { readEnvironment } from './environment.js';
 
 const logger = new Logger({ serviceName: 'consumer-probe' });
 const lambda = new LambdaClient({});
@@ -21,10 +21,11 @@ const codedeploy = new CodeDeployClient({});
  */
 export const handler = async (event: LifecycleHookEvent, context: Context) => {
   logger.addContext(context);
-  const shardMap = parseShardMap(requiredEnv('SHARD_MAP'));
+  const env = readEnvironment();
+  const shardMap = parseShardMap(env.shardMap);
   const report = await reportProbe(codedeploy, event, () =>
     runConsumerProbe({
-      invoke: versionInvoker(lambda, requiredEnv('TARGET_VERSION_ARN')),
+      invoke: versionInvoker(lambda, env.targetVersionArn),
       readGivenName: async (shardId, customerId) => {
         const shard = shardMap.shards.find((s) => s.id === shardId);
         if (shard === undefined) return null;
@@ -41,8 +42,8 @@ export const handler = async (event: LifecycleHookEvent, context: Context) => {
       },
       router: new ShardRouter(shardMap),
       shardIds: shardMap.shards.map((s) => s.id),
-      topic: requiredEnv('TOPIC'),
-      eventSourceArn: requiredEnv('CLUSTER_ARN'),
+      topic: env.topic,
+      eventSourceArn: env.clusterArn,
     }),
   );
   if (report.passed) logger.info('pre-traffic probe passed', { deploymentId: event.DeploymentId });

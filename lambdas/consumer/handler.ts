@@ -7,14 +7,15 @@ import type { Context, MSKEvent } from 'aws-lambda';
 import type { KafkaBatchResponse } from '../shared/consumer/batchResponse.js';
 import { KafkaRecordParker } from '../shared/consumer/KafkaRecordParker.js';
 import { SqsDeadLetterSink } from '../shared/consumer/SqsDeadLetterSink.js';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { KafkaPublisher } from '../shared/ingest/KafkaPublisher.js';
-import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
-import { requiredEnv } from '../shared/requiredEnv.js';
+import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredConsumer, wireConsumer } from './dependencies.js';
+import { readConsumerEnvironment } from './environment.js';
 
 const logger = new Logger({ serviceName: 'consumer' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'consumer' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.consumer });
 const tracer = new Tracer({ serviceName: 'consumer' });
 
 /** Shown in broker logs for the connections that park records on the retry topic. */
@@ -27,20 +28,18 @@ const PARKING_CLIENT_ID = 'cdp-consumer-parking';
  * (RETRY_TOPIC on the cluster CLUSTER_ARN; the producer connects on the first parked record).
  */
 async function wireFromEnvironment(): Promise<WiredConsumer> {
-  const retryTopic = requiredEnv('RETRY_TOPIC');
+  const env = readConsumerEnvironment();
+  const { retryTopic } = env;
   const publisher = new KafkaPublisher({
-    clusterArn: requiredEnv('CLUSTER_ARN'),
+    clusterArn: env.clusterArn,
     kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
     clientId: PARKING_CLIENT_ID,
     logger,
   });
   return wireConsumer({
-    shardMap: parseShardMap(requiredEnv('SHARD_MAP')),
-    redis: await elastiCacheFromEnvironment(),
-    deadLetters: new SqsDeadLetterSink(
-      tracer.captureAWSv3Client(new SQSClient({})),
-      requiredEnv('DLQ_QUEUE_URL'),
-    ),
+    shardMap: parseShardMap(env.shardMap),
+    redis: await elastiCacheFrom(env.redis),
+    deadLetters: new SqsDeadLetterSink(tracer.captureAWSv3Client(new SQSClient({})), env.dlqQueueUrl),
     parking: { parker: new KafkaRecordParker(publisher, retryTopic), retryTopic },
     logger,
     metrics,

@@ -3,11 +3,12 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { type RecoveryReport, recoverBatches } from '../shared/etl/recoverBatches.js';
 import { wireRecovery } from './dependencies.js';
 
 const logger = new Logger({ serviceName: 'etl-recovery' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'etl-recovery' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.etlRecovery });
 const tracer = new Tracer({ serviceName: 'etl-recovery' });
 
 // One attempt per send: the named start policy owns the retries.

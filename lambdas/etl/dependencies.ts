@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { ENV } from '../shared/contracts/index.js';
 import { EtlConfigError } from '../shared/etl/errors.js';
 import { type EtlSettings, etlSettings } from '../shared/etl/policies.js';
 import { createEtlSteps, type EtlSteps } from '../shared/etl/steps.js';
@@ -44,9 +45,9 @@ export function etlSettingsFrom(env: Environment): EtlSettings {
       throw new EtlConfigError(`${name} must be a number >= 0, got ${raw}`);
     return value;
   };
-  const settleSeconds = number('ETL_SETTLE_SECONDS');
-  const maxRetries = number('ETL_MAX_RETRIES');
-  const abandonAfterSeconds = number('ETL_ABANDON_AFTER_SECONDS');
+  const settleSeconds = number(ENV.etlSettleSeconds);
+  const maxRetries = number(ENV.etlMaxRetries);
+  const abandonAfterSeconds = number(ENV.etlAbandonAfterSeconds);
   return etlSettings({
     ...(settleSeconds === undefined ? {} : { settleSeconds }),
     ...(maxRetries === undefined ? {} : { maxRetries }),

@@ -2,11 +2,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import type { ClosedBatch, EtlSteps, OpenedBatch, ShardOutcome } from '../shared/etl/steps.js';
 import { type WiredEtl, wireEtl } from './dependencies.js';
 
 const logger = new Logger({ serviceName: 'etl' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'etl' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.etl });
 const tracer = new Tracer({ serviceName: 'etl' });
 
 let wired: WiredEtl | undefined;

@@ -3,13 +3,14 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
+import { METRIC_NAMESPACE, REPLAY_METRIC_NAMES, SERVICES } from '../shared/contracts/index.js';
 import { mskEventLogFromEnvironment } from '../shared/replay/mskEventLog.js';
 import { type RedriveReport, redriveFailures } from '../shared/replay/redrive.js';
 import { SqsRedriveSource } from '../shared/replay/SqsRedriveSource.js';
-import { requiredEnv } from '../shared/requiredEnv.js';
+import { readEnvironment } from './environment.js';
 
 const logger = new Logger({ serviceName: 'event-redrive' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'event-redrive' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.eventRedrive });
 const sqs = new SQSClient({});
 const kafka = new KafkaClient({});
 
@@ -24,15 +25,16 @@ const kafka = new KafkaClient({});
  */
 export const handler = async (_event: unknown, context: Context): Promise<RedriveReport> => {
   logger.addContext(context);
+  const env = readEnvironment();
   const eventLog = mskEventLogFromEnvironment('cdp-event-redrive', { kafkaClient: kafka, logger });
   try {
-    const report = await redriveFailures(new SqsRedriveSource(sqs, requiredEnv('FAILURE_QUEUE_URL')), {
+    const report = await redriveFailures(new SqsRedriveSource(sqs, env.failureQueueUrl), {
       reader: eventLog,
       writer: eventLog,
-      targetTopic: requiredEnv('RETRY_TOPIC'),
-      topics: [requiredEnv('TOPIC'), requiredEnv('RETRY_TOPIC')],
+      targetTopic: env.retryTopic,
+      topics: [env.topic, env.retryTopic],
     });
-    metrics.addMetric('EventsRedriven', MetricUnit.Count, report.replayed);
+    metrics.addMetric(REPLAY_METRIC_NAMES.eventsRedriven, MetricUnit.Count, report.replayed);
     logger.info('redrive done', { ...report });
     return report;
   } finally {

@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { REPLAY_METRIC_NAMES } from '../shared/contracts/index.js';
 import type { EventLogReader, EventLogWriter } from '../shared/replay/eventLog.js';
 import { eventLogPolicy, type ReplaySettings, replaySettings } from '../shared/replay/policies.js';
 import { type ReplaySummary, runReplay } from '../shared/replay/replayRecords.js';
@@ -44,7 +45,7 @@ export function replayEvents(wiring: ReplayWiring): (input: unknown) => Promise<
       },
       request,
     );
-    wiring.metrics.addMetric('EventsReplayed', MetricUnit.Count, summary.replayed);
+    wiring.metrics.addMetric(REPLAY_METRIC_NAMES.eventsReplayed, MetricUnit.Count, summary.replayed);
     wiring.metrics.publishStoredMetrics();
     wiring.logger.info('replay done', { ranges: summary.ranges, replayed: summary.replayed });
     return {

@@ -3,12 +3,13 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import type { Context } from 'aws-lambda';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { mskEventLogFromEnvironment } from '../shared/replay/mskEventLog.js';
-import { requiredEnv } from '../shared/requiredEnv.js';
 import { type ReplayResult, replayEvents } from './dependencies.js';
+import { readEnvironment } from './environment.js';
 
 const logger = new Logger({ serviceName: 'event-replay' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'event-replay' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.eventReplay });
 const tracer = new Tracer({ serviceName: 'event-replay' });
 
 let replay: ((input: unknown) => Promise<ReplayResult>) | undefined;
@@ -22,13 +23,14 @@ let replay: ((input: unknown) => Promise<ReplayResult>) | undefined;
  */
 export const handler = async (event: unknown, context: Context): Promise<ReplayResult> => {
   logger.addContext(context);
+  const env = readEnvironment();
   replay ??= replayEvents({
     eventLog: mskEventLogFromEnvironment('cdp-event-replay', {
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       logger,
     }),
-    topic: requiredEnv('TOPIC'),
-    retryTopic: requiredEnv('RETRY_TOPIC'),
+    topic: env.topic,
+    retryTopic: env.retryTopic,
     logger,
     metrics,
   });

@@ -11,6 +11,9 @@ import { createRouter, type Router, v1Routes } from './routes.js';
 
 export type PublisherWiring = KafkaPublisherOptions & {
   readonly topic: string;
+  /** The handler's metrics (flushed by it) and logger. */
+  readonly metrics: Metrics;
+  readonly logger: Logger;
   /** The encrypted SQS FIFO spillover queue and its bound (events). */
   readonly spillover: { readonly sqs: SQSClient; readonly queueUrl: string; readonly bound?: number };
 };
@@ -21,9 +24,11 @@ export type PublisherWiring = KafkaPublisherOptions & {
  * accepted event.
  */
 export function createPublisher(options: PublisherWiring): EventPublisher {
-  const { topic, spillover, ...kafka } = options;
+  const { topic, spillover, metrics, ...kafka } = options;
   return new ResilientPublisher({
     inner: new KafkaPublisher(kafka),
+    metrics,
+    logger: options.logger,
     spillover: new SqsSpilloverBuffer({
       sqs: spillover.sqs,
       queueUrl: spillover.queueUrl,
@@ -39,7 +44,7 @@ export interface IngestWiring {
   /** The idempotency store; without it `Idempotency-Key` is validated but not enforced. */
   readonly redis?: { readonly url: string; readonly password?: string | undefined } | undefined;
   readonly logger: Logger;
-  readonly metrics?: Metrics;
+  readonly metrics: Metrics;
   readonly settings?: Partial<IngestSettings>;
 }
 
@@ -62,7 +67,7 @@ export async function wireIngest(wiring: IngestWiring): Promise<WiredIngest> {
     topic: wiring.topic,
     redis,
     logger: wiring.logger,
-    ...(wiring.metrics === undefined ? {} : { metrics: wiring.metrics }),
+    metrics: wiring.metrics,
     ...(wiring.settings === undefined ? {} : { settings: wiring.settings }),
   });
   return {

@@ -4,16 +4,17 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { decodeUtf8 } from '../shared/events/index.js';
 import { errorResponse, type IngestResponse } from '../shared/ingest/IngestService.js';
 import { producerSettingsFromEnvironment } from '../shared/ingest/producerSettings.js';
-import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
-import { requiredEnv } from '../shared/requiredEnv.js';
+import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { createPublisher, type WiredIngest, wireIngest } from './dependencies.js';
+import { readIngestEnvironment } from './environment.js';
 import type { HttpRequest } from './routes.js';
 
 const logger = new Logger({ serviceName: 'ingest' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'ingest' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.ingest });
 const tracer = new Tracer({ serviceName: 'ingest' });
 
 /** `Retry-After` when this instance cannot be wired (Secrets Manager or Redis start-up trouble). */
@@ -26,21 +27,23 @@ const WIRING_RETRY_AFTER_SECONDS = 5;
  * endpoint with its AUTH token from Secrets Manager.
  */
 async function wireFromEnvironment(): Promise<WiredIngest> {
+  const env = readIngestEnvironment();
   return wireIngest({
-    topic: requiredEnv('TOPIC'),
+    topic: env.topic,
     publisher: createPublisher({
-      topic: requiredEnv('TOPIC'),
-      clusterArn: requiredEnv('CLUSTER_ARN'),
+      topic: env.topic,
+      clusterArn: env.clusterArn,
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       logger,
       settings: producerSettingsFromEnvironment(),
+      metrics,
       spillover: {
         sqs: tracer.captureAWSv3Client(new SQSClient({})),
-        queueUrl: requiredEnv('SPILLOVER_QUEUE_URL'),
-        ...(process.env.SPILLOVER_MAX_DEPTH ? { bound: Number(process.env.SPILLOVER_MAX_DEPTH) } : {}),
+        queueUrl: env.spilloverQueueUrl,
+        bound: env.spilloverMaxDepth,
       },
     }),
-    redis: await elastiCacheFromEnvironment(),
+    redis: await elastiCacheFrom(env.redis),
     logger,
     metrics,
   });

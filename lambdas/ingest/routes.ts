@@ -1,4 +1,5 @@
 import type { Context } from 'aws-lambda';
+import { ROUTES, versionedPath } from '../shared/contracts/index.js';
 import { errorResponse, type IngestResponse, type IngestService } from '../shared/ingest/IngestService.js';
 import type { RequestShape } from '../shared/ingest/validation.js';
 
@@ -43,8 +44,8 @@ export function v1Routes(service: Pick<IngestService, 'accept'>): Route[] {
         context: request.context,
       });
   return [
-    { method: 'POST', path: '/v1/events', handle: accept('single') },
-    { method: 'POST', path: '/v1/events/batch', handle: accept('batch') },
+    { method: ROUTES.ingestOne.method, path: versionedPath(ROUTES.ingestOne), handle: accept('single') },
+    { method: ROUTES.ingestBatch.method, path: versionedPath(ROUTES.ingestBatch), handle: accept('batch') },
   ];
 }
 

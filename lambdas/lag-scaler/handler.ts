@@ -3,11 +3,12 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context } from 'aws-lambda';
+import { METRIC_NAMESPACE, SCALING_METRIC_NAMES, SERVICES } from '../shared/contracts/index.js';
 import { MappingNotReadyError, type ScalingReport, scalePollers } from '../shared/scaling/scalePollers.js';
 import { scalerEnvironment } from '../shared/scaling/scalerEnvironment.js';
 
 const logger = new Logger({ serviceName: 'lag-scaler' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'lag-scaler' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.lagScaler });
 // One attempt per send: the scaler's call policy owns retries and timeouts.
 const lambda = new LambdaClient({ maxAttempts: 1 });
 const cloudwatch = new CloudWatchClient({ maxAttempts: 1 });
@@ -23,8 +24,8 @@ export const handler = async (_event: unknown, context: Context): Promise<Scalin
   logger.addContext(context);
   try {
     const report = await scalePollers({ lambda, cloudwatch, ...environment });
-    metrics.addMetric('ConsumerMinimumPollers', MetricUnit.Count, report.decision.target);
-    if (report.applied) metrics.addMetric('PollerScalingChanges', MetricUnit.Count, 1);
+    metrics.addMetric(SCALING_METRIC_NAMES.consumerMinimumPollers, MetricUnit.Count, report.decision.target);
+    if (report.applied) metrics.addMetric(SCALING_METRIC_NAMES.pollerScalingChanges, MetricUnit.Count, 1);
     logger.info('lag scaler decided', { ...report });
     return report;
   } catch (error: unknown) {

@@ -2,15 +2,16 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
-import { requiredEnv } from '../shared/requiredEnv.js';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
+import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredQueryService, wireQueryService } from './dependencies.js';
+import { readQueryEnvironment } from './environment.js';
 import { problem, requestOf } from './http.js';
 import { route } from './routes.js';
 
 const logger = new Logger({ serviceName: 'query' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'query' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.query });
 const tracer = new Tracer({ serviceName: 'query' });
 
 /**
@@ -19,9 +20,10 @@ const tracer = new Tracer({ serviceName: 'query' });
  * long as the environment.
  */
 async function wireFromEnvironment(): Promise<WiredQueryService> {
+  const env = readQueryEnvironment();
   return wireQueryService({
-    shardMap: parseShardMap(requiredEnv('SHARD_MAP')),
-    redis: await elastiCacheFromEnvironment(),
+    shardMap: parseShardMap(env.shardMap),
+    redis: await elastiCacheFrom(env.redis),
     logger,
     metrics,
   });

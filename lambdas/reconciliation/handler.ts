@@ -3,15 +3,16 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import type { Context } from 'aws-lambda';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import type { ReconciliationSteps } from '../shared/reconciliation/steps.js';
-import { elastiCacheFromEnvironment } from '../shared/redis/elastiCacheFromEnvironment.js';
+import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { mskEventLogFromEnvironment } from '../shared/replay/mskEventLog.js';
-import { requiredEnv } from '../shared/requiredEnv.js';
 import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredReconciliation, wireReconciliation } from './dependencies.js';
+import { readEnvironment } from './environment.js';
 
 const logger = new Logger({ serviceName: 'reconciliation' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'reconciliation' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.reconciliation });
 const tracer = new Tracer({ serviceName: 'reconciliation' });
 
 /**
@@ -20,15 +21,16 @@ const tracer = new Tracer({ serviceName: 'reconciliation' });
  * RETRY_TOPIC on the MSK cluster CLUSTER_ARN (brokers discovered on first use).
  */
 async function wireFromEnvironment(): Promise<WiredReconciliation> {
+  const env = readEnvironment();
   return wireReconciliation({
-    shardMap: parseShardMap(requiredEnv('SHARD_MAP')),
-    redis: await elastiCacheFromEnvironment(),
+    shardMap: parseShardMap(env.shardMap),
+    redis: await elastiCacheFrom(env.redis),
     eventLog: mskEventLogFromEnvironment('cdp-reconciliation', {
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       logger,
     }),
-    topic: requiredEnv('TOPIC'),
-    retryTopic: requiredEnv('RETRY_TOPIC'),
+    topic: env.topic,
+    retryTopic: env.retryTopic,
     logger,
     metrics,
   });

@@ -4,20 +4,41 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
+import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { KafkaPublisher } from '../shared/ingest/KafkaPublisher.js';
 import { producerSettingsFromEnvironment } from '../shared/ingest/producerSettings.js';
 import { type DrainPass, SpilloverDrainer } from '../shared/ingest/SpilloverDrainer.js';
 import { SqsSpilloverBuffer } from '../shared/ingest/SqsSpilloverBuffer.js';
-import { requiredEnv } from '../shared/requiredEnv.js';
+import { readDrainerEnvironment } from './environment.js';
 
 const logger = new Logger({ serviceName: 'spillover-drainer' });
-const metrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'ingest' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.spilloverDrainer });
 const tracer = new Tracer({ serviceName: 'spillover-drainer' });
 
 /** Stop starting new passes when less than this much of the invocation is left. */
 const SAFETY_MARGIN_MILLIS = 15_000;
 
 let drainer: SpilloverDrainer | undefined;
+
+/** Built once per execution environment, from its validated environment. */
+function createDrainer(): SpilloverDrainer {
+  const env = readDrainerEnvironment();
+  return new SpilloverDrainer({
+    spillover: new SqsSpilloverBuffer({
+      sqs: tracer.captureAWSv3Client(new SQSClient({})),
+      queueUrl: env.spilloverQueueUrl,
+    }),
+    inner: new KafkaPublisher({
+      clusterArn: env.clusterArn,
+      kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
+      logger,
+      settings: producerSettingsFromEnvironment(),
+    }),
+    topic: env.topic,
+    metrics,
+    logger,
+  });
+}
 
 /**
  * Scheduled every minute: republishes the spilled events (SPILLOVER_QUEUE_URL) to TOPIC on CLUSTER_ARN in
@@ -26,21 +47,7 @@ let drainer: SpilloverDrainer | undefined;
  */
 export const handler = async (_event: unknown, context: Context): Promise<DrainPass> => {
   logger.addContext(context);
-  drainer ??= new SpilloverDrainer({
-    spillover: new SqsSpilloverBuffer({
-      sqs: tracer.captureAWSv3Client(new SQSClient({})),
-      queueUrl: requiredEnv('SPILLOVER_QUEUE_URL'),
-    }),
-    inner: new KafkaPublisher({
-      clusterArn: requiredEnv('CLUSTER_ARN'),
-      kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
-      logger,
-      settings: producerSettingsFromEnvironment(),
-    }),
-    topic: requiredEnv('TOPIC'),
-    metrics,
-    logger,
-  });
+  drainer ??= createDrainer();
   let total = 0;
   for (;;) {
     const pass = await drainer.drainOnce();

@@ -1,3 +1,4 @@
+import { consumerGroupName, TOPICS } from '../../lambdas/shared/contracts/index.js';
 import type { EnvironmentConfig, EnvironmentName } from './schema.js';
 
 /**
@@ -5,10 +6,10 @@ import type { EnvironmentConfig, EnvironmentName } from './schema.js';
  * the topic manager refuses a decrease.
  */
 const topics = (scale: number): EnvironmentConfig['streaming']['topics'] => [
-  { name: 'customer-events.v1', partitions: 12 * scale, retentionHours: 24 * 7 },
+  { name: TOPICS.events, partitions: 12 * scale, retentionHours: 24 * 7 },
   // Parked records of an unavailable shard and replays, read by the consumer's second mapping.
-  { name: 'customer-events.v1.retry', partitions: 12 * scale, retentionHours: 24 * 7 },
-  { name: 'customer-events.v1.dlq', partitions: 3, retentionHours: 24 * 14 },
+  { name: TOPICS.retry, partitions: 12 * scale, retentionHours: 24 * 7 },
+  { name: TOPICS.deadLetters, partitions: 3, retentionHours: 24 * 14 },
 ];
 
 /**
@@ -53,10 +54,22 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     },
     deployment: { strategy: 'allAtOnce' },
     alarms: { consumerOffsetLag: 50_000, functionErrors: 10, durationP99Millis: 10_000, dlqDepth: 100 },
+    scenarioAlarms: {
+      offlinePartitions: 0,
+      underReplicatedPartitions: 0,
+      shardWriteFailures: 50,
+      auroraReplicaLagMillis: 5_000,
+      idempotencyBypassed: 100,
+      redisMemoryPercent: 90,
+      redisEvictions: 100,
+      breakerOpenings: 2,
+      volumeSpikeLag: 100_000,
+      retryTopicLag: 50_000,
+    },
     consumer: {
-      topic: 'customer-events.v1',
-      retryTopic: 'customer-events.v1.retry',
-      consumerGroup: 'cdp-dev-customer-consumer',
+      topic: TOPICS.events,
+      retryTopic: TOPICS.retry,
+      consumerGroup: consumerGroupName('cdp-dev'),
       batchSize: 100,
       maxBatchingWindowSeconds: 1,
       minimumPollers: 1,
@@ -128,10 +141,22 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     },
     deployment: { strategy: 'canary10Percent5Minutes' },
     alarms: { consumerOffsetLag: 20_000, functionErrors: 5, durationP99Millis: 8_000, dlqDepth: 10 },
+    scenarioAlarms: {
+      offlinePartitions: 0,
+      underReplicatedPartitions: 0,
+      shardWriteFailures: 10,
+      auroraReplicaLagMillis: 2_000,
+      idempotencyBypassed: 20,
+      redisMemoryPercent: 85,
+      redisEvictions: 10,
+      breakerOpenings: 0,
+      volumeSpikeLag: 40_000,
+      retryTopicLag: 20_000,
+    },
     consumer: {
-      topic: 'customer-events.v1',
-      retryTopic: 'customer-events.v1.retry',
-      consumerGroup: 'cdp-uat-customer-consumer',
+      topic: TOPICS.events,
+      retryTopic: TOPICS.retry,
+      consumerGroup: consumerGroupName('cdp-uat'),
       batchSize: 500,
       maxBatchingWindowSeconds: 1,
       minimumPollers: 1,
@@ -208,10 +233,22 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     },
     deployment: { strategy: 'canary10Percent10Minutes' },
     alarms: { consumerOffsetLag: 10_000, functionErrors: 1, durationP99Millis: 5_000, dlqDepth: 1 },
+    scenarioAlarms: {
+      offlinePartitions: 0,
+      underReplicatedPartitions: 0,
+      shardWriteFailures: 0,
+      auroraReplicaLagMillis: 1_000,
+      idempotencyBypassed: 0,
+      redisMemoryPercent: 80,
+      redisEvictions: 0,
+      breakerOpenings: 0,
+      volumeSpikeLag: 20_000,
+      retryTopicLag: 10_000,
+    },
     consumer: {
-      topic: 'customer-events.v1',
-      retryTopic: 'customer-events.v1.retry',
-      consumerGroup: 'cdp-prod-customer-consumer',
+      topic: TOPICS.events,
+      retryTopic: TOPICS.retry,
+      consumerGroup: consumerGroupName('cdp-prod'),
       batchSize: 500,
       maxBatchingWindowSeconds: 1,
       // One poller per partition at peak (24 partitions); four stay warm so a burst does not wait for scaling.

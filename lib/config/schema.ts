@@ -37,6 +37,30 @@ const alarmsSchema = z.strictObject({
   dlqDepth: z.number().int().min(0),
 });
 
+/** Thresholds of the alarms named after the failure scenarios (see `scenarioAlarmName`). */
+const scenarioAlarmsSchema = z.strictObject({
+  /** §1: offline partitions (maximum) above which the cluster is losing availability. */
+  offlinePartitions: z.number().int().min(0),
+  /** §1: under-replicated partitions on any broker (maximum) above which a broker is away. */
+  underReplicatedPartitions: z.number().int().min(0),
+  /** §3: events whose shard write failed, per minute, for three minutes. */
+  shardWriteFailures: z.number().int().min(0),
+  /** §3: Aurora replica lag (maximum, ms) of a shard: a failover would lose or wait for this much. */
+  auroraReplicaLagMillis: z.number().int().positive(),
+  /** §4: events or requests the idempotency store could not guard, per minute, for three minutes. */
+  idempotencyBypassed: z.number().int().min(0),
+  /** §4: Redis memory use (percent of maxmemory) on any node. */
+  redisMemoryPercent: z.number().int().min(1).max(100),
+  /** §4: keys evicted per five minutes across the nodes (the index must not lose entries). */
+  redisEvictions: z.number().int().min(0),
+  /** §5: breaker openings per five minutes around any one dependency. */
+  breakerOpenings: z.number().int().min(0),
+  /** §6: records behind on the events topic (MSK SumOffsetLag) for five minutes. */
+  volumeSpikeLag: z.number().int().positive(),
+  /** §8: records waiting on the retry topic (MSK MaxOffsetLag) for fifteen minutes. */
+  retryTopicLag: z.number().int().positive(),
+});
+
 /**
  * Stage-wide throttling of the platform's HTTP API, query and ingest routes together. API Gateway's account
  * quota in a region (10,000 requests per second, burst 5,000) caps every stage, so a stage limit above it
@@ -293,6 +317,7 @@ export const environmentConfigSchema = z
     }),
     deployment: deploymentSchema,
     alarms: alarmsSchema,
+    scenarioAlarms: scenarioAlarmsSchema,
     consumer: consumerSchema,
     api: apiSchema,
     ingest: ingestSchema,

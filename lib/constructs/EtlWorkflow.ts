@@ -2,10 +2,12 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct, type IDependable } from 'constructs';
+import { DIMENSIONS, ENV, ETL_METRIC_NAMES, SERVICES } from '../../lambdas/shared/contracts/index.js';
 import type { WorkflowsConfig } from '../config/schema.js';
 import type { DataStack } from '../stacks/DataStack.js';
 import type { WarehouseStack } from '../stacks/WarehouseStack.js';
 import { PlatformFunction } from './PlatformFunction.js';
+import { scenarioAlarmName } from './scenarioAlarmName.js';
 import { scheduleInvocation } from './scheduleInvocation.js';
 import { WorkflowStateMachine } from './WorkflowStateMachine.js';
 import { WorkflowSteps } from './WorkflowSteps.js';
@@ -85,9 +87,9 @@ export class EtlWorkflow extends Construct {
     const { logRetentionDays, logRemovalPolicy } = placement;
     const warehouseCluster = warehouse.warehouse;
     const warehouseEnvironment = {
-      WAREHOUSE_CLUSTER_ARN: warehouseCluster.clusterArn,
-      WAREHOUSE_SECRET_ARN: warehouseCluster.secret.secretArn,
-      WAREHOUSE_DATABASE: warehouseCluster.databaseName,
+      [ENV.warehouseClusterArn]: warehouseCluster.clusterArn,
+      [ENV.warehouseSecretArn]: warehouseCluster.secret.secretArn,
+      [ENV.warehouseDatabase]: warehouseCluster.databaseName,
     };
 
     this.steps = new WorkflowSteps(this, 'EtlSteps', {
@@ -96,10 +98,10 @@ export class EtlWorkflow extends Construct {
       description: 'ETL step, shards to the analytics warehouse',
       steps: ETL_STEP_SETTINGS,
       environment: {
-        SHARD_MAP: props.shardMap,
+        [ENV.shardMap]: props.shardMap,
         ...warehouseEnvironment,
-        ETL_SETTLE_SECONDS: String(settings.settleSeconds),
-        POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
+        [ENV.etlSettleSeconds]: String(settings.settleSeconds),
+        [ENV.powertoolsMetricsNamespace]: WORKFLOWS_METRICS_NAMESPACE,
       },
     });
     for (const [step, fn] of Object.entries<PlatformFunction>(this.steps.functions)) {
@@ -123,17 +125,17 @@ export class EtlWorkflow extends Construct {
 
     this.recovery = new PlatformFunction(this, 'EtlRecovery', {
       ...placement,
-      name: 'etl-recovery',
+      name: SERVICES.etlRecovery,
       description: 'Publishes the warehouse staleness and re-runs failed ETL batches',
       timeout: RECOVERY_TIMEOUT,
       environment: {
         ...warehouseEnvironment,
-        ETL_STATE_MACHINE_ARN: this.machine.stateMachineArn,
-        ETL_MAX_RETRIES: String(settings.maxRetries),
+        [ENV.etlStateMachineArn]: this.machine.stateMachineArn,
+        [ENV.etlMaxRetries]: String(settings.maxRetries),
         // An execution past its TimeoutSeconds is stopped before it can close its batch: the batch stays
         // RUNNING until this job marks it FAILED and re-runs it.
-        ETL_ABANDON_AFTER_SECONDS: String(this.machine.timeout.plus(ABANDON_MARGIN).toSeconds()),
-        POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
+        [ENV.etlAbandonAfterSeconds]: String(this.machine.timeout.plus(ABANDON_MARGIN).toSeconds()),
+        [ENV.powertoolsMetricsNamespace]: WORKFLOWS_METRICS_NAMESPACE,
       },
     });
     warehouse.grantDataApiAccess(this.recovery);
@@ -156,16 +158,16 @@ export class EtlWorkflow extends Construct {
       scheduleGroup: props.scheduleGroup,
     });
 
-    this.alarms = this.createAlarms(settings);
+    this.alarms = this.createAlarms(settings, props.prefix);
   }
 
-  private createAlarms(settings: EtlSettings): cloudwatch.Alarm[] {
+  private createAlarms(settings: EtlSettings, prefix: string): cloudwatch.Alarm[] {
     const recoveryPeriod = Duration.minutes(settings.recoveryIntervalMinutes);
     const recoveryMetric = (metricName: string) =>
       new cloudwatch.Metric({
         namespace: WORKFLOWS_METRICS_NAMESPACE,
         metricName,
-        dimensionsMap: { service: 'etl-recovery' },
+        dimensionsMap: { [DIMENSIONS.service]: SERVICES.etlRecovery },
         period: recoveryPeriod,
         statistic: cloudwatch.Stats.MAXIMUM,
       });
@@ -177,6 +179,7 @@ export class EtlWorkflow extends Construct {
         'EtlFailedAlarm',
         'ETL: an execution failed; its batch is FAILED and the recovery job re-runs it',
         this.machine.metricFailed({ period: EXECUTION_ALARM_PERIOD }),
+        scenarioAlarmName(prefix, 9, 'executions-failed'),
       ),
       executionAlarm(
         this,
@@ -188,7 +191,7 @@ export class EtlWorkflow extends Construct {
         alarmDescription:
           `ETL: the warehouse is more than ${settings.stalenessAlarmSeconds} s behind the shards, or ` +
           'the recovery job stopped reporting how far behind it is',
-        metric: recoveryMetric('WarehouseStalenessSeconds'),
+        metric: recoveryMetric(ETL_METRIC_NAMES.warehouseStalenessSeconds),
         threshold: settings.stalenessAlarmSeconds,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         // Two recovery intervals: a run that lands just past a period boundary leaves one period empty.
@@ -201,7 +204,7 @@ export class EtlWorkflow extends Construct {
         alarmDescription:
           `ETL: batches stayed FAILED through ${failedBatchRuns} recovery runs; the recovery job has ` +
           `given up on any that failed ${settings.maxRetries} re-runs`,
-        metric: recoveryMetric('FailedBatches'),
+        metric: recoveryMetric(ETL_METRIC_NAMES.failedBatches),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         // A batch the recovery job re-runs successfully is no page; one failing through its retries is.

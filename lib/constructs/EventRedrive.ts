@@ -1,6 +1,7 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/shared/contracts/index.js';
 import { acknowledge } from '../nag.js';
 import type { KafkaCluster } from './KafkaCluster.js';
 import { PlatformFunction, type PlatformFunctionProps } from './PlatformFunction.js';
@@ -42,10 +43,10 @@ export class EventRedrive extends Construct {
       memorySize: 512,
       timeout: Duration.minutes(5),
       environment: {
-        FAILURE_QUEUE_URL: props.failureQueue.queueUrl,
-        CLUSTER_ARN: props.cluster.clusterArn,
-        TOPIC: props.topic,
-        RETRY_TOPIC: props.retryTopic,
+        [ENV.failureQueueUrl]: props.failureQueue.queueUrl,
+        [ENV.clusterArn]: props.cluster.clusterArn,
+        [ENV.topic]: props.topic,
+        [ENV.retryTopic]: props.retryTopic,
       },
     });
     props.failureQueue.grantConsumeMessages(this.function);

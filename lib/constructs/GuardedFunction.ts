@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
@@ -11,6 +11,7 @@ import type { DeploymentStrategy } from '../config/index.js';
 import { acknowledge } from '../nag.js';
 import { AlarmTopic } from './AlarmTopic.js';
 import { PlatformFunction, type PlatformFunctionProps } from './PlatformFunction.js';
+import { FAILURE_SCENARIOS } from './scenarioAlarmName.js';
 
 /** The CodeDeploy traffic-shifting preset behind each strategy name of the configuration. */
 export const DEPLOYMENT_CONFIGS: Readonly<Record<DeploymentStrategy, codedeploy.ILambdaDeploymentConfig>> = {
@@ -90,6 +91,8 @@ export class GuardedFunction extends Construct implements iam.IGrantable {
       alarmTopic ?? new AlarmTopic(this, 'AlarmTopic', { displayName: `Alarms of ${props.name}` }).topic;
 
     this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
+      // A bad version shows first as errors on the live alias: the alarm that rolls it back.
+      alarmName: `${Stack.of(this).stackName}-s7-${FAILURE_SCENARIOS[7]}-errors`,
       alarmDescription: `${props.name}: ${thresholds.functionErrors} or more function errors in a minute on the live alias`,
       metric: this.alias.metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
       threshold: thresholds.functionErrors,

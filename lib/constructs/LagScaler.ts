@@ -5,6 +5,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { ManagedKafkaEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/shared/contracts/index.js';
 import { PlatformFunction, type PlatformFunctionProps } from './PlatformFunction.js';
 import { scheduleInvocation } from './scheduleInvocation.js';
 
@@ -130,13 +131,13 @@ export class LagScaler extends Construct {
       ...(props.logRemovalPolicy === undefined ? {} : { logRemovalPolicy: props.logRemovalPolicy }),
       timeout: Duration.seconds(30),
       environment: {
-        MAPPING_UUID: props.mapping.eventSourceMappingId,
-        HIGH_LAG_ALARMS: [highName, groupName].join(','),
-        LOW_LAG_ALARM: lowName,
-        SCALING_FLOOR: String(settings.floor),
-        SCALING_CEILING: String(settings.ceiling),
-        SCALING_STEP: String(settings.step),
-        SCALING_COOLDOWN_SECONDS: String(settings.cooldownSeconds),
+        [ENV.mappingUuid]: props.mapping.eventSourceMappingId,
+        [ENV.highLagAlarms]: [highName, groupName].join(','),
+        [ENV.lowLagAlarm]: lowName,
+        [ENV.scalingFloor]: String(settings.floor),
+        [ENV.scalingCeiling]: String(settings.ceiling),
+        [ENV.scalingStep]: String(settings.step),
+        [ENV.scalingCooldownSeconds]: String(settings.cooldownSeconds),
       },
     });
     this.function.function.addToRolePolicy(

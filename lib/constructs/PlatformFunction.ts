@@ -8,6 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/shared/contracts/index.js';
 import { acknowledge } from '../nag.js';
 
 /** Repository root: handlers live in `lambdas/<name>/handler.ts` below it. */
@@ -103,7 +104,7 @@ export class PlatformFunction extends Construct implements iam.IGrantable {
       tracing: lambda.Tracing.ACTIVE,
       environment: {
         ...props.environment,
-        POWERTOOLS_SERVICE_NAME: props.name,
+        [ENV.powertoolsServiceName]: props.name,
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {

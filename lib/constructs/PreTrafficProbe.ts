@@ -1,6 +1,7 @@
 import { type CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/shared/contracts/index.js';
 import { acknowledge } from '../nag.js';
 import type { GuardedFunction } from './GuardedFunction.js';
 import { PlatformFunction, type PlatformFunctionProps } from './PlatformFunction.js';
@@ -44,7 +45,7 @@ export class PreTrafficProbe extends Construct {
       logRetentionDays: props.logRetentionDays,
       ...(props.logRemovalPolicy === undefined ? {} : { logRemovalPolicy: props.logRemovalPolicy }),
       timeout: Duration.minutes(2),
-      environment: { ...props.environment, TARGET_VERSION_ARN: guarded.version.functionArn },
+      environment: { ...props.environment, [ENV.targetVersionArn]: guarded.version.functionArn },
     });
     guarded.version.grantInvoke(this.function);
     this.function.function.addToRolePolicy(

@@ -3,6 +3,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/shared/contracts/index.js';
 import type { WorkflowsConfig } from '../config/schema.js';
 import type { DataStack } from '../stacks/DataStack.js';
 import { acknowledgeGroupPrefix } from './acknowledgeGroupPrefix.js';
@@ -97,14 +98,14 @@ export class ReconciliationWorkflow extends Construct {
       description: 'reconciliation step',
       steps: RECONCILIATION_STEP_SETTINGS,
       environment: {
-        SHARD_MAP: props.shardMap,
-        REDIS_HOST: data.cache.primaryEndpoint.hostname,
-        REDIS_PORT: Token.asString(data.cache.primaryEndpoint.port),
-        REDIS_AUTH_SECRET_ARN: data.cache.authSecret.secretArn,
-        CLUSTER_ARN: cluster.clusterArn,
-        TOPIC: topic,
-        RETRY_TOPIC: retryTopic,
-        POWERTOOLS_METRICS_NAMESPACE: WORKFLOWS_METRICS_NAMESPACE,
+        [ENV.shardMap]: props.shardMap,
+        [ENV.redisHost]: data.cache.primaryEndpoint.hostname,
+        [ENV.redisPort]: Token.asString(data.cache.primaryEndpoint.port),
+        [ENV.redisAuthSecretArn]: data.cache.authSecret.secretArn,
+        [ENV.clusterArn]: cluster.clusterArn,
+        [ENV.topic]: topic,
+        [ENV.retryTopic]: retryTopic,
+        [ENV.powertoolsMetricsNamespace]: WORKFLOWS_METRICS_NAMESPACE,
       },
     });
     for (const [name, fn] of Object.entries<PlatformFunction>(this.steps.functions)) {

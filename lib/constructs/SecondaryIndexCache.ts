@@ -60,6 +60,8 @@ const REPLICATION_GROUP_ID = /^[a-z](-?[a-z0-9])*$/;
 export class SecondaryIndexCache extends Construct {
   public readonly replicationGroup: elasticache.CfnReplicationGroup;
   public readonly replicationGroupId: string;
+  /** The group's nodes as CloudWatch names them (`CacheClusterId`): `<group id>-001`, `-002`, ... */
+  public readonly memberClusterIds: readonly string[];
   public readonly replicationGroupArn: string;
   /** Where the primary is placed at creation (a failover moves it; this does not follow). */
   public readonly primaryAvailabilityZone: string;
@@ -170,6 +172,10 @@ export class SecondaryIndexCache extends Construct {
     this.replicationGroup = group;
     this.primaryAvailabilityZone = primaryZone;
     this.replicationGroupId = group.ref;
+    this.memberClusterIds = Array.from(
+      { length: 1 + settings.replicasPerNodeGroup },
+      (_, i) => `${replicationGroupId}-${String(i + 1).padStart(3, '0')}`,
+    );
     this.replicationGroupArn = stack.formatArn({
       service: 'elasticache',
       resource: 'replicationgroup',

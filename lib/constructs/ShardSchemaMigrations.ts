@@ -6,6 +6,7 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/shared/contracts/index.js';
 import { acknowledgeProviderFindings } from './acknowledgeProviderFindings.js';
 import { PlatformFunction } from './PlatformFunction.js';
 
@@ -91,7 +92,7 @@ export class ShardSchemaMigrations extends Construct {
       securityGroups: props.securityGroups,
       logRetentionDays: props.logRetentionDays,
       logRemovalPolicy,
-      environment: { SHARD_MAP: props.shardMap },
+      environment: { [ENV.shardMap]: props.shardMap },
       // Shards migrate in parallel; a Data API call waits for a paused or failing-over writer.
       timeout: Duration.minutes(10),
       memorySize: 512,

@@ -2,10 +2,11 @@ import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
+import { METRIC_NAMESPACE } from '../../lambdas/shared/contracts/index.js';
 import type { WorkflowStateMachine } from './WorkflowStateMachine.js';
 
 /** Namespace of the workflow functions' Powertools metrics (`POWERTOOLS_METRICS_NAMESPACE`). */
-export const WORKFLOWS_METRICS_NAMESPACE = 'CustomerDataPlatform';
+export const WORKFLOWS_METRICS_NAMESPACE = METRIC_NAMESPACE;
 
 /** One step works on one shard or one page of the index; the workflow, not Lambda, retries it. */
 export const STEP_TIMEOUT = Duration.minutes(5);
@@ -48,8 +49,10 @@ export function executionAlarm(
   id: string,
   description: string,
   metric: cloudwatch.Metric,
+  alarmName?: string,
 ): cloudwatch.Alarm {
   return new cloudwatch.Alarm(scope, id, {
+    ...(alarmName === undefined ? {} : { alarmName }),
     alarmDescription: description,
     metric,
     threshold: 1,

@@ -1,16 +1,26 @@
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { ManagedKafkaEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import {
+  CONSUMER_METRIC_NAMES,
+  DIMENSIONS,
+  ENV,
+  METRIC_NAMESPACE,
+  retryConsumerGroup,
+  SERVICES,
+} from '../../lambdas/shared/contracts/index.js';
 import { resilienceEnabled } from '../config/index.js';
 import { attachFaultInjectionExtension } from '../constructs/attachFaultInjectionExtension.js';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
 import { ShardSchemaMigrations } from '../constructs/ShardSchemaMigrations.js';
+import { scenarioAlarmName } from '../constructs/scenarioAlarmName.js';
 import { shardMapEnvironment } from '../constructs/shardMapEnvironment.js';
 import { FAULT_TARGETS, faultConfigurationBucketName } from '../gameDays.js';
 import { acknowledge } from '../nag.js';
@@ -28,12 +38,13 @@ export interface ConsumerStackProps extends PlatformStackProps {
 }
 
 /** Namespace of the consumer's own Powertools metrics. */
-export const CONSUMER_METRICS_NAMESPACE = 'CustomerDataPlatform';
+export const CONSUMER_METRICS_NAMESPACE = METRIC_NAMESPACE;
 
 /** SQS keeps a message at most 14 days: the time operators have to inspect and redrive a failed record. */
 const FAILURE_RETENTION = Duration.days(14);
+
 /** The consumer group of the retry topic's mapping: its own offsets, apart from the events topic's. */
-export const retryConsumerGroup = (consumerGroup: string): string => `${consumerGroup}-retry`;
+export { retryConsumerGroup };
 
 /** Minutes the consumer may stay behind its threshold before the lag alarm fires. */
 const LAG_EVALUATION_MINUTES = 5;
@@ -55,6 +66,8 @@ export class ConsumerStack extends PlatformStack {
   public readonly migrations: ShardSchemaMigrations;
   public readonly failureQueueAlarm: cloudwatch.Alarm;
   public readonly offsetLagAlarm: cloudwatch.Alarm;
+  /** The alarms named after the failure scenarios they detect (§3, §4, §5, §6, §8). */
+  public readonly scenarioAlarms: readonly cloudwatch.Alarm[];
   /** The consumer's BeforeAllowTraffic hook. */
   public readonly preTrafficProbe: PreTrafficProbe;
 
@@ -107,14 +120,14 @@ export class ConsumerStack extends PlatformStack {
         ? {}
         : { reservedConcurrentExecutions: settings.reservedConcurrency }),
       environment: {
-        SHARD_MAP: shardMap,
-        REDIS_HOST: data.cache.primaryEndpoint.hostname,
-        REDIS_PORT: Token.asString(data.cache.primaryEndpoint.port),
-        REDIS_AUTH_SECRET_ARN: data.cache.authSecret.secretArn,
-        DLQ_QUEUE_URL: this.failureQueue.queueUrl,
-        CLUSTER_ARN: streaming.cluster.clusterArn,
-        RETRY_TOPIC: settings.retryTopic,
-        POWERTOOLS_METRICS_NAMESPACE: CONSUMER_METRICS_NAMESPACE,
+        [ENV.shardMap]: shardMap,
+        [ENV.redisHost]: data.cache.primaryEndpoint.hostname,
+        [ENV.redisPort]: Token.asString(data.cache.primaryEndpoint.port),
+        [ENV.redisAuthSecretArn]: data.cache.authSecret.secretArn,
+        [ENV.dlqQueueUrl]: this.failureQueue.queueUrl,
+        [ENV.clusterArn]: streaming.cluster.clusterArn,
+        [ENV.retryTopic]: settings.retryTopic,
+        [ENV.powertoolsMetricsNamespace]: CONSUMER_METRICS_NAMESPACE,
       },
       deploymentStrategy: config.deployment.strategy,
       thresholds: alarms,
@@ -194,7 +207,9 @@ export class ConsumerStack extends PlatformStack {
       // SQS stops publishing for a queue that has been idle for hours: an idle queue is an empty one.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    const namePrefix = `cdp-${config.name}`;
     this.offsetLagAlarm = new cloudwatch.Alarm(this, 'OffsetLagAlarm', {
+      alarmName: scenarioAlarmName(namePrefix, 2, 'offset-lag'),
       alarmDescription:
         `consumer: more than ${alarms.consumerOffsetLag} records of ${settings.topic} unprocessed ` +
         `for ${LAG_EVALUATION_MINUTES} minutes`,
@@ -215,6 +230,7 @@ export class ConsumerStack extends PlatformStack {
     });
     this.consumer.addAlarm(this.failureQueueAlarm);
     this.consumer.addAlarm(this.offsetLagAlarm);
+    this.scenarioAlarms = this.addScenarioAlarms(namePrefix, streaming.cluster.clusterName);
 
     // Scenario 7: every new consumer version applies and reads back a probe event on every shard first.
     this.preTrafficProbe = new PreTrafficProbe(this, 'PreTrafficProbe', {
@@ -222,9 +238,117 @@ export class ConsumerStack extends PlatformStack {
       code: 'consumer-probe',
       name: 'consumer-probe',
       namePrefix: `cdp-${config.name}`,
-      environment: { SHARD_MAP: shardMap, TOPIC: settings.topic, CLUSTER_ARN: streaming.cluster.clusterArn },
+      environment: {
+        [ENV.shardMap]: shardMap,
+        [ENV.topic]: settings.topic,
+        [ENV.clusterArn]: streaming.cluster.clusterArn,
+      },
       ...placement,
     });
     data.grantShardAccess(this.preTrafficProbe.function);
+  }
+  /**
+   * The consumer's alarms named after the failure scenarios they detect: shard writes failing (§3), the
+   * idempotency store bypassed (§4), shard breakers opening (§5), the events topic's lag (§6) and records
+   * waiting on the retry topic (§8). They notify the consumer's alarm topic; none guards deployments.
+   */
+  private addScenarioAlarms(namePrefix: string, clusterName: string): cloudwatch.Alarm[] {
+    const { config } = this;
+    const settings = config.consumer;
+    const thresholds = config.scenarioAlarms;
+    const consumerMetric = (metricName: string, dimensions: Record<string, string> = {}, minutes = 1) =>
+      new cloudwatch.Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName,
+        dimensionsMap: { [DIMENSIONS.service]: SERVICES.consumer, ...dimensions },
+        period: Duration.minutes(minutes),
+        statistic: cloudwatch.Stats.SUM,
+      });
+    const groupLag = (metricName: string, consumerGroup: string, topic: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/Kafka',
+        metricName,
+        dimensionsMap: { 'Cluster Name': clusterName, 'Consumer Group': consumerGroup, Topic: topic },
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      });
+    const shardIds = Array.from({ length: config.data.shardCount }, (_, i) => `shard-${i}`);
+    const alarms = [
+      new cloudwatch.Alarm(this, 'ShardWriteFailuresAlarm', {
+        alarmName: scenarioAlarmName(namePrefix, 3, 'write-failures'),
+        alarmDescription:
+          `consumer: more than ${thresholds.shardWriteFailures} events a minute failed their shard write for ` +
+          '3 minutes (redelivered, or parked once the shard breaker opens); check the shard alarms',
+        metric: consumerMetric(CONSUMER_METRIC_NAMES.eventsFailed),
+        threshold: thresholds.shardWriteFailures,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'IdempotencyBypassedAlarm', {
+        alarmName: scenarioAlarmName(namePrefix, 4, 'idempotency-bypassed'),
+        alarmDescription:
+          `consumer: more than ${thresholds.idempotencyBypassed} events a minute were decided by the database ` +
+          'guard alone for 3 minutes: the Redis idempotency store is unavailable',
+        metric: consumerMetric(CONSUMER_METRIC_NAMES.idempotencyStoreBypassed),
+        threshold: thresholds.idempotencyBypassed,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'ShardBreakersAlarm', {
+        alarmName: scenarioAlarmName(namePrefix, 5, 'shard-breakers'),
+        alarmDescription:
+          `consumer: a shard's circuit breaker opened more than ${thresholds.breakerOpenings} times in 5 ` +
+          'minutes: the shard is slow or failing; its records are parked',
+        metric: new cloudwatch.MathExpression({
+          expression: `MAX([${shardIds.map((_, i) => `FILL(b${i}, 0)`).join(', ')}])`,
+          usingMetrics: Object.fromEntries(
+            shardIds.map((shard, i) => [
+              `b${i}`,
+              consumerMetric(CONSUMER_METRIC_NAMES.breakerOpened, { [DIMENSIONS.dependency]: shard }, 5),
+            ]),
+          ),
+          period: Duration.minutes(5),
+          label: 'Breaker openings of the busiest shard',
+        }),
+        threshold: thresholds.breakerOpenings,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'VolumeSpikeAlarm', {
+        alarmName: scenarioAlarmName(namePrefix, 6, 'events-lag'),
+        alarmDescription:
+          `consumer: more than ${thresholds.volumeSpikeLag} records of ${settings.topic} behind for 5 minutes; ` +
+          'the lag scaler should be adding pollers',
+        metric: groupLag('SumOffsetLag', settings.consumerGroup, settings.topic),
+        threshold: thresholds.volumeSpikeLag,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 5,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'RetryTopicLagAlarm', {
+        alarmName: scenarioAlarmName(namePrefix, 8, 'retry-topic-lag'),
+        alarmDescription:
+          `consumer: more than ${thresholds.retryTopicLag} parked or replayed records waited on ` +
+          `${settings.retryTopic} for 15 minutes; check the shard and network alarms`,
+        metric: groupLag('MaxOffsetLag', retryConsumerGroup(settings.consumerGroup), settings.retryTopic),
+        threshold: thresholds.retryTopicLag,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 15,
+        datapointsToAlarm: 15,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    const notify = new cloudwatchActions.SnsAction(this.consumer.alarmTopic);
+    for (const alarm of alarms) {
+      alarm.addAlarmAction(notify);
+      alarm.addOkAction(notify);
+    }
+    return alarms;
   }
 }

@@ -5,12 +5,21 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
+import {
+  DIMENSIONS,
+  ENV,
+  INGEST_METRIC_NAMES,
+  METRIC_NAMESPACE,
+  ROUTES,
+  SERVICES,
+} from '../../lambdas/shared/contracts/index.js';
 import { PRODUCER_ENVIRONMENT } from '../../lambdas/shared/ingest/producerSettings.js';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
 import type { PlatformHttpApi } from '../constructs/PlatformHttpApi.js';
 import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
 import { SpilloverQueue } from '../constructs/SpilloverQueue.js';
+import { scenarioAlarmName } from '../constructs/scenarioAlarmName.js';
 import { scheduleInvocation } from '../constructs/scheduleInvocation.js';
 import type { DataStack } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
@@ -28,12 +37,12 @@ export interface IngestStackProps extends PlatformStackProps {
 }
 
 /** Namespace of the ingest path's own Powertools metrics (publisher and drainer alike). */
-export const INGEST_METRICS_NAMESPACE = 'CustomerDataPlatform';
+export const INGEST_METRICS_NAMESPACE = METRIC_NAMESPACE;
 /**
  * The `service` dimension of those metrics. The drainer publishes under it too (its handler's Metrics
  * instance says `ingest`), so `Drained`, `PublishErrors` and `BreakerOpen` cover both functions.
  */
-const INGEST_SERVICE = 'ingest';
+const INGEST_SERVICE = SERVICES.ingest;
 const DRAINER_NAME = 'spillover-drainer';
 
 /** Most of the work is waiting on Kafka, SQS and Redis; memory buys the CPU that gzips each batch. */
@@ -124,15 +133,15 @@ export class IngestStack extends PlatformStack {
       memorySize: INGEST_MEMORY_MIB,
       timeout: INGEST_TIMEOUT,
       environment: {
-        TOPIC: topic,
-        CLUSTER_ARN: cluster.clusterArn,
-        REDIS_HOST: data.cache.primaryEndpoint.hostname,
-        REDIS_PORT: Token.asString(data.cache.primaryEndpoint.port),
-        REDIS_AUTH_SECRET_ARN: data.cache.authSecret.secretArn,
-        SPILLOVER_QUEUE_URL: this.spillover.queueUrl,
-        SPILLOVER_MAX_DEPTH: String(config.ingest.spilloverMaxDepth),
+        [ENV.topic]: topic,
+        [ENV.clusterArn]: cluster.clusterArn,
+        [ENV.redisHost]: data.cache.primaryEndpoint.hostname,
+        [ENV.redisPort]: Token.asString(data.cache.primaryEndpoint.port),
+        [ENV.redisAuthSecretArn]: data.cache.authSecret.secretArn,
+        [ENV.spilloverQueueUrl]: this.spillover.queueUrl,
+        [ENV.spilloverMaxDepth]: String(config.ingest.spilloverMaxDepth),
         ...producerEnvironment,
-        POWERTOOLS_METRICS_NAMESPACE: INGEST_METRICS_NAMESPACE,
+        [ENV.powertoolsMetricsNamespace]: INGEST_METRICS_NAMESPACE,
       },
       deploymentStrategy: config.deployment.strategy,
       thresholds: config.alarms,
@@ -147,13 +156,13 @@ export class IngestStack extends PlatformStack {
       code: 'api-probe',
       name: 'ingest-probe',
       namePrefix: `cdp-${config.name}`,
-      environment: { PROBED_API: 'ingest' },
+      environment: { [ENV.probedApi]: 'ingest' },
       ...placement,
     });
 
-    props.api.addVersionedRoutes('v1', [
-      { method: HttpMethod.POST, path: '/events', handler: this.ingest.alias },
-      { method: HttpMethod.POST, path: '/events/batch', handler: this.ingest.alias },
+    props.api.addVersionedRoutes(ROUTES.ingestOne.version, [
+      { method: HttpMethod.POST, path: ROUTES.ingestOne.path, handler: this.ingest.alias },
+      { method: HttpMethod.POST, path: ROUTES.ingestBatch.path, handler: this.ingest.alias },
     ]);
 
     this.drainer = new PlatformFunction(this, 'Drainer', {
@@ -163,11 +172,11 @@ export class IngestStack extends PlatformStack {
       memorySize: DRAINER_MEMORY_MIB,
       timeout: DRAIN_TIMEOUT,
       environment: {
-        TOPIC: topic,
-        CLUSTER_ARN: cluster.clusterArn,
-        SPILLOVER_QUEUE_URL: this.spillover.queueUrl,
+        [ENV.topic]: topic,
+        [ENV.clusterArn]: cluster.clusterArn,
+        [ENV.spilloverQueueUrl]: this.spillover.queueUrl,
         ...producerEnvironment,
-        POWERTOOLS_METRICS_NAMESPACE: INGEST_METRICS_NAMESPACE,
+        [ENV.powertoolsMetricsNamespace]: INGEST_METRICS_NAMESPACE,
       },
     });
     cluster.grantProduce(this.drainer, [topic]);
@@ -186,7 +195,7 @@ export class IngestStack extends PlatformStack {
       new cloudwatch.Metric({
         namespace: INGEST_METRICS_NAMESPACE,
         metricName,
-        dimensionsMap: { service: INGEST_SERVICE },
+        dimensionsMap: { [DIMENSIONS.service]: INGEST_SERVICE },
         period: Duration.minutes(1),
         statistic: cloudwatch.Stats.SUM,
       });
@@ -220,7 +229,10 @@ export class IngestStack extends PlatformStack {
       // `Drained` is published only when a pass republished something: a missing minute drained nothing.
       metric: new cloudwatch.MathExpression({
         expression: 'IF(FILL(depth, 0) > 0 AND FILL(drained, 0) == 0, 1, 0)',
-        usingMetrics: { depth: this.spillover.metricDepth(), drained: ingestMetric('Drained') },
+        usingMetrics: {
+          depth: this.spillover.metricDepth(),
+          drained: ingestMetric(INGEST_METRIC_NAMES.drained),
+        },
         period: Duration.minutes(1),
         label: 'Minutes with spilled events waiting and none drained',
       }),
@@ -231,10 +243,11 @@ export class IngestStack extends PlatformStack {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.publishErrorsAlarm = new cloudwatch.Alarm(this, 'PublishErrorsAlarm', {
+      alarmName: scenarioAlarmName(`cdp-${this.config.name}`, 1, 'publish-errors'),
       alarmDescription:
         `${INGEST_SERVICE}: produce requests to ${topic} failed in each of ${PUBLISH_ERROR_MINUTES} ` +
         'minutes; accepted events are being spilled',
-      metric: ingestMetric('PublishErrors'),
+      metric: ingestMetric(INGEST_METRIC_NAMES.publishErrors),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: PUBLISH_ERROR_MINUTES,
@@ -246,7 +259,7 @@ export class IngestStack extends PlatformStack {
       alarmDescription:
         `${INGEST_SERVICE}: the brokers' circuit breaker opened; accepted events go to the spillover ` +
         'until a probe succeeds',
-      metric: ingestMetric('BreakerOpen'),
+      metric: ingestMetric(INGEST_METRIC_NAMES.breakerOpen),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,

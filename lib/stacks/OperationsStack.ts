@@ -4,8 +4,17 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
+import {
+  BROKER_HEALTH_METRIC_NAMES,
+  CACHE_HEALTH_METRIC_NAMES,
+  DIMENSIONS,
+  ENV,
+  METRIC_NAMESPACE,
+  SERVICES,
+} from '../../lambdas/shared/contracts/index.js';
 import { AlarmTopic } from '../constructs/AlarmTopic.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
+import { scenarioAlarmName } from '../constructs/scenarioAlarmName.js';
 import { scheduleInvocation } from '../constructs/scheduleInvocation.js';
 import type { DataStack } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
@@ -21,7 +30,7 @@ export interface OperationsStackProps extends PlatformStackProps {
 }
 
 /** Namespace of the health metrics; each check adds its `service` and resource dimensions. */
-export const HEALTH_METRICS_NAMESPACE = 'CustomerDataPlatform';
+export const HEALTH_METRICS_NAMESPACE = METRIC_NAMESPACE;
 
 /** How often each check runs; the alarms below count in these periods. */
 const CHECK_INTERVAL = Duration.minutes(1);
@@ -74,8 +83,8 @@ export class OperationsStack extends PlatformStack {
       description: `Checks the state and brokers of MSK cluster ${cluster.clusterName} every minute`,
       ...placement,
       environment: {
-        CLUSTER_ARN: cluster.clusterArn,
-        EXPECTED_BROKERS: String(config.streaming.brokerCount),
+        [ENV.clusterArn]: cluster.clusterArn,
+        [ENV.expectedBrokers]: String(config.streaming.brokerCount),
       },
     });
     this.brokerHealth.function.addToRolePolicy(
@@ -90,8 +99,8 @@ export class OperationsStack extends PlatformStack {
       description: 'Checks the status, replicas and failovers of the Redis index every minute',
       ...placement,
       environment: {
-        REPLICATION_GROUP_ID: cache.replicationGroupId,
-        EVENT_LOOKBACK_MINUTES: String(FAILOVER_LOOKBACK_MINUTES),
+        [ENV.replicationGroupId]: cache.replicationGroupId,
+        [ENV.eventLookbackMinutes]: String(FAILOVER_LOOKBACK_MINUTES),
       },
       wildcardResourceActions: [
         {
@@ -134,18 +143,18 @@ export class OperationsStack extends PlatformStack {
       new cloudwatch.Metric({
         namespace: HEALTH_METRICS_NAMESPACE,
         metricName,
-        dimensionsMap: { service, ...dimensions },
+        dimensionsMap: { [DIMENSIONS.service]: service, ...dimensions },
         period: CHECK_INTERVAL,
         statistic: cloudwatch.Stats.MINIMUM,
       });
-    const clusterDimensions = { ClusterName: cluster.clusterName };
-    const cacheDimensions = { ReplicationGroupId: cache.replicationGroupId };
+    const clusterDimensions = { [DIMENSIONS.clusterName]: cluster.clusterName };
+    const cacheDimensions = { [DIMENSIONS.replicationGroupId]: cache.replicationGroupId };
 
     this.clusterHealthAlarm = new cloudwatch.Alarm(this, 'ClusterHealthAlarm', {
       alarmDescription:
         `MSK cluster ${cluster.clusterName} unhealthy (not serving, or brokers missing) or unchecked ` +
         `for ${UNHEALTHY_CHECKS} minutes`,
-      metric: healthMetric('broker-health', 'ClusterHealthy', clusterDimensions),
+      metric: healthMetric(SERVICES.brokerHealth, BROKER_HEALTH_METRIC_NAMES.healthy, clusterDimensions),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       evaluationPeriods: UNHEALTHY_CHECKS,
@@ -154,10 +163,11 @@ export class OperationsStack extends PlatformStack {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
     this.cacheHealthAlarm = new cloudwatch.Alarm(this, 'CacheHealthAlarm', {
+      alarmName: scenarioAlarmName(`cdp-${config.name}`, 4, 'cache-health'),
       alarmDescription:
         `Redis index unhealthy (not serving, no primary, or no replica to fail over to) or unchecked ` +
         `for ${UNHEALTHY_CHECKS} minutes`,
-      metric: healthMetric('cache-health', 'CacheHealthy', cacheDimensions),
+      metric: healthMetric(SERVICES.cacheHealth, CACHE_HEALTH_METRIC_NAMES.healthy, cacheDimensions),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       evaluationPeriods: UNHEALTHY_CHECKS,
@@ -168,7 +178,11 @@ export class OperationsStack extends PlatformStack {
       alarmDescription:
         `Redis index failed over within the last ${FAILOVER_LOOKBACK_MINUTES} minutes; the index ` +
         'serves from the promoted replica, check that a new replica is back',
-      metric: healthMetric('cache-health', 'CacheFailoversRecent', cacheDimensions).with({
+      metric: healthMetric(
+        SERVICES.cacheHealth,
+        CACHE_HEALTH_METRIC_NAMES.failoversRecent,
+        cacheDimensions,
+      ).with({
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
       threshold: 0,

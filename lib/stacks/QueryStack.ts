@@ -4,6 +4,14 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
+import {
+  DIMENSIONS,
+  ENV,
+  METRIC_NAMESPACE,
+  QUERY_METRIC_NAMES,
+  ROUTES,
+  SERVICES,
+} from '../../lambdas/shared/contracts/index.js';
 import { resilienceEnabled } from '../config/index.js';
 import { attachFaultInjectionExtension } from '../constructs/attachFaultInjectionExtension.js';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
@@ -25,11 +33,11 @@ export interface QueryStackProps extends PlatformStackProps {
 }
 
 /** Namespace of the query function's own Powertools metrics. */
-export const QUERY_METRICS_NAMESPACE = 'CustomerDataPlatform';
+export const QUERY_METRICS_NAMESPACE = METRIC_NAMESPACE;
 /** Powertools service name of the query function, the `service` dimension of its metrics. */
-const QUERY_SERVICE = 'query';
+const QUERY_SERVICE = SERVICES.query;
 /** 1 for each global look-up (by email or phone) made while the Redis index is bypassed, else 0. */
-const FALLBACK_METRIC = 'FallbackMode';
+const FALLBACK_METRIC = QUERY_METRIC_NAMES.fallbackMode;
 /** Consecutive minutes in fallback mode before operators hear of it. */
 const FALLBACK_MINUTES = 3;
 
@@ -72,11 +80,11 @@ export class QueryStack extends PlatformStack {
       memorySize: QUERY_MEMORY_MIB,
       timeout: QUERY_TIMEOUT,
       environment: {
-        SHARD_MAP: shardMapEnvironment(this, data, QUERY_SERVICE),
-        REDIS_HOST: data.cache.primaryEndpoint.hostname,
-        REDIS_PORT: Token.asString(data.cache.primaryEndpoint.port),
-        REDIS_AUTH_SECRET_ARN: data.cache.authSecret.secretArn,
-        POWERTOOLS_METRICS_NAMESPACE: QUERY_METRICS_NAMESPACE,
+        [ENV.shardMap]: shardMapEnvironment(this, data, QUERY_SERVICE),
+        [ENV.redisHost]: data.cache.primaryEndpoint.hostname,
+        [ENV.redisPort]: Token.asString(data.cache.primaryEndpoint.port),
+        [ENV.redisAuthSecretArn]: data.cache.authSecret.secretArn,
+        [ENV.powertoolsMetricsNamespace]: QUERY_METRICS_NAMESPACE,
       },
       deploymentStrategy: config.deployment.strategy,
       thresholds: config.alarms,
@@ -96,7 +104,7 @@ export class QueryStack extends PlatformStack {
       code: 'api-probe',
       name: 'query-probe',
       namePrefix: `cdp-${config.name}`,
-      environment: { PROBED_API: 'query' },
+      environment: { [ENV.probedApi]: 'query' },
       vpc: props.vpc,
       subnets: props.computeSubnets,
       securityGroups: [props.securityGroups.compute],
@@ -111,7 +119,7 @@ export class QueryStack extends PlatformStack {
       metric: new cloudwatch.Metric({
         namespace: QUERY_METRICS_NAMESPACE,
         metricName: FALLBACK_METRIC,
-        dimensionsMap: { service: QUERY_SERVICE },
+        dimensionsMap: { [DIMENSIONS.service]: QUERY_SERVICE },
         period: Duration.minutes(1),
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
@@ -128,9 +136,9 @@ export class QueryStack extends PlatformStack {
     this.fallbackModeAlarm.addAlarmAction(notify);
     this.fallbackModeAlarm.addOkAction(notify);
 
-    props.api.addVersionedRoutes('v1', [
-      { method: HttpMethod.GET, path: '/customers/{customerId}', handler: this.query.alias },
-      { method: HttpMethod.GET, path: '/customers', handler: this.query.alias },
+    props.api.addVersionedRoutes(ROUTES.customerById.version, [
+      { method: HttpMethod.GET, path: ROUTES.customerById.path, handler: this.query.alias },
+      { method: HttpMethod.GET, path: ROUTES.customerLookup.path, handler: this.query.alias },
     ]);
   }
 }

@@ -1,8 +1,10 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { KafkaCluster } from '../constructs/KafkaCluster.js';
 import { KafkaTopics } from '../constructs/KafkaTopics.js';
+import { scenarioAlarmName } from '../constructs/scenarioAlarmName.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
 import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
 
@@ -21,6 +23,8 @@ export class StreamingStack extends PlatformStack {
   public readonly cluster: KafkaCluster;
   /** Names of the topics the platform declares. */
   public readonly topics: readonly string[];
+  /** §1 alarms on the brokers: offline and under-replicated partitions. */
+  public readonly scenarioAlarms: readonly cloudwatch.Alarm[];
 
   public constructor(scope: Construct, id: string, props: StreamingStackProps) {
     super(scope, id, props);
@@ -52,5 +56,62 @@ export class StreamingStack extends PlatformStack {
       logRemovalPolicy: removalPolicy,
     });
     this.topics = topics.topicNames;
+    this.scenarioAlarms = this.addScenarioAlarms();
+  }
+
+  /**
+   * §1 on the broker side: partitions without a leader (producers and consumers stall on them) and
+   * partitions missing a replica on any broker (a broker is away; one more loss and min ISR refuses writes).
+   */
+  private addScenarioAlarms(): cloudwatch.Alarm[] {
+    const { config } = this;
+    const thresholds = config.scenarioAlarms;
+    const namePrefix = `cdp-${config.name}`;
+    const clusterName = this.cluster.clusterName;
+    const kafkaMetric = (metricName: string, dimensions: Record<string, string>) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/Kafka',
+        metricName,
+        dimensionsMap: { 'Cluster Name': clusterName, ...dimensions },
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      });
+    const brokers = Array.from({ length: config.streaming.brokerCount }, (_, i) => i + 1);
+    return [
+      new cloudwatch.Alarm(this, 'OfflinePartitionsAlarm', {
+        alarmName: scenarioAlarmName(namePrefix, 1, 'offline-partitions'),
+        alarmDescription:
+          `MSK ${clusterName}: more than ${thresholds.offlinePartitions} partitions without a leader for 2 ` +
+          'minutes; ingest spills, the consumer stalls on them',
+        metric: kafkaMetric('OfflinePartitionsCount', {}),
+        threshold: thresholds.offlinePartitions,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'UnderReplicatedPartitionsAlarm', {
+        alarmName: scenarioAlarmName(namePrefix, 1, 'under-replicated-partitions'),
+        alarmDescription:
+          `MSK ${clusterName}: a broker reports more than ${thresholds.underReplicatedPartitions} ` +
+          'under-replicated partitions for 5 minutes; a broker is away or falling behind',
+        metric: new cloudwatch.MathExpression({
+          expression: `MAX([${brokers.map((id) => `FILL(b${id}, 0)`).join(', ')}])`,
+          usingMetrics: Object.fromEntries(
+            brokers.map((id) => [
+              `b${id}`,
+              kafkaMetric('UnderReplicatedPartitions', { 'Broker ID': String(id) }),
+            ]),
+          ),
+          period: Duration.minutes(1),
+          label: 'Under-replicated partitions of the worst broker',
+        }),
+        threshold: thresholds.underReplicatedPartitions,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 5,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
   }
 }

@@ -5,6 +5,7 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { Construct, IConstruct } from 'constructs';
+import { ENV } from '../../lambdas/shared/contracts/index.js';
 import { AlarmTopic } from '../constructs/AlarmTopic.js';
 import { acknowledgeGroupPrefix } from '../constructs/acknowledgeGroupPrefix.js';
 import { type EtlStep, EtlWorkflow } from '../constructs/EtlWorkflow.js';
@@ -173,7 +174,7 @@ export class WorkflowsStack extends PlatformStack {
       description: `Copies a time or offset range of ${topic} to ${retryTopic}; invoked by operators`,
       memorySize: REPLAY_MEMORY_MIB,
       timeout: REPLAY_TIMEOUT,
-      environment: { CLUSTER_ARN: cluster.clusterArn, TOPIC: topic, RETRY_TOPIC: retryTopic },
+      environment: { [ENV.clusterArn]: cluster.clusterArn, [ENV.topic]: topic, [ENV.retryTopic]: retryTopic },
     });
     cluster.grantReadWithGroupPrefix(this.replay, [topic], EVENT_LOG_GROUP_PREFIX);
     acknowledgeGroupPrefix(this.replay, cluster, EVENT_LOG_GROUP_PREFIX);

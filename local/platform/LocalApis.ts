@@ -48,15 +48,28 @@ export class LocalApis {
     if (spillLog === undefined) throw new TypeError('LocalApis on Kafka needs a local log for its spillover');
     const broker = stream.publisher('cdp-local-ingest');
     const spillover = await LocalLogSpillover.open({ log: spillLog });
-    const publisher = new ResilientPublisher({ inner: broker, spillover, topic: LOCAL_TOPIC });
+    const publisher = new ResilientPublisher({
+      inner: broker,
+      spillover,
+      topic: LOCAL_TOPIC,
+      metrics: options.metrics,
+      logger: options.logger,
+    });
     const drainer = new SpilloverDrainer({
       spillover,
       inner: broker,
       topic: LOCAL_TOPIC,
       policies: publisher.policies,
+      metrics: options.metrics,
+      logger: options.logger,
     });
     drainer.start();
-    const ingest = new IngestService({ publisher, topic: LOCAL_TOPIC, logger: options.logger });
+    const ingest = new IngestService({
+      publisher,
+      topic: LOCAL_TOPIC,
+      logger: options.logger,
+      metrics: options.metrics,
+    });
     const query = await wireQueryService({
       shardMap: options.shardMap,
       redis: options.redisUrl ? { url: options.redisUrl } : undefined,

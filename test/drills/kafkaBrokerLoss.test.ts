@@ -16,6 +16,7 @@ import { destroyAll, sleep, waitFor } from '../../local/services/index.js';
 import { KafkaCluster } from '../../local/services/KafkaCluster.js';
 import { KafkaStream } from '../../local/stream/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
+import { quietTelemetry } from '../support/emf.js';
 import { expectedState } from '../support/expectedState.js';
 import { kafkaReady } from '../support/kafka.js';
 import { snapshotShards } from '../support/shardState.js';
@@ -103,13 +104,20 @@ describe.skipIf(!kafkaReady)('drill: brokers lost under sustained load (RF 3, mi
     const spillover = await LocalLogSpillover.open({ log: await LocalLog.open(join(dir, name)) });
     const ingest = new AcknowledgingPublisher(stream.publisher(`${name}-ingest`), acks, codes);
     const drain = new AcknowledgingPublisher(stream.publisher(`${name}-drainer`), acks, codes);
-    const resilient = new ResilientPublisher({ inner: ingest, spillover, topic: LOCAL_TOPIC, logger: quiet });
+    const resilient = new ResilientPublisher({
+      inner: ingest,
+      spillover,
+      topic: LOCAL_TOPIC,
+      logger: quiet,
+      metrics: quietTelemetry().metrics,
+    });
     const drainer = new SpilloverDrainer({
       inner: drain,
       spillover,
       topic: LOCAL_TOPIC,
       policies: resilient.policies,
       logger: quiet,
+      metrics: quietTelemetry().metrics,
     });
     // Each run its own seed: the seed makes the event ids, and a reused id is a duplicate to the consumer.
     const traffic = generateTraffic({

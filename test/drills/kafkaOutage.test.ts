@@ -21,6 +21,7 @@ import { destroyAll, sleep, waitFor } from '../../local/services/index.js';
 import { KafkaCluster } from '../../local/services/KafkaCluster.js';
 import { KafkaStream } from '../../local/stream/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
+import { quietTelemetry } from '../support/emf.js';
 import { expectedState } from '../support/expectedState.js';
 import { kafkaReady } from '../support/kafka.js';
 import { snapshotShards } from '../support/shardState.js';
@@ -185,6 +186,7 @@ describe.skipIf(!kafkaReady)(
         spillover,
         topic: LOCAL_TOPIC,
         logger: quiet,
+        metrics: quietTelemetry().metrics,
       });
       const drainer = new SpilloverDrainer({
         inner: drainerProducer,
@@ -192,9 +194,15 @@ describe.skipIf(!kafkaReady)(
         topic: LOCAL_TOPIC,
         policies: resilient.policies,
         logger: quiet,
+        metrics: quietTelemetry().metrics,
       });
       const publisher = new RecordingPublisher(resilient);
-      const api = new IngestService({ publisher, topic: LOCAL_TOPIC, logger: quiet });
+      const api = new IngestService({
+        publisher,
+        topic: LOCAL_TOPIC,
+        logger: quiet,
+        metrics: quietTelemetry().metrics,
+      });
       const consumer = await LocalConsumer.create({
         stream,
         shardMap: services.shardMap,

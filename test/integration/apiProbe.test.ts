@@ -13,6 +13,7 @@ import { ingestGatewayRoutes, logPublisher } from '../../local/http/ingestApi.js
 import { queryGatewayRoutes } from '../../local/http/queryApi.js';
 import { LocalLog } from '../../local/log/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
+import { quietTelemetry } from '../support/emf.js';
 
 const quiet = new Logger({ serviceName: 'probe-test', logLevel: 'SILENT' });
 const context = { awsRequestId: 'probe' } as Context;
@@ -33,6 +34,7 @@ describe('the API pre-traffic probes against the real ingest and query code (rea
       publisher: logPublisher(log),
       topic: 'customer-events.v1',
       logger: quiet,
+      metrics: quietTelemetry().metrics,
     });
     const ingestRoute = ingestGatewayRoutes(ingest)[0];
     query = await wireQueryService({

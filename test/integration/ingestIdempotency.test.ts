@@ -5,6 +5,7 @@ import type { HttpRequest } from '../../lambdas/ingest/routes.js';
 import { createRedisClient, type RedisClient } from '../../lambdas/shared/redis/createRedisClient.js';
 import { RedisServer, waitFor } from '../../local/services/index.js';
 import { RecordingPublisher } from '../lambdas/ingest/recordingPublisher.js';
+import { quietTelemetry } from '../support/emf.js';
 import { registered } from '../support/events.js';
 
 const TOPIC = 'customer-events.v1';
@@ -36,6 +37,7 @@ async function wire(
     publisher,
     redis: { url: server.url },
     logger,
+    metrics: quietTelemetry().metrics,
     settings: { redisBreakerHalfOpenAfterMillis: 100 },
   });
 }

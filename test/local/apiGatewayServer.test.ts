@@ -15,6 +15,7 @@ import { FunctionTimeoutError, InvalidRouteError } from '../../local/http/errors
 import { ingestGatewayRoutes, logPublisher } from '../../local/http/ingestApi.js';
 import { type GatewayHandler, type GatewayRoute, RouteTable } from '../../local/http/RouteTable.js';
 import { LocalLog } from '../../local/log/index.js';
+import { quietTelemetry } from '../support/emf.js';
 import { registered } from '../support/events.js';
 
 const TOPIC = 'customer-events.v1';
@@ -470,7 +471,11 @@ describe('the ingest API through the local API Gateway', () => {
     dirs.push(dir);
     const log = await LocalLog.open(dir, { fsync: false });
     await log.createTopic(TOPIC, 4);
-    const service = new IngestService({ publisher: logPublisher(log), topic: TOPIC });
+    const service = new IngestService({
+      publisher: logPublisher(log),
+      topic: TOPIC,
+      ...quietTelemetry('ingest'),
+    });
     const server = await start(ingestGatewayRoutes(service));
     const events = [
       registered('c-1', 0),

@@ -10,6 +10,7 @@ import { ApiGatewayServer } from '../../local/http/ApiGatewayServer.js';
 import { ingestGatewayRoutes, logPublisher } from '../../local/http/ingestApi.js';
 import type { GatewayHandler, GatewayRoute } from '../../local/http/RouteTable.js';
 import { LocalLog } from '../../local/log/index.js';
+import { quietTelemetry } from '../support/emf.js';
 import { registered } from '../support/events.js';
 
 const TOPIC = 'customer-events.v1';
@@ -47,6 +48,7 @@ describe('versioned ingest API: /v2 canaried beside /v1', () => {
       publisher: logPublisher(log),
       topic: TOPIC,
       logger: new Logger({ serviceName: 'ingest', logLevel: 'SILENT' }),
+      metrics: quietTelemetry('ingest').metrics,
     });
     const v1 = ingestGatewayRoutes(service);
     // /v2's stable version: the same ingest code with its routes under /v2.

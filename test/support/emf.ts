@@ -1,3 +1,4 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { vi } from 'vitest';
 
@@ -19,4 +20,12 @@ export function recordingMetrics(serviceName: string): { metrics: Metrics; publi
 export function valuesOf(emf: Emf | undefined): Record<string, unknown> {
   const definitions = emf?._aws.CloudWatchMetrics[0]?.Metrics ?? [];
   return Object.fromEntries(definitions.map(({ Name }) => [Name, emf?.[Name]]));
+}
+
+/** A silent logger and metrics that are never flushed: for tests that do not look at either. */
+export function quietTelemetry(serviceName = 'test'): { logger: Logger; metrics: Metrics } {
+  return {
+    logger: new Logger({ serviceName, logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'CustomerDataPlatform', serviceName }),
+  };
 }

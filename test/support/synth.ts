@@ -101,3 +101,11 @@ export function nagViolations(name: EnvironmentName): NagViolation[] {
     rmSync(outdir, { recursive: true, force: true });
   }
 }
+
+/** Every stack template of a synthesized environment, by stack (the stacks an environment has). */
+export function stackTemplates(environment: SynthesizedEnvironment): Record<string, Template> {
+  const { stage: _stage, ...templates } = environment;
+  return Object.fromEntries(
+    Object.entries(templates).filter((entry): entry is [string, Template] => entry[1] !== undefined),
+  );
+}

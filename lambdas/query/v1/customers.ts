@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ROUTES, versionedPath } from '../../shared/contracts/index.js';
 import type { Address } from '../../shared/customers/attributes.js';
 import { customerIdSchema, emailSchema, phoneSchema } from '../../shared/events/schemas.js';
 import type { Customer, CustomerQueries } from '../../shared/query/index.js';
@@ -77,13 +78,13 @@ async function searchCustomers(
 
 export const CUSTOMERS_V1: readonly Route[] = [
   {
-    method: 'GET',
-    path: '/v1/customers/{customerId}',
+    method: ROUTES.customerById.method,
+    path: versionedPath(ROUTES.customerById),
     handle: ({ customers, params }) => getCustomer(customers, params),
   },
   {
-    method: 'GET',
-    path: '/v1/customers',
+    method: ROUTES.customerLookup.method,
+    path: versionedPath(ROUTES.customerLookup),
     handle: ({ customers, query }) => searchCustomers(customers, query),
   },
 ];

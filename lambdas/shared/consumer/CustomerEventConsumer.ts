@@ -4,6 +4,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, MSKEvent, MSKRecord } from 'aws-lambda';
 import { BrokenCircuitError, type IPolicy } from 'cockatiel';
+import { CONSUMER_METRIC_NAMES, DIMENSIONS } from '../contracts/index.js';
 import { applyEventsToShard, type IndexEntry, type PendingEvent } from '../customers/applyEventsToShard.js';
 import { describeError } from '../describeError.js';
 import { decodeEvent, PoisonRecordError } from '../events/index.js';
@@ -120,7 +121,10 @@ export class CustomerEventConsumer {
       if (!deps.shards.has(shard.id)) throw new RangeError(`no SQL client for ${shard.id}`);
       const client = deps.shards.get(shard.id);
       if (client !== undefined)
-        this.shardPolicies.set(shard.id, { client, policy: shardWritePolicy(this.settings) });
+        this.shardPolicies.set(shard.id, {
+          client,
+          policy: shardWritePolicy(this.settings, () => this.breakerOpened(shard.id)),
+        });
     }
     // The idempotent function takes the event id itself as its payload: the key is the same as through
     // a JMESPath `eventId` over `{ eventId }`, without a JMESPath interpreter built per call.
@@ -253,7 +257,7 @@ export class CustomerEventConsumer {
     let guarded = this.shardPolicies.get(shardId);
     if (guarded?.client !== client) {
       // The shard was repointed (failover): its old breaker state says nothing about the new primary.
-      guarded = { client, policy: shardWritePolicy(this.settings) };
+      guarded = { client, policy: shardWritePolicy(this.settings, () => this.breakerOpened(shardId)) };
       this.shardPolicies.set(shardId, guarded);
     }
     const { policy } = guarded;
@@ -276,12 +280,23 @@ export class CustomerEventConsumer {
       });
     }
     const latency = this.deps.metrics.singleMetric();
-    latency.addDimension('shard', shardId);
-    latency.addMetric('ShardTransactionLatency', MetricUnit.Milliseconds, performance.now() - started);
+    latency.addDimension(DIMENSIONS.shard, shardId);
+    latency.addMetric(
+      CONSUMER_METRIC_NAMES.shardTransactionLatency,
+      MetricUnit.Milliseconds,
+      performance.now() - started,
+    );
     const list = indexEntries.get(shardId) ?? [];
     list.push(...result.indexEntries);
     indexEntries.set(shardId, list);
     return result.outcomes;
+  }
+
+  /** Counts an opening of `shardId`'s breaker at once (the batch may outlive the minute it opened in). */
+  private breakerOpened(shardId: string): void {
+    const opened = this.deps.metrics.singleMetric();
+    opened.addDimension(DIMENSIONS.dependency, shardId);
+    opened.addMetric(CONSUMER_METRIC_NAMES.breakerOpened, MetricUnit.Count, 1);
   }
 
   /** Heals the index by itself (see `IndexMaintainer.repair`); tests and operators may call it directly. */
@@ -292,15 +307,19 @@ export class CustomerEventConsumer {
   private publish(c: Counters): void {
     for (const key of Object.keys(c) as Array<keyof Counters>) this.totals[key] += c[key];
     const { metrics } = this.deps;
-    metrics.addMetric('EventsApplied', MetricUnit.Count, c.applied);
-    metrics.addMetric('EventsStale', MetricUnit.Count, c.stale);
-    metrics.addMetric('EventsDuplicate', MetricUnit.Count, c.duplicates);
-    metrics.addMetric('EventsPoison', MetricUnit.Count, c.poison);
-    metrics.addMetric('EventsConflicting', MetricUnit.Count, c.conflicts);
-    metrics.addMetric('EventsRejected', MetricUnit.Count, c.rejected);
-    metrics.addMetric('EventsFailed', MetricUnit.Count, c.failed);
-    metrics.addMetric('EventsParked', MetricUnit.Count, c.parked);
-    metrics.addMetric('IdempotencyStoreBypassed', MetricUnit.Count, c.idempotencyBypassed);
+    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsApplied, MetricUnit.Count, c.applied);
+    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsStale, MetricUnit.Count, c.stale);
+    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsDuplicate, MetricUnit.Count, c.duplicates);
+    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsPoison, MetricUnit.Count, c.poison);
+    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsConflicting, MetricUnit.Count, c.conflicts);
+    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsRejected, MetricUnit.Count, c.rejected);
+    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsFailed, MetricUnit.Count, c.failed);
+    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsParked, MetricUnit.Count, c.parked);
+    metrics.addMetric(
+      CONSUMER_METRIC_NAMES.idempotencyStoreBypassed,
+      MetricUnit.Count,
+      c.idempotencyBypassed,
+    );
     if (c.idempotencyBypassed > 0) {
       this.deps.logger.warn(
         'idempotency store bypassed (unreachable, or holding in-progress records of an interrupted delivery); the database guard decided alone',

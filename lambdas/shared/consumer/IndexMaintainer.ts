@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { IPolicy } from 'cockatiel';
+import { CONSUMER_METRIC_NAMES } from '../contracts/index.js';
 import type { IndexEntry } from '../customers/applyEventsToShard.js';
 import { describeError } from '../describeError.js';
 import { CustomerIndex } from '../index/CustomerIndex.js';
@@ -64,7 +65,7 @@ export class IndexMaintainer {
       }),
     );
     if (failures > 0) {
-      this.options.metrics.addMetric('IndexUpdatesDeferred', MetricUnit.Count, failures);
+      this.options.metrics.addMetric(CONSUMER_METRIC_NAMES.indexUpdatesDeferred, MetricUnit.Count, failures);
       this.repairPending = true;
     } else if (this.repairPending) {
       // The repair may outlive this invocation's deadline (it is shared and goes on in the background).
@@ -97,7 +98,11 @@ export class IndexMaintainer {
       );
       if (!rebuild.complete) complete = false;
       if (rebuild.written > 0) {
-        this.options.metrics.addMetric('IndexEntriesRebuilt', MetricUnit.Count, rebuild.written);
+        this.options.metrics.addMetric(
+          CONSUMER_METRIC_NAMES.indexEntriesRebuilt,
+          MetricUnit.Count,
+          rebuild.written,
+        );
         this.options.logger.info('index rebuild step', {
           written: rebuild.written,
           complete: rebuild.complete,
@@ -118,7 +123,11 @@ export class IndexMaintainer {
         );
         if (repaired.remaining) complete = false;
         if (repaired.count > 0) {
-          this.options.metrics.addMetric('IndexEntriesRepaired', MetricUnit.Count, repaired.count);
+          this.options.metrics.addMetric(
+            CONSUMER_METRIC_NAMES.indexEntriesRepaired,
+            MetricUnit.Count,
+            repaired.count,
+          );
           this.options.logger.info('index entries repaired from the outbox', {
             shard: shardId,
             count: repaired.count,

@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { ETL_METRIC_NAMES } from '../contracts/index.js';
 import { describeError } from '../describeError.js';
 import type { SqlClient } from '../sql/index.js';
 import type { BatchStarter } from './BatchStarter.js';
@@ -45,12 +46,12 @@ export async function recoverBatches(deps: RecoveryDependencies): Promise<Recove
   if (abandoned.length > 0) {
     deps.logger?.warn('ETL batches abandoned by their executions marked FAILED', { batches: abandoned });
   }
-  deps.metrics?.addMetric('AbandonedBatches', MetricUnit.Count, abandoned.length);
+  deps.metrics?.addMetric(ETL_METRIC_NAMES.abandonedBatches, MetricUnit.Count, abandoned.length);
   const health = await audit.health();
   // Published on every run, before the first success too: the alarm treats missing data as breaching.
   const stalenessSeconds = Math.max(0, health.stalenessSeconds);
-  deps.metrics?.addMetric('WarehouseStalenessSeconds', MetricUnit.Seconds, stalenessSeconds);
-  deps.metrics?.addMetric('FailedBatches', MetricUnit.Count, health.failed.length);
+  deps.metrics?.addMetric(ETL_METRIC_NAMES.warehouseStalenessSeconds, MetricUnit.Seconds, stalenessSeconds);
+  deps.metrics?.addMetric(ETL_METRIC_NAMES.failedBatches, MetricUnit.Count, health.failed.length);
 
   const started: Array<RecoveryReport['started'][number]> = [];
   const exhausted: string[] = [];
@@ -69,7 +70,7 @@ export async function recoverBatches(deps: RecoveryDependencies): Promise<Recove
       deps.logger?.error('Starting a re-run failed', { ...rerun, error: describeError(error) });
     }
   }
-  deps.metrics?.addMetric('BatchRerunsStarted', MetricUnit.Count, started.length);
+  deps.metrics?.addMetric(ETL_METRIC_NAMES.batchRerunsStarted, MetricUnit.Count, started.length);
   if (exhausted.length > 0) {
     deps.logger?.error('FAILED batches out of automatic re-runs', { batches: exhausted });
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
+import { ETL_METRIC_NAMES } from '../contracts/index.js';
 import { describeError } from '../describeError.js';
 import type { SqlClient } from '../sql/index.js';
 import { EtlAuditLog } from './EtlAuditLog.js';
@@ -230,12 +231,12 @@ export function createEtlSteps(deps: EtlStepDependencies): EtlSteps {
         throw asStepError(error, 'closeBatch');
       }
       deps.metrics?.addMetric(
-        status === 'SUCCEEDED' ? 'BatchesSucceeded' : 'BatchesFailed',
+        status === 'SUCCEEDED' ? ETL_METRIC_NAMES.batchesSucceeded : ETL_METRIC_NAMES.batchesFailed,
         MetricUnit.Count,
         1,
       );
-      deps.metrics?.addMetric('RowsExtracted', MetricUnit.Count, closed.rowsExtracted);
-      deps.metrics?.addMetric('RowsLoaded', MetricUnit.Count, closed.rowsWritten);
+      deps.metrics?.addMetric(ETL_METRIC_NAMES.rowsExtracted, MetricUnit.Count, closed.rowsExtracted);
+      deps.metrics?.addMetric(ETL_METRIC_NAMES.rowsLoaded, MetricUnit.Count, closed.rowsWritten);
       (status === 'SUCCEEDED' ? deps.logger?.info : deps.logger?.error)?.call(
         deps.logger,
         'ETL batch closed',

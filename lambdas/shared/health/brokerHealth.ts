@@ -6,6 +6,7 @@ import {
   ListNodesCommand,
   type NodeInfo,
 } from '@aws-sdk/client-kafka';
+import { BROKER_HEALTH_METRIC_NAMES, DIMENSIONS, ENV } from '../contracts/index.js';
 import { type Environment, positiveIntegerVariable, requiredVariable } from './environment.js';
 import { ControlPlaneError, HealthCheckConfigError } from './errors.js';
 import {
@@ -17,17 +18,9 @@ import {
 import type { HealthCheckDependencies, HealthMetrics } from './types.js';
 
 /** Metric names, in the `CustomerDataPlatform` namespace with the {@link CLUSTER_NAME_DIMENSION} dimension. */
-export const BROKER_HEALTH_METRICS = {
-  /** 1 when the cluster serves and every expected broker is listed, else 0 (also when unreadable). */
-  healthy: 'ClusterHealthy',
-  /** 1 only in the ACTIVE state. */
-  stateActive: 'ClusterStateActive',
-  /** Distinct brokers listed by ListNodes; not emitted when the control plane could not be read. */
-  brokersListed: 'BrokersListed',
-  brokersExpected: 'BrokersExpected',
-} as const;
+export const BROKER_HEALTH_METRICS = BROKER_HEALTH_METRIC_NAMES;
 
-export const CLUSTER_NAME_DIMENSION = 'ClusterName';
+export const CLUSTER_NAME_DIMENSION = DIMENSIONS.clusterName;
 
 /**
  * States in which MSK serves clients and nothing is known to be impaired beyond a planned rolling
@@ -100,9 +93,9 @@ export function clusterNameOf(clusterArn: string): string {
  * @throws {HealthCheckConfigError} naming the missing or invalid variable.
  */
 export function brokerHealthConfigFrom(env: Environment): BrokerHealthConfig {
-  const clusterArn = requiredVariable(env, 'CLUSTER_ARN');
+  const clusterArn = requiredVariable(env, ENV.clusterArn);
   clusterNameOf(clusterArn);
-  return { clusterArn, expectedBrokers: positiveIntegerVariable(env, 'EXPECTED_BROKERS') };
+  return { clusterArn, expectedBrokers: positiveIntegerVariable(env, ENV.expectedBrokers) };
 }
 
 interface Reads {

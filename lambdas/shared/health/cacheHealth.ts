@@ -7,6 +7,7 @@ import {
   type ReplicationGroup,
   type SourceType,
 } from '@aws-sdk/client-elasticache';
+import { CACHE_HEALTH_METRIC_NAMES, DIMENSIONS, ENV } from '../contracts/index.js';
 import { type Environment, positiveIntegerVariable, requiredVariable } from './environment.js';
 import { ControlPlaneError, HealthCheckConfigError } from './errors.js';
 import {
@@ -18,16 +19,9 @@ import {
 import type { HealthCheckDependencies, HealthMetrics } from './types.js';
 
 /** Metric names, in the `CustomerDataPlatform` namespace with the {@link REPLICATION_GROUP_DIMENSION}. */
-export const CACHE_HEALTH_METRICS = {
-  /** 1 when the group serves with a primary and at least one replica, else 0 (also when unreadable). */
-  healthy: 'CacheHealthy',
-  /** Replicas across node groups; not emitted when the group could not be read. */
-  replicas: 'CacheReplicas',
-  /** Failover events in the lookback window; not emitted when the events could not be read. */
-  failoversRecent: 'CacheFailoversRecent',
-} as const;
+export const CACHE_HEALTH_METRICS = CACHE_HEALTH_METRIC_NAMES;
 
-export const REPLICATION_GROUP_DIMENSION = 'ReplicationGroupId';
+export const REPLICATION_GROUP_DIMENSION = DIMENSIONS.replicationGroupId;
 
 /**
  * Statuses in which the group serves reads and writes: a modification or a snapshot runs beside the
@@ -101,24 +95,24 @@ export type CacheHealthDependencies = HealthCheckDependencies<ElastiCacheClient>
  * @throws {HealthCheckConfigError} naming the missing or invalid variable.
  */
 export function cacheHealthConfigFrom(env: Environment): CacheHealthConfig {
-  const replicationGroupId = requiredVariable(env, 'REPLICATION_GROUP_ID');
+  const replicationGroupId = requiredVariable(env, ENV.replicationGroupId);
   if (
     replicationGroupId.length > MAX_REPLICATION_GROUP_ID_LENGTH ||
     !REPLICATION_GROUP_ID.test(replicationGroupId)
   ) {
     throw new HealthCheckConfigError(`"${replicationGroupId}" is not a replication group id`, {
-      context: { variable: 'REPLICATION_GROUP_ID', value: replicationGroupId },
+      context: { variable: ENV.replicationGroupId, value: replicationGroupId },
     });
   }
   const eventLookbackMinutes = positiveIntegerVariable(
     env,
-    'EVENT_LOOKBACK_MINUTES',
+    ENV.eventLookbackMinutes,
     DEFAULT_EVENT_LOOKBACK_MINUTES,
   );
   if (eventLookbackMinutes > MAX_EVENT_LOOKBACK_MINUTES) {
     throw new HealthCheckConfigError(
       `EVENT_LOOKBACK_MINUTES must be at most ${MAX_EVENT_LOOKBACK_MINUTES} (events are kept 14 days)`,
-      { context: { variable: 'EVENT_LOOKBACK_MINUTES', value: eventLookbackMinutes } },
+      { context: { variable: ENV.eventLookbackMinutes, value: eventLookbackMinutes } },
     );
   }
   return { replicationGroupId, eventLookbackMinutes };

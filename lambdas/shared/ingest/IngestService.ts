@@ -4,10 +4,11 @@ import {
   IdempotencyValidationError,
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { IPolicy } from 'cockatiel';
+import { INGEST_METRIC_NAMES } from '../contracts/index.js';
 import { describeError } from '../describeError.js';
 import type { Envelope } from '../events/index.js';
 import type { RedisClient } from '../redis/createRedisClient.js';
@@ -79,8 +80,9 @@ export interface IngestServiceDependencies {
    * Redis). Present but unreachable: see {@link IngestService}.
    */
   readonly redis?: RedisClient | undefined;
-  readonly logger?: Logger;
-  readonly metrics?: Metrics;
+  /** The entry point's logger and metrics; it flushes the metrics after each request. */
+  readonly logger: Logger;
+  readonly metrics: Metrics;
   readonly newEventId?: () => string;
   readonly settings?: Partial<IngestSettings>;
 }
@@ -119,8 +121,6 @@ export const errorResponse = (
     options.headers,
   );
 
-const defaultLogger = new Logger({ serviceName: 'ingest' });
-
 /**
  * Accepts customer events over HTTP: validates them, assigns missing event ids, and publishes each
  * request's events in one call (a batch is published whole or not at all).
@@ -145,7 +145,7 @@ export class IngestService {
 
   public constructor(private readonly deps: IngestServiceDependencies) {
     this.settings = { ...INGEST_DEFAULTS, ...resilienceSettings(deps.settings), ...deps.settings };
-    this.logger = deps.logger ?? defaultLogger;
+    this.logger = deps.logger;
     this.storeBreaker = redisPolicy(
       this.settings,
       (error) =>
@@ -177,7 +177,7 @@ export class IngestService {
 
   private async publish(envelopes: readonly Envelope[]): Promise<IngestResponse> {
     await this.deps.publisher.publish(this.deps.topic, envelopes);
-    this.count('EventsAccepted', envelopes.length);
+    this.count(INGEST_METRIC_NAMES.eventsAccepted, envelopes.length);
     return json(202, { accepted: envelopes.length, eventIds: envelopes.map((e) => e.eventId) });
   }
 
@@ -217,7 +217,7 @@ export class IngestService {
       const response = await this.storeBreaker.execute(() =>
         idempotent({ key: `${request.shape}:${idempotencyKey}`, body: parsed.json }),
       );
-      if (outcome === undefined) this.count('IdempotentReplays', 1);
+      if (outcome === undefined) this.count(INGEST_METRIC_NAMES.idempotentReplays, 1);
       return response;
     } catch (error: unknown) {
       if (outcome !== undefined && 'failed' in outcome) throw outcome.failed;
@@ -238,13 +238,13 @@ export class IngestService {
 
   private bypass(parsed: ParsedBody, reason: string): Promise<IngestResponse> {
     this.logger.warn('idempotency store bypassed; publishing without the Idempotency-Key guard', { reason });
-    this.count('IdempotencyStoreBypassed', 1);
+    this.count(INGEST_METRIC_NAMES.idempotencyStoreBypassed, 1);
     return this.publish(parsed.envelopes);
   }
 
   private failure(error: unknown): IngestResponse {
     if (error instanceof IngestError) {
-      this.count('RequestsRejected', 1);
+      this.count(INGEST_METRIC_NAMES.requestsRejected, 1);
       this.logger.info('request rejected', {
         status: error.status,
         error: error.code,
@@ -263,7 +263,7 @@ export class IngestService {
         headers,
       });
     }
-    this.count('PublishFailures', 1);
+    this.count(INGEST_METRIC_NAMES.publishFailures, 1);
     if (error instanceof BackpressureError) {
       this.logger.warn('publisher signals backpressure', { depth: error.depth, bound: error.bound });
       const seconds = Math.max(1, Math.ceil(error.retryAfterSeconds));
@@ -288,7 +288,7 @@ export class IngestService {
   }
 
   private count(name: string, value: number): void {
-    this.deps.metrics?.addMetric(name, MetricUnit.Count, value);
+    this.deps.metrics.addMetric(name, MetricUnit.Count, value);
   }
 }
 

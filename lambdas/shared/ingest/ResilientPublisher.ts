@@ -1,5 +1,5 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { CircuitState } from 'cockatiel';
 import type { Envelope } from '../events/index.js';
 import {
@@ -13,12 +13,9 @@ import {
 } from './ingestPolicies.js';
 import { BackpressureError, type EventPublisher, PublishError, type SpilloverBuffer } from './publisher.js';
 
-/** What the ingest path needs of Powertools Metrics and Logger (the module-level instances fit). */
+/** What the ingest path needs of Powertools Metrics and Logger; the function's entry point creates and flushes them. */
 export type IngestMetrics = Pick<Metrics, 'addMetric'>;
 export type IngestLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
-
-const defaultMetrics = new Metrics({ namespace: 'CustomerDataPlatform', serviceName: 'ingest' });
-const defaultLogger = new Logger({ serviceName: 'ingest' });
 
 export interface ResilientPublisherOptions {
   /** The brokers (KafkaPublisher in AWS, the local log locally). */
@@ -30,8 +27,9 @@ export interface ResilientPublisherOptions {
   readonly settings?: Partial<IngestPolicySettings>;
   /** Shared with the `SpilloverDrainer` of the same process so both see one breaker. */
   readonly policies?: BrokerPolicies;
-  readonly metrics?: IngestMetrics;
-  readonly logger?: IngestLogger;
+  /** The entry point's metrics: what is added here reaches CloudWatch only when the entry point flushes it. */
+  readonly metrics: IngestMetrics;
+  readonly logger: IngestLogger;
 }
 
 /** Events handled since construction, by outcome. */
@@ -100,8 +98,8 @@ export class ResilientPublisher implements EventPublisher {
   public constructor(private readonly options: ResilientPublisherOptions) {
     this.settings = ingestPolicySettings(options.settings);
     this.policies = options.policies ?? brokerPolicies(this.settings);
-    this.metrics = options.metrics ?? defaultMetrics;
-    this.logger = options.logger ?? defaultLogger;
+    this.metrics = options.metrics;
+    this.logger = options.logger;
     this.policies.breaker.onBreak(() => {
       this.metrics.addMetric(INGEST_METRICS.breakerOpen, MetricUnit.Count, 1);
       this.logger.warn('broker breaker opened: events go to the spillover', { topic: options.topic });

@@ -12,6 +12,7 @@ import {
   TimeoutStrategy,
   timeout,
 } from 'cockatiel';
+import { INGEST_METRIC_NAMES } from '../contracts/index.js';
 import { isRetriable } from '../resilience/policies.js';
 import { BackpressureError } from './publisher.js';
 
@@ -79,21 +80,7 @@ export const ingestPolicySettings = (
 });
 
 /** Metric names of the ingest path; the alarms refer to them. */
-export const INGEST_METRICS = {
-  /** Events in the spillover, as last seen (gauge). */
-  spillDepth: 'SpillDepth',
-  /** Events written to the spillover instead of the brokers. */
-  spilled: 'Spilled',
-  /** Spilled events republished by the drainer, and how many per second in the last pass. */
-  drained: 'Drained',
-  drainRate: 'DrainRate',
-  /** Failed produce requests (after retries for the publisher; failed probes for the drainer). */
-  publishErrors: 'PublishErrors',
-  /** The brokers' breaker opened. */
-  breakerOpen: 'BreakerOpen',
-  /** Events refused with 503 because the spillover was full. */
-  backpressure: 'Backpressure',
-} as const;
+export const INGEST_METRICS = INGEST_METRIC_NAMES;
 
 /** `TypeError`/`RangeError` are bugs: never retried, never spilled, never counted against the brokers. */
 export const isProgrammingError = (error: unknown): boolean =>

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { type BulkheadPolicy, BulkheadRejectedError } from 'cockatiel';
+import { QUERY_METRIC_NAMES } from '../contracts/index.js';
 import { describeError } from '../describeError.js';
 import type { RedisClient } from '../redis/createRedisClient.js';
 import type { ShardRouter } from '../sharding/index.js';
@@ -17,13 +18,7 @@ import type { Customer, CustomerQueries, LookupKind, QueryStats } from './types.
 
 /** Metric names (Powertools, the caller's namespace). `ShardQueryLatency` carries the `shard` dimension. */
 export const QUERY_METRICS = {
-  indexLookups: 'IndexLookups',
-  indexMisses: 'IndexMisses',
-  fallbackLookups: 'FallbackLookups',
-  fallbackRejected: 'FallbackRejected',
-  fallbackCacheHits: 'FallbackCacheHits',
-  /** 1 for every global look-up answered while Redis is bypassed, 0 otherwise: alarm on its maximum. */
-  fallbackMode: 'FallbackMode',
+  ...QUERY_METRIC_NAMES,
   shardQueryLatency: SHARD_QUERY_LATENCY_METRIC,
 } as const;
 

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { QUERY_METRIC_NAMES } from '../contracts/index.js';
 import { describeError } from '../describeError.js';
 import { CustomerIndex } from '../index/CustomerIndex.js';
 import { type RebuildProgress, rebuildIndexStep } from '../index/rebuildIndex.js';
@@ -18,7 +19,7 @@ import {
 } from './policies.js';
 
 /** Customers written to the index by the warm-up, per step (Count). */
-export const INDEX_WARMUP_PROGRESS_METRIC = 'IndexWarmupProgress';
+export const INDEX_WARMUP_PROGRESS_METRIC = QUERY_METRIC_NAMES.indexWarmupProgress;
 
 export interface IndexWarmerDependencies {
   readonly redis: RedisClient;

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
+import { RECONCILIATION_METRIC_NAMES } from '../contracts/index.js';
 import type { CustomerIndex } from '../index/CustomerIndex.js';
 import type { EventLogReader, EventLogWriter } from '../replay/eventLog.js';
 import { eventLogPolicy, type ReplaySettings, replaySettings } from '../replay/policies.js';
@@ -184,7 +185,7 @@ export function reconciliationSteps(deps: ReconciliationDependencies): Reconcili
         },
         ranges,
       );
-      deps.metrics.addMetric('EventsReplayed', MetricUnit.Count, summary.replayed);
+      deps.metrics.addMetric(RECONCILIATION_METRIC_NAMES.eventsReplayed, MetricUnit.Count, summary.replayed);
       deps.metrics.publishStoredMetrics();
       deps.logger.info('gaps replayed', { ranges: summary.ranges.length, replayed: summary.replayed });
       return { ranges: summary.ranges.length, replayed: summary.replayed };
@@ -193,11 +194,23 @@ export function reconciliationSteps(deps: ReconciliationDependencies): Reconcili
     async report(input) {
       const { plan, ...state } = parse(reportInput, input, 'report');
       const report = buildReport({ ...state, window: plan.window } as ReportInput);
-      deps.metrics.addMetric('IndexMissing', MetricUnit.Count, report.totals.missing);
-      deps.metrics.addMetric('IndexStale', MetricUnit.Count, report.totals.stale);
-      deps.metrics.addMetric('IndexExtra', MetricUnit.Count, report.totals.extra);
-      deps.metrics.addMetric('IndexRepaired', MetricUnit.Count, report.totals.repaired);
-      deps.metrics.addMetric('EventGaps', MetricUnit.Count, report.totals.gapEvents);
+      deps.metrics.addMetric(
+        RECONCILIATION_METRIC_NAMES.indexMissing,
+        MetricUnit.Count,
+        report.totals.missing,
+      );
+      deps.metrics.addMetric(RECONCILIATION_METRIC_NAMES.indexStale, MetricUnit.Count, report.totals.stale);
+      deps.metrics.addMetric(RECONCILIATION_METRIC_NAMES.indexExtra, MetricUnit.Count, report.totals.extra);
+      deps.metrics.addMetric(
+        RECONCILIATION_METRIC_NAMES.indexRepaired,
+        MetricUnit.Count,
+        report.totals.repaired,
+      );
+      deps.metrics.addMetric(
+        RECONCILIATION_METRIC_NAMES.eventGaps,
+        MetricUnit.Count,
+        report.totals.gapEvents,
+      );
       deps.metrics.publishStoredMetrics();
       if (report.complete) deps.logger.info('reconciliation report', { ...report });
       else deps.logger.error('reconciliation incomplete', { ...report });

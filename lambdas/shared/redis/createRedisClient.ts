@@ -44,18 +44,26 @@ export function createRedisClient(
 }
 
 /**
- * Connects, but does not fail the caller when Redis is down at start-up: the client keeps reconnecting
- * in the background and commands fail fast until it is back.
+ * Connects, but does not fail or hold the caller when Redis is down at start-up: the client keeps
+ * reconnecting in the background and commands fail fast until it is back. `connect()` itself settles only
+ * once connected (its reconnect strategy never gives up), so the caller waits for it at most `waitMillis`.
  */
 export async function connectLeniently(
   client: RedisClient,
   onError: (error: unknown) => void,
+  waitMillis: number = REDIS_DEFAULTS.connectTimeoutMillis,
 ): Promise<void> {
-  try {
-    await client.connect();
-  } catch (error: unknown) {
-    onError(error);
-  }
+  let timer: NodeJS.Timeout | undefined;
+  const connecting = client.connect().then(
+    () => undefined,
+    (error: unknown) => onError(error),
+  );
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, waitMillis);
+    timer.unref();
+  });
+  await Promise.race([connecting, waited]);
+  clearTimeout(timer);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { KafkaClient } from '@aws-sdk/client-kafka';
+import { ENV } from '../contracts/index.js';
 import { KafkaPublisher } from '../ingest/KafkaPublisher.js';
 import { getIamBootstrapBrokers } from '../kafka/bootstrapBrokers.js';
 import { createKafka } from '../kafka/createKafka.js';
@@ -52,5 +53,5 @@ export function mskEventLogFromEnvironment(
   clientId: string,
   dependencies: { readonly kafkaClient: KafkaClient; readonly logger?: Logger },
 ): KafkaEventLog {
-  return mskEventLog({ clusterArn: requiredEnv('CLUSTER_ARN'), clientId, ...dependencies });
+  return mskEventLog({ clusterArn: requiredEnv(ENV.clusterArn), clientId, ...dependencies });
 }

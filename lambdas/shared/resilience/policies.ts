@@ -43,7 +43,7 @@ export { isRetriable };
  * circuit breaker, so a dead shard fails its records fast (they are redelivered later) while the other
  * shards keep flowing.
  */
-export function shardWritePolicy(settings: ResilienceSettings): IPolicy {
+export function shardWritePolicy(settings: ResilienceSettings, onBreak?: () => void): IPolicy {
   const retrying = retry(handleWhen(isRetriable), {
     maxAttempts: settings.shardRetryAttempts,
     backoff: new ExponentialBackoff({
@@ -55,6 +55,7 @@ export function shardWritePolicy(settings: ResilienceSettings): IPolicy {
     halfOpenAfter: settings.shardBreakerHalfOpenAfterMillis,
     breaker: new ConsecutiveBreaker(settings.shardBreakerThreshold),
   });
+  if (onBreak !== undefined) breaker.onBreak(onBreak);
   return wrap(breaker, retrying);
 }
 

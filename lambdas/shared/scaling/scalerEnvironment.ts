@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ENV } from '../contracts/index.js';
 import { PlatformError } from '../errors.js';
 import type { ScalingPolicy } from './decideScaling.js';
 
@@ -18,7 +19,7 @@ const schema = z
   })
   .refine((env) => env.SCALING_CEILING >= env.SCALING_FLOOR, {
     message: 'must be at least SCALING_FLOOR',
-    path: ['SCALING_CEILING'],
+    path: [ENV.scalingCeiling],
   });
 
 export interface ScalerEnvironment {

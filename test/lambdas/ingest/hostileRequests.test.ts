@@ -8,6 +8,7 @@ vi.hoisted(() => {
 import { toHttpRequest } from '../../../lambdas/ingest/handler.js';
 import { createRouter, type HttpRequest, v1Routes } from '../../../lambdas/ingest/routes.js';
 import { IngestService } from '../../../lambdas/shared/ingest/IngestService.js';
+import { quietTelemetry } from '../../support/emf.js';
 import { registered } from '../../support/events.js';
 import { RecordingPublisher } from './recordingPublisher.js';
 
@@ -16,7 +17,7 @@ const ID = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11';
 
 function setup() {
   const publisher = new RecordingPublisher();
-  const service = new IngestService({ publisher, topic: TOPIC });
+  const service = new IngestService({ publisher, topic: TOPIC, ...quietTelemetry('ingest') });
   return { publisher, route: createRouter(v1Routes(service)) };
 }
 

@@ -11,6 +11,7 @@ import { MAX_EVENT_BYTES } from '../../../lambdas/shared/events/index.js';
 import { IngestService } from '../../../lambdas/shared/ingest/IngestService.js';
 import { BackpressureError, PublishError } from '../../../lambdas/shared/ingest/publisher.js';
 import { MAX_BODY_BYTES } from '../../../lambdas/shared/ingest/validation.js';
+import { quietTelemetry } from '../../support/emf.js';
 import { registered } from '../../support/events.js';
 import { RecordingPublisher } from './recordingPublisher.js';
 
@@ -23,6 +24,7 @@ function setup() {
   const service = new IngestService({
     publisher,
     topic: TOPIC,
+    ...quietTelemetry('ingest'),
     newEventId: () => ids[n++] ?? `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
   });
   return { publisher, route: createRouter(v1Routes(service)) };
@@ -296,7 +298,10 @@ describe('router', () => {
       path: '/v2/events',
       handle: async () => ({ status: 202, headers: {}, body: '{"version":2}' }),
     };
-    const route = createRouter([...v1Routes(new IngestService({ publisher, topic: TOPIC })), v2]);
+    const route = createRouter([
+      ...v1Routes(new IngestService({ publisher, topic: TOPIC, ...quietTelemetry('ingest') })),
+      v2,
+    ]);
 
     const v1Response = await route(post('/v1/events', incoming()));
     const v2Response = await route(post('/v2/events', incoming()));

@@ -19,6 +19,7 @@ import {
   parseIngestBody,
   type RequestShape,
 } from '../../../lambdas/shared/ingest/validation.js';
+import { quietTelemetry } from '../../support/emf.js';
 import { registered } from '../../support/events.js';
 import { RecordingPublisher } from './recordingPublisher.js';
 
@@ -322,7 +323,11 @@ describe('IngestService rejects bad input and publishes nothing', () => {
 
   it.each(cases)('answers $status for $name', async (c) => {
     const publisher = new RecordingPublisher();
-    const service = new IngestService({ publisher, topic: 'customer-events.v1' });
+    const service = new IngestService({
+      publisher,
+      topic: 'customer-events.v1',
+      ...quietTelemetry('ingest'),
+    });
 
     const response = await service.accept({
       shape: c.shape,

@@ -1,0 +1,2 @@
+export * from './parseEnvironment.js';
+export * from './redisEnvironment.js';
