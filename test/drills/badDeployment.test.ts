@@ -15,6 +15,8 @@ import {
   LOCAL_TOPIC,
   LocalConsumer,
 } from '../../local/consumer/LocalConsumer.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { snapshotShards } from '../../local/drills/support/shardState.js';
 import type { MskHandler } from '../../local/esm/index.js';
 import { LocalLog } from '../../local/log/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
@@ -23,8 +25,6 @@ import { sleep } from '../../local/services/index.js';
 import { LocalLogStream } from '../../local/stream/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { publishToLog } from '../../local/traffic/publishToLog.js';
-import { expectedState } from '../support/expectedState.js';
-import { snapshotShards } from '../support/shardState.js';
 import { synthesize } from '../support/synth.js';
 
 /** One minute of the templates' alarm periods and deployment intervals is this long here. */

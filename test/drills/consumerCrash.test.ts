@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_GROUP, LOCAL_TOPIC, LocalConsumer } from '../../local/consumer/LocalConsumer.js';
+import { exited, startConsumerProcess } from '../../local/drills/support/consumerProcesses.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { indexMismatches, snapshotShards } from '../../local/drills/support/shardState.js';
 import { LocalLog } from '../../local/log/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { waitFor } from '../../local/services/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { publishToLog } from '../../local/traffic/publishToLog.js';
-import { exited, startConsumerProcess } from '../support/consumerProcesses.js';
-import { expectedState } from '../support/expectedState.js';
-import { indexMismatches, snapshotShards } from '../support/shardState.js';
 
 const PARTITIONS = 12;
 

@@ -13,6 +13,8 @@ import {
 import { ResilientPublisher } from '../../lambdas/shared/ingest/ResilientPublisher.js';
 import { SpilloverDrainer } from '../../lambdas/shared/ingest/SpilloverDrainer.js';
 import { LOCAL_GROUP, LOCAL_TOPIC, LocalConsumer } from '../../local/consumer/LocalConsumer.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { snapshotShards } from '../../local/drills/support/shardState.js';
 import { LOCAL_SPILLOVER_TOPIC, LocalLogSpillover } from '../../local/ingest/index.js';
 import { applyTopics, configuredTopics } from '../../local/kafka/topics.js';
 import { LocalLog } from '../../local/log/index.js';
@@ -21,9 +23,7 @@ import { destroyAll, sleep, waitFor } from '../../local/services/index.js';
 import { KafkaCluster } from '../../local/services/KafkaCluster.js';
 import { KafkaStream } from '../../local/stream/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
-import { expectedState } from '../support/expectedState.js';
 import { kafkaReady } from '../support/kafka.js';
-import { snapshotShards } from '../support/shardState.js';
 
 const EVENTS = 50_000;
 const CUSTOMERS = 5_000;

@@ -8,6 +8,9 @@ import {
   LOCAL_RETRY_TOPIC,
   LOCAL_TOPIC,
 } from '../../local/consumer/LocalConsumer.js';
+import { exited, startConsumerProcess } from '../../local/drills/support/consumerProcesses.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { snapshotShards } from '../../local/drills/support/shardState.js';
 import { applyTopics, configuredTopics } from '../../local/kafka/topics.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { LocalScaler, type ScalingSample } from '../../local/scaling/LocalScaler.js';
@@ -15,10 +18,7 @@ import { destroyAll, sleep, waitFor } from '../../local/services/index.js';
 import { KafkaCluster } from '../../local/services/KafkaCluster.js';
 import { KafkaStream } from '../../local/stream/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
-import { exited, startConsumerProcess } from '../support/consumerProcesses.js';
-import { expectedState } from '../support/expectedState.js';
 import { kafkaReady } from '../support/kafka.js';
-import { snapshotShards } from '../support/shardState.js';
 
 /** Steady traffic, then ten times as much for 30 s, then steady again. */
 const STEADY_PER_SECOND = 100;

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../lambdas/shared/events/index.js';
 import { parseShardMap, type ShardMap } from '../../lambdas/shared/sharding/index.js';
 import { LOCAL_DLQ_TOPIC, LOCAL_TOPIC, LocalConsumer } from '../../local/consumer/LocalConsumer.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { indexMismatches, snapshotShards } from '../../local/drills/support/shardState.js';
 import { FaultProxy } from '../../local/faults/index.js';
 import { LocalLog } from '../../local/log/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
@@ -12,8 +14,6 @@ import { sleep, waitFor } from '../../local/services/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { publishToLog } from '../../local/traffic/publishToLog.js';
 import { runReconciliationLocally } from '../../local/workflows/reconciliation.js';
-import { expectedState } from '../support/expectedState.js';
-import { indexMismatches, snapshotShards } from '../support/shardState.js';
 
 const PARTITIONS = 12;
 const EVENTS = 12_000;

@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WiredQueryService, wireQueryService } from '../../lambdas/query/dependencies.js';
 import { describeError } from '../../lambdas/shared/describeError.js';
 import { IndexWarmer, type QueryStats, type WarmupProgress } from '../../lambdas/shared/query/index.js';
+import { type Lookup, loadCustomers, lookupsOf, truthOf } from '../../local/drills/support/customers.js';
+import type { ExpectedCustomer } from '../../local/drills/support/expectedState.js';
+import { indexMismatches } from '../../local/drills/support/shardState.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { waitFor } from '../../local/services/index.js';
-import { type Lookup, loadCustomers, lookupsOf, truthOf } from '../lambdas/query/fixtures/customers.js';
-import type { ExpectedCustomer } from '../support/expectedState.js';
-import { indexMismatches } from '../support/shardState.js';
 
 const CUSTOMERS = 2_000;
 const WORKERS = 20;

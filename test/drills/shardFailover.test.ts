@@ -20,11 +20,11 @@ import {
   LOCAL_RETRY_TOPIC,
   LOCAL_TOPIC,
 } from '../../local/consumer/LocalConsumer.js';
+import { type ExpectedCustomer, expectedState } from '../../local/drills/support/expectedState.js';
 import { LocalLog } from '../../local/log/index.js';
 import { PostgresServer, sleep, waitFor } from '../../local/services/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { publishToLog } from '../../local/traffic/publishToLog.js';
-import { type ExpectedCustomer, expectedState } from '../support/expectedState.js';
 
 const PARTITIONS = 12;
 const EVENTS = 24_000;

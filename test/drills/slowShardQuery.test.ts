@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WiredQueryService, wireQueryService } from '../../lambdas/query/dependencies.js';
 import { ShardUnavailableError } from '../../lambdas/shared/query/index.js';
 import { parseShardMap, ShardRouter } from '../../lambdas/shared/sharding/index.js';
+import { loadCustomers } from '../../local/drills/support/customers.js';
 import { FaultProxy } from '../../local/faults/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { sleep } from '../../local/services/index.js';
-import { loadCustomers } from '../lambdas/query/fixtures/customers.js';
 
 const SLOW_SHARD = 'shard-3';
 const LATENCY_MILLIS = 2_000;
