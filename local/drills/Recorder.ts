@@ -28,6 +28,8 @@ const percentile99 = (values: readonly number[]): number | null => {
  */
 export class Recorder {
   private readonly started = performance.now();
+  /** When the recorder was created, as epoch milliseconds. */
+  public readonly startedAtEpochMillis = Date.now();
   private readonly timeline: Timeline = {
     t: [],
     inPerSecond: [],
@@ -60,6 +62,11 @@ export class Recorder {
   /** Seconds since the recorder was created. */
   public now(): number {
     return (performance.now() - this.started) / 1_000;
+  }
+
+  /** An epoch time in milliseconds as seconds since the recorder was created. */
+  public at(epochMillis: number): number {
+    return (epochMillis - this.startedAtEpochMillis) / 1_000;
   }
 
   public start(): void {

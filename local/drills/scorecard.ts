@@ -14,6 +14,8 @@ export interface Outcome<D> {
   readonly faults: FaultWindow[];
   /** When the platform was back to normal, in seconds since the start; undefined when it never was. */
   readonly recoveredAt: number | undefined;
+  /** When the alarm fired, where the drill evaluates the template's own alarm itself (seconds). */
+  readonly detectedAt?: number | undefined;
   readonly wallSeconds: number;
   /** Problems the drill found beyond loss, duplicates and the bound (a wrong answer, a missed check). */
   readonly problems?: readonly string[];
@@ -27,7 +29,8 @@ export interface Outcome<D> {
 export function score<D>(outcome: Outcome<D>): DrillResult<D> {
   const first = outcome.faults[0];
   const last = outcome.faults.at(-1);
-  const detectedAt = first ? alarmTime(outcome.timeline, outcome.alarm, first.from) : null;
+  const detectedAt =
+    outcome.detectedAt ?? (first ? alarmTime(outcome.timeline, outcome.alarm, first.from) : null);
   const recoverSeconds =
     outcome.recoveredAt === undefined || last === undefined
       ? null
