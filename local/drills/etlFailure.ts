@@ -141,6 +141,7 @@ export async function runEtlFailure(
     }).slice(Math.round(events / 2));
     let offered = 0;
     let failedBatches = 0;
+    let failedRuns = 0;
     let stale = 0;
     const recorder = new Recorder(async () => {
       const [shardRows, warehouseRows] = [await onShards(), await inWarehouse()];
@@ -148,7 +149,7 @@ export async function runEtlFailure(
       return {
         offered,
         applied: [...warehouseRows.values()].reduce((a, b) => a + b, 0),
-        errors: failedBatches,
+        errors: failedRuns,
         lag: stale,
         degraded: failedBatches,
       };
@@ -172,6 +173,7 @@ export async function runEtlFailure(
       `SELECT batch_id FROM etl_batches WHERE status = 'FAILED'`,
     );
     failedBatches = rows.length;
+    if (failed.status === 'FAILED') failedRuns += 1;
     await sleep(downMillis);
     await proxy.heal();
     recorder.faultEnded();

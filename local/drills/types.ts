@@ -77,7 +77,7 @@ export interface Bound {
   readonly recoverWithinSeconds: number;
 }
 
-export interface DrillResult<D = Record<string, unknown>> {
+export interface DrillResult<D = unknown> {
   readonly scenario: ScenarioId;
   /** The section of docs' failure table (1-9). */
   readonly section: number;
