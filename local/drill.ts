@@ -11,6 +11,7 @@
  * `--aws --env <env> <scenario>` starts the scenario's AWS FIS experiment in that environment instead, and
  * follows it to the end (`local/gameday/fis.ts`).
  */
+import './drills/quietMetrics.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -91,8 +92,6 @@ async function runAws(env: string | undefined, scenarios: string[]): Promise<num
 }
 
 async function main(): Promise<number> {
-  // The services' metrics would go to stdout as EMF, as in Lambda; here they would drown the scorecards.
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {

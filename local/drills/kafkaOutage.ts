@@ -297,9 +297,22 @@ export async function runKafkaOutage(
     let maxDepth = 0;
     let offered = 0;
     let lastLag = 0;
-    const recorder = new Recorder(async () => {
+    let lagPending = false;
+    const recorder = new Recorder(() => {
       const totals = consumer.consumer.totals;
-      lastLag = Object.values(await brokers.stream.lag(LOCAL_GROUP, LOCAL_TOPIC)).reduce((a, b) => a + b, 0);
+      // The lag cannot be read while the brokers are down: the samples keep the last reading meanwhile.
+      if (!lagPending) {
+        lagPending = true;
+        brokers.stream
+          .lag(LOCAL_GROUP, LOCAL_TOPIC)
+          .then((lag) => {
+            lastLag = Object.values(lag).reduce((a, b) => a + b, 0);
+          })
+          .catch(() => undefined)
+          .finally(() => {
+            lagPending = false;
+          });
+      }
       return {
         offered,
         applied: totals.applied + totals.stale,
