@@ -102,7 +102,7 @@ for (const el of document.querySelectorAll('.chart')) {
     width: 420,
     height: 220,
     scales: { x: { time: false } },
-    axes: [{ label: 's' }, {}],
+    axes: [{ label: 's' }, { size: 64 }],
     series: [{ label: 's' }, ...chart.series.map(([, label, stroke]) => ({ label, stroke, width: 2 }))],
     hooks: { drawClear: [shade(drill.faults)] },
   };
