@@ -1,150 +1,23 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Context, MSKEvent } from 'aws-lambda';
+import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordsOf } from '../../lambdas/shared/consumer/batchResponse.js';
-import type { Envelope } from '../../lambdas/shared/events/index.js';
 import { runConsumerProbe } from '../../lambdas/shared/probes/consumerProbe.js';
-import { redriveFailures } from '../../lambdas/shared/replay/redrive.js';
 import { ShardRouter } from '../../lambdas/shared/sharding/index.js';
-import { loadEnvironmentConfig } from '../../lib/config/index.js';
+import { LOCAL_TOPIC, LocalConsumer } from '../../local/consumer/LocalConsumer.js';
 import {
-  LOCAL_DLQ_TOPIC,
-  LOCAL_RETRY_TOPIC,
-  LOCAL_TOPIC,
-  LocalConsumer,
-} from '../../local/consumer/LocalConsumer.js';
+  MINUTE_MILLIS,
+  runBadDeployment,
+  runCanary,
+  shoutsGivenNames,
+  throwsOnPhoneChanges,
+} from '../../local/drills/badDeployment.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { snapshotShards } from '../../local/drills/support/shardState.js';
 import type { MskHandler } from '../../local/esm/index.js';
 import { LocalLog } from '../../local/log/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
-import { StreamRedriveSource } from '../../local/redrive/StreamRedriveSource.js';
-import { sleep } from '../../local/services/index.js';
-import { LocalLogStream } from '../../local/stream/index.js';
-import { generateTraffic } from '../../local/traffic/generateTraffic.js';
-import { publishToLog } from '../../local/traffic/publishToLog.js';
-import { expectedState } from '../support/expectedState.js';
-import { snapshotShards } from '../support/shardState.js';
-import { synthesize } from '../support/synth.js';
-
-/** One minute of the templates' alarm periods and deployment intervals is this long here. */
-const MINUTE_MILLIS = 2_000;
-const PER_SECOND = 400;
-
-/** The consumer's rollback alarm on errors and its deployment configuration, read from the synthesized template. */
-function rollbackGuard(name: 'dev' | 'uat') {
-  const template = synthesize(name).consumer;
-  const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{
-    Properties: Record<string, unknown>;
-  }>;
-  const errors = alarms.find((a) => a.Properties.MetricName === 'Errors')?.Properties;
-  const group = Object.values(template.findResources('AWS::CodeDeploy::DeploymentGroup'))[0] as {
-    Properties: { DeploymentConfigName: string };
-  };
-  if (errors === undefined) throw new Error(`no Errors alarm in the ${name} consumer stack`);
-  const canary = /Canary(\d+)Percent(\d+)Minutes/.exec(group.Properties.DeploymentConfigName);
-  return {
-    alarm: {
-      statistic: errors.Statistic as string,
-      periodMinutes: Number(errors.Period) / 60,
-      threshold: Number(errors.Threshold),
-      evaluationPeriods: Number(errors.EvaluationPeriods),
-      comparison: errors.ComparisonOperator as string,
-    },
-    deployment: group.Properties.DeploymentConfigName,
-    canaryWeight: canary ? Number(canary[1]) / 100 : 1,
-    canaryMinutes: canary ? Number(canary[2]) : 0,
-  };
-}
-
-type Guard = ReturnType<typeof rollbackGuard>;
-
-/** Version N+1 that throws on one class of events: phone changes. */
-const throwsOnPhoneChanges =
-  (version: MskHandler): MskHandler =>
-  async (event, context) => {
-    const types = recordsOf(event).map(
-      (r) => JSON.parse(Buffer.from(r.value ?? '', 'base64').toString()).type,
-    );
-    if (types.includes('customer.phone-changed'))
-      throw new Error('TypeError: phone.normalize is not a function');
-    return version(event, context);
-  };
-
-/** Version N+1 that writes a wrong value without throwing: given names in upper case. */
-const shoutsGivenNames =
-  (version: MskHandler): MskHandler =>
-  (event, context) => {
-    const shout = (value: string | undefined) => {
-      if (value === undefined) return value;
-      const envelope = JSON.parse(Buffer.from(value, 'base64').toString()) as Envelope;
-      const given = envelope.payload.givenName;
-      if (typeof given === 'string')
-        envelope.payload = { ...envelope.payload, givenName: given.toUpperCase() };
-      return Buffer.from(JSON.stringify(envelope)).toString('base64');
-    };
-    const records = Object.fromEntries(
-      Object.entries(event.records).map(([key, list]) => [
-        key,
-        list.map((r) => ({ ...r, value: shout(r.value) })),
-      ]),
-    );
-    return version({ ...event, records } as MSKEvent, context);
-  };
-
-/**
- * A weighted alias in front of two versions, as CodeDeploy shifts one: each invocation goes to the new
- * version with the current weight; function errors are counted per alarm period, and the template's alarm
- * is evaluated on them at the end of each period. An alarm moves all traffic back (automatic rollback).
- */
-class CanaryAlias {
-  public weight = 0;
-  public readonly errorsByPeriod = new Map<number, number>();
-  /** When the new version first failed an invocation: the bug became visible to the metric. */
-  public firstErrorAt: number | undefined;
-  public alarmAt: number | undefined;
-  public newVersionInvocations = 0;
-  private readonly started = Date.now();
-  private readonly periodMillis: number;
-
-  public constructor(
-    private readonly guard: Guard,
-    private readonly next: (version: MskHandler) => MskHandler,
-  ) {
-    this.periodMillis = guard.alarm.periodMinutes * MINUTE_MILLIS;
-  }
-
-  public route = (current: MskHandler): MskHandler => {
-    const candidate = this.next(current);
-    return async (event: MSKEvent, context: Context) => {
-      const toNew = Math.random() < this.weight;
-      if (toNew) this.newVersionInvocations += 1;
-      try {
-        return await (toNew ? candidate : current)(event, context);
-      } catch (error: unknown) {
-        this.firstErrorAt ??= Date.now();
-        const period = Math.floor((Date.now() - this.started) / this.periodMillis);
-        this.errorsByPeriod.set(period, (this.errorsByPeriod.get(period) ?? 0) + 1);
-        throw error;
-      }
-    };
-  };
-
-  /** The alarm as CloudWatch evaluates it: the statistic over each complete period, against the threshold. */
-  public evaluate(): void {
-    const { alarm } = this.guard;
-    expect(alarm.statistic).toBe('Sum');
-    expect(alarm.comparison).toBe('GreaterThanOrEqualToThreshold');
-    const complete = Math.floor((Date.now() - this.started) / this.periodMillis) - 1;
-    const breaching = Array.from({ length: alarm.evaluationPeriods }, (_, i) => complete - i).every(
-      (period) => (this.errorsByPeriod.get(period) ?? 0) >= alarm.threshold,
-    );
-    if (breaching && this.alarmAt === undefined) {
-      this.alarmAt = Date.now();
-      this.weight = 0;
-    }
-  }
-}
 
 describe('drill: a deployment that introduces a bug (canary, alarms, rollback, redrive, probe)', () => {
   let services: LocalDataServices;
@@ -160,114 +33,38 @@ describe('drill: a deployment that introduces a bug (canary, alarms, rollback, r
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function run(
+  const run = (
     name: 'dev' | 'uat',
     prefix: string,
     seed: number,
     next: (v: MskHandler) => MskHandler,
     seconds: number,
-  ) {
-    const guard = rollbackGuard(name);
-    const mapping = loadEnvironmentConfig(name).consumer;
-    const log = await LocalLog.open(join(dir, prefix), { fsync: false });
-    await log.createTopic(LOCAL_TOPIC, 12);
-    const stream = new LocalLogStream(log);
-    const alias = new CanaryAlias(guard, next);
-    const consumer = await LocalConsumer.create({
-      stream,
-      shardMap: services.shardMap,
-      redisUrl: services.redis?.url,
-      route: alias.route,
-      mapping: { batchSize: mapping.batchSize, retryAttempts: mapping.retryAttempts, batchWindowMillis: 100 },
-      settings: { maxEventsPerTransaction: mapping.batchSize },
-    });
-    const traffic = generateTraffic({
-      events: PER_SECOND * seconds,
-      customers: 1_500,
-      seed,
-      customerPrefix: prefix,
-    });
-    const clock = { started: Date.now(), deployedAt: 0, fullAt: 0, recoveredAt: 0 };
-    let evaluating = true;
-    const evaluator = (async () => {
-      while (evaluating) {
-        alias.evaluate();
-        await sleep(guard.alarm.periodMinutes * MINUTE_MILLIS);
-      }
-    })();
-    await consumer.start();
-    try {
-      for (let i = 0; i < traffic.length; i += PER_SECOND / 10) {
-        await sleep(clock.started + (i / PER_SECOND) * 1_000 - Date.now());
-        if (clock.deployedAt === 0 && Date.now() - clock.started >= 2_000) {
-          clock.deployedAt = Date.now();
-          alias.weight = guard.canaryWeight;
-        }
-        if (
-          clock.fullAt === 0 &&
-          clock.deployedAt > 0 &&
-          alias.alarmAt === undefined &&
-          Date.now() - clock.deployedAt >= guard.canaryMinutes * MINUTE_MILLIS
-        ) {
-          clock.fullAt = Date.now();
-          alias.weight = 1;
-        }
-        await publishToLog(log, LOCAL_TOPIC, traffic.slice(i, i + PER_SECOND / 10));
-      }
-      await consumer.drain({ timeoutMillis: 120_000 });
-      // The rolled-back version is gone: what it failed is redriven through the retry topic.
-      const eventLog = stream.eventLog();
-      const redrive = await redriveFailures(new StreamRedriveSource(stream, LOCAL_DLQ_TOPIC), {
-        reader: eventLog,
-        writer: eventLog,
-        targetTopic: LOCAL_RETRY_TOPIC,
-        topics: [LOCAL_TOPIC, LOCAL_RETRY_TOPIC],
-      });
-      await consumer.drain({ timeoutMillis: 120_000 });
-      clock.recoveredAt = Date.now();
-      return { guard, alias, clock, traffic, redrive };
-    } finally {
-      evaluating = false;
-      await evaluator;
-      await consumer.close();
-    }
-  }
+  ) => runCanary(services, dir, { environment: name, prefix, seed, next, seconds });
 
   it('rolls a throwing version back on the template alarm and redrives what it failed: 0 lost, state exact', async () => {
     // Act: dev deploys all at once; N+1 throws on every phone change.
-    const { guard, alias, clock, traffic, redrive } = await run(
-      'dev',
-      'bad-throw',
-      401,
-      throwsOnPhoneChanges,
-      12,
-    );
+    const result = await runBadDeployment({ seconds: 12 });
 
     // Assess
-    const detectMillis = (alias.alarmAt ?? Number.NaN) - clock.deployedAt;
-    const sinceFirstError = (alias.alarmAt ?? Number.NaN) - (alias.firstErrorAt ?? Number.NaN);
-    const snapshot = await snapshotShards(services);
-    const mine = [...snapshot.customers].filter(([id]) => id.startsWith('bad-throw-'));
+    const { details } = result;
     console.info(
-      `bad deployment drill (throwing, dev ${guard.deployment}, alarm Errors Sum >= ${guard.alarm.threshold} in ` +
-        `${guard.alarm.evaluationPeriods} period(s) of ${guard.alarm.periodMinutes} min, 1 min = ${MINUTE_MILLIS} ms): ` +
-        `errors per period ${JSON.stringify(Object.fromEntries(alias.errorsByPeriod))}; alarm ${detectMillis} ms after ` +
-        `the deployment (${(detectMillis / MINUTE_MILLIS).toFixed(1)} template minutes; ` +
-        `${sinceFirstError} ms after the first failed invocation), traffic back on N at once; ` +
-        `redrove ${redrive.replayed} records of ${redrive.failedBatches} failed batches; recovered ` +
-        `${clock.recoveredAt - (alias.alarmAt ?? 0)} ms after the alarm; ${mine.reduce((s, [, c]) => s + c.event_count, 0)} of ${traffic.length} events applied`,
+      `bad deployment drill (throwing, dev ${details.deployment}, 1 min = ${MINUTE_MILLIS} ms): errors per period ` +
+        `${JSON.stringify(details.errorsByPeriod)}; alarm ${details.detectMillis} ms after the deployment ` +
+        `(${((details.alarmAt ?? 0) - (details.firstErrorAt ?? 0)).toString()} ms after the first failed invocation), ` +
+        `traffic back on N at once; redrove ${details.redrive.replayed} records of ${details.redrive.failedBatches} ` +
+        `failed batches; recovered ${result.recoverSeconds} s after the alarm; ${details.effects} of ${details.events} events applied`,
     );
-    expect(alias.alarmAt).toBeDefined();
-    expect(detectMillis).toBeLessThanOrEqual(
-      (guard.alarm.evaluationPeriods + 1) * guard.alarm.periodMinutes * MINUTE_MILLIS,
-    );
+    expect(details.alarmAt).toBeDefined();
+    expect(details.detectMillis).toBeLessThanOrEqual(details.detectBoundMillis);
     // Whether a batch exhausted its retries before the rollback depends on how fast the retries ran: each
     // on-failure record is redriven, and none is lost either way.
-    expect(alias.firstErrorAt).toBeDefined();
-    expect(redrive.unrecognised).toBe(0);
-    expect(redrive.foreign).toEqual([]);
-    expect(mine.reduce((sum, [, c]) => sum + c.event_count, 0)).toBe(traffic.length);
-    for (const [id, state] of expectedState(traffic)) expect(snapshot.customers.get(id)).toEqual(state);
+    expect(details.firstErrorAt).toBeDefined();
+    expect(details.redrive.unrecognised).toBe(0);
+    expect(details.redrive.foreign).toEqual([]);
+    expect(details.effects).toBe(details.events);
+    expect(details.wrongCustomers).toEqual([]);
+    expect(result.counts).toMatchObject({ lost: 0, duplicateEffects: 0 });
+    expect(result.passed).toBe(true);
   }, 240_000);
 
   it('keeps the alarm silent on a version that writes wrong values; the pre-traffic probe refuses it', async () => {

@@ -9,6 +9,8 @@ import {
   LOCAL_TOPIC,
   LocalConsumer,
 } from '../../local/consumer/LocalConsumer.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { snapshotShards } from '../../local/drills/support/shardState.js';
 import { applyTopics, configuredTopics } from '../../local/kafka/topics.js';
 import { type AppendMessage, LocalLog } from '../../local/log/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
@@ -16,10 +18,8 @@ import { destroyAll } from '../../local/services/index.js';
 import { KafkaCluster } from '../../local/services/KafkaCluster.js';
 import { KafkaStream, LocalLogStream, type LocalStream } from '../../local/stream/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
-import { expectedState } from '../support/expectedState.js';
 import { type Fate, hostileRecord, type MixedRecord, mixedCaseEvent } from '../support/hostileMix.js';
 import { kafkaReady } from '../support/kafka.js';
-import { snapshotShards } from '../support/shardState.js';
 
 const PARTITIONS = 12;
 const VALID = 7_000;

@@ -8,6 +8,8 @@ import { type EventPublisher, PublishError } from '../../lambdas/shared/ingest/p
 import { ResilientPublisher } from '../../lambdas/shared/ingest/ResilientPublisher.js';
 import { SpilloverDrainer } from '../../lambdas/shared/ingest/SpilloverDrainer.js';
 import { LOCAL_TOPIC, LocalConsumer } from '../../local/consumer/LocalConsumer.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { snapshotShards } from '../../local/drills/support/shardState.js';
 import { LocalLogSpillover } from '../../local/ingest/index.js';
 import { applyTopics, configuredTopics } from '../../local/kafka/topics.js';
 import { LocalLog } from '../../local/log/index.js';
@@ -17,9 +19,7 @@ import { KafkaCluster } from '../../local/services/KafkaCluster.js';
 import { KafkaStream } from '../../local/stream/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { quietTelemetry } from '../support/emf.js';
-import { expectedState } from '../support/expectedState.js';
 import { kafkaReady } from '../support/kafka.js';
-import { snapshotShards } from '../support/shardState.js';
 
 const quiet = new Logger({ serviceName: 'broker-loss-drill', logLevel: 'SILENT' });
 const REQUEST = 40;

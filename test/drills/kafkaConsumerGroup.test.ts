@@ -8,16 +8,16 @@ import {
   LOCAL_RETRY_TOPIC,
   LOCAL_TOPIC,
 } from '../../local/consumer/LocalConsumer.js';
+import { exited, startConsumerProcess } from '../../local/drills/support/consumerProcesses.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { indexMismatches, snapshotShards } from '../../local/drills/support/shardState.js';
 import { applyTopics, configuredTopics } from '../../local/kafka/topics.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { destroyAll, sleep, waitFor } from '../../local/services/index.js';
 import { KafkaCluster } from '../../local/services/KafkaCluster.js';
 import { KafkaStream } from '../../local/stream/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
-import { exited, startConsumerProcess } from '../support/consumerProcesses.js';
-import { expectedState } from '../support/expectedState.js';
 import { kafkaReady } from '../support/kafka.js';
-import { indexMismatches, snapshotShards } from '../support/shardState.js';
 
 const EVENTS = 24_000;
 const CUSTOMERS = 2_000;

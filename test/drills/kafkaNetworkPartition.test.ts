@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_GROUP, LOCAL_TOPIC, LocalConsumer } from '../../local/consumer/LocalConsumer.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { indexMismatches, snapshotShards } from '../../local/drills/support/shardState.js';
 import { applyTopics, configuredTopics } from '../../local/kafka/topics.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { destroyAll, sleep } from '../../local/services/index.js';
 import { KafkaCluster } from '../../local/services/KafkaCluster.js';
 import { KafkaStream } from '../../local/stream/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
-import { expectedState } from '../support/expectedState.js';
 import { kafkaReady } from '../support/kafka.js';
-import { indexMismatches, snapshotShards } from '../support/shardState.js';
 
 const EVENTS = 20_000;
 const CUSTOMERS = 2_500;

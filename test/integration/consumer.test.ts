@@ -3,13 +3,13 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WiredConsumer, wireConsumer } from '../../lambdas/consumer/dependencies.js';
 import type { Envelope } from '../../lambdas/shared/events/index.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { indexMismatches, snapshotShards } from '../../local/drills/support/shardState.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { sleep } from '../../local/services/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { mskEvent, mskRecord, registered } from '../support/events.js';
-import { expectedState } from '../support/expectedState.js';
 import { MemoryDeadLetters } from '../support/memoryDeadLetters.js';
-import { indexMismatches, snapshotShards } from '../support/shardState.js';
 
 const TOPIC = 'customer-events.v1';
 const batchOf = (envelopes: readonly Envelope[], firstOffset = 0, partition = 0) =>

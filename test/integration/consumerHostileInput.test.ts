@@ -5,12 +5,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type WiredConsumer, wireConsumer } from '../../lambdas/consumer/dependencies.js';
 import type { Envelope } from '../../lambdas/shared/events/index.js';
 import { ShardRouter } from '../../lambdas/shared/sharding/index.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { snapshotShards } from '../../local/drills/support/shardState.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { envelope, mskEvent, mskRecord, registered } from '../support/events.js';
-import { expectedState } from '../support/expectedState.js';
 import { MemoryDeadLetters } from '../support/memoryDeadLetters.js';
-import { snapshotShards } from '../support/shardState.js';
 
 const TOPIC = 'customer-events.v1';
 

@@ -5,10 +5,11 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WiredConsumer, wireConsumer } from '../../lambdas/consumer/dependencies.js';
 import type { Envelope } from '../../lambdas/shared/events/index.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { snapshotShards } from '../../local/drills/support/shardState.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { mskEvent, mskRecord } from '../support/events.js';
-import { expectedState } from '../support/expectedState.js';
 import {
   envelopeOf,
   eventIdOf,
@@ -17,7 +18,6 @@ import {
   recordValueOf,
 } from '../support/hostileEvents.js';
 import { MemoryDeadLetters } from '../support/memoryDeadLetters.js';
-import { snapshotShards } from '../support/shardState.js';
 
 const TOPIC = 'customer-events.v1';
 /** Modest on purpose: each run is one invocation of the consumer on real PostgreSQL and Redis. */

@@ -8,13 +8,13 @@ import {
   wireConsumer,
 } from '../../lambdas/consumer/dependencies.js';
 import { parseShardMap, ShardRouter } from '../../lambdas/shared/sharding/index.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { snapshotShards } from '../../local/drills/support/shardState.js';
 import { FaultProxy } from '../../local/faults/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { envelope, mskEvent, mskRecord } from '../support/events.js';
-import { expectedState } from '../support/expectedState.js';
 import { MemoryDeadLetters } from '../support/memoryDeadLetters.js';
-import { snapshotShards } from '../support/shardState.js';
 
 const TOPIC = 'customer-events.v1';
 const POISON = ['bad!', Buffer.from('{"eventId":').toString('base64'), Buffer.from('[]').toString('base64')];

@@ -2,13 +2,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WiredConsumer, wireConsumer } from '../../lambdas/consumer/dependencies.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { snapshotShards } from '../../local/drills/support/shardState.js';
 import { FaultProxy } from '../../local/faults/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { mskEvent, mskRecord } from '../support/events.js';
-import { expectedState } from '../support/expectedState.js';
 import { MemoryDeadLetters } from '../support/memoryDeadLetters.js';
-import { snapshotShards } from '../support/shardState.js';
 
 const TOPIC = 'customer-events.v1';
 const DEADLINE_MILLIS = 500;

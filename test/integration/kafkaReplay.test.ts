@@ -13,6 +13,8 @@ import {
   LOCAL_TOPIC,
   LocalConsumer,
 } from '../../local/consumer/LocalConsumer.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { indexMismatches, snapshotShards } from '../../local/drills/support/shardState.js';
 import { FaultProxy } from '../../local/faults/FaultProxy.js';
 import { applyTopics, configuredTopics } from '../../local/kafka/topics.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
@@ -21,9 +23,7 @@ import { KafkaCluster } from '../../local/services/KafkaCluster.js';
 import { KafkaStream } from '../../local/stream/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { runReconciliationLocally } from '../../local/workflows/reconciliation.js';
-import { expectedState } from '../support/expectedState.js';
 import { kafkaReady } from '../support/kafka.js';
-import { indexMismatches, snapshotShards } from '../support/shardState.js';
 
 /** 2026-01-01T00:00:00Z: record timestamps of the replay cases, one second apart. */
 const T0 = 1_767_225_600_000;

@@ -14,11 +14,11 @@ import {
   type WarmupProgress,
 } from '../../lambdas/shared/query/index.js';
 import type { SqlClient } from '../../lambdas/shared/sql/index.js';
+import { loadCustomers, truthOf } from '../../local/drills/support/customers.js';
+import type { ExpectedCustomer } from '../../local/drills/support/expectedState.js';
+import { indexMismatches } from '../../local/drills/support/shardState.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { waitFor } from '../../local/services/index.js';
-import { loadCustomers, truthOf } from '../lambdas/query/fixtures/customers.js';
-import type { ExpectedCustomer } from '../support/expectedState.js';
-import { indexMismatches } from '../support/shardState.js';
 
 const logger = new Logger({ serviceName: 'query', logLevel: 'SILENT' });
 const metrics = new Metrics({ namespace: 'cdp', serviceName: 'query' });

@@ -12,14 +12,14 @@ import {
   LOCAL_TOPIC,
   LocalConsumer,
 } from '../../local/consumer/LocalConsumer.js';
+import { expectedState } from '../../local/drills/support/expectedState.js';
+import { indexMismatches, snapshotShards } from '../../local/drills/support/shardState.js';
 import { LocalLog } from '../../local/log/index.js';
 import { LocalDataServices } from '../../local/platform/LocalDataServices.js';
 import { freePort } from '../../local/services/index.js';
 import { generateTraffic } from '../../local/traffic/generateTraffic.js';
 import { publishToLog } from '../../local/traffic/publishToLog.js';
 import { runReconciliationLocally } from '../../local/workflows/reconciliation.js';
-import { expectedState } from '../support/expectedState.js';
-import { indexMismatches, snapshotShards } from '../support/shardState.js';
 
 const PARTITIONS = 6;
 const SETTINGS = {

@@ -1,4 +1,4 @@
-import type { Envelope } from '../../lambdas/shared/events/index.js';
+import type { Envelope } from '../../../lambdas/shared/events/index.js';
 
 export type ExpectedCustomer = {
   email: string | null;

@@ -1,5 +1,5 @@
 import { createClient } from '@redis/client';
-import type { LocalDataServices } from '../../local/platform/LocalDataServices.js';
+import type { LocalDataServices } from '../../platform/LocalDataServices.js';
 import type { ExpectedCustomer } from './expectedState.js';
 
 export interface ShardSnapshot {
