@@ -21,6 +21,7 @@ import { SCENARIO_DEFINITIONS, scenarioById } from './drills/scenarios.js';
 import { scorecardOf, scorecardTable } from './drills/scorecardText.js';
 import type { DrillOptions, DrillResult, ScenarioDefinition } from './drills/types.js';
 import { SCENARIOS } from './drills/types.js';
+import { runFisExperiment, UnknownScenarioError } from './gameday/fis.js';
 
 const USAGE =
   'usage: npm run drill -- list | <scenario…> | all [--events N] [--seconds N] [--report DIR] [--json]\n' +
@@ -72,23 +73,32 @@ function crashed(definition: ScenarioDefinition, error: unknown, wallSeconds: nu
   };
 }
 
+/** `--aws --env <env> <scenario>`: the scenario's FIS experiment in a deployed environment (docs/game-days.md). */
 async function runAws(env: string | undefined, scenarios: string[]): Promise<number> {
-  if (env === undefined || scenarios.length !== 1) usage('--aws takes --env <env> and exactly one scenario');
-  let fis: { runFisExperiment: (options: { env: string; scenario: string }) => Promise<unknown> };
+  if (env !== 'dev' && env !== 'uat' && env !== 'prod') usage('--aws takes --env dev, uat or prod');
+  if (scenarios.length !== 1) usage('--aws takes exactly one scenario');
+  const abort = new AbortController();
+  process.once('SIGINT', () => {
+    process.stderr.write('stopping the experiment (Ctrl-C again to leave it running)\n');
+    abort.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
   try {
-    // Loaded only here, and by a computed name: a checkout without the FIS module still runs local drills.
-    const module = './gameday/fis.js';
-    fis = (await import(module)) as typeof fis;
-  } catch (error: unknown) {
-    process.stderr.write(
-      `AWS game days are not available in this checkout: local/gameday/fis.ts could not be loaded ` +
-        `(${error instanceof Error ? error.message : String(error)})\n`,
+    const result = await runFisExperiment({
+      env: env as 'dev' | 'uat' | 'prod',
+      scenario: scenarios[0] ?? '',
+      signal: abort.signal,
+      onProgress: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
+    });
+    process.stdout.write(
+      `${result.experimentId}: ${result.state}${result.reason === undefined ? '' : ` (${result.reason})`}\n`,
     );
-    return 2;
+    return result.succeeded ? 0 : 1;
+  } catch (error: unknown) {
+    if (error instanceof UnknownScenarioError) usage(error.message);
+    process.stderr.write(`game day failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
   }
-  const result = await fis.runFisExperiment({ env, scenario: scenarios[0] ?? '' });
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  return 0;
 }
 
 async function main(): Promise<number> {

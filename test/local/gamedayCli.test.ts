@@ -11,9 +11,13 @@ interface CliResult {
 }
 
 /** Runs `npm run gameday` with dummy credentials and FIS pointed at `endpoint` on loopback (or nowhere). */
-function runCli(args: readonly string[], endpoint = 'http://127.0.0.1:9'): Promise<CliResult> {
+function runCli(
+  args: readonly string[],
+  endpoint = 'http://127.0.0.1:9',
+  script = 'local/gameday.ts',
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'local/gameday.ts', ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         PATH: process.env.PATH,
@@ -156,5 +160,35 @@ describe('npm run gameday', () => {
       'No FIS experiment template tagged cdp:environment=uat and cdp:scenario=query-errors',
     );
     expect(fake.requests.filter((r) => r.startsWith('POST'))).toEqual([]);
+  });
+});
+
+describe('npm run drill -- --aws', () => {
+  it('runs the same experiment runner: follows a completed experiment and exits 0', async () => {
+    // Prepare
+    const fake = fakeFis([uatTemplate], 'completed');
+    const endpoint = await listen(fake);
+
+    // Act
+    const { code, stdout } = await runCli(
+      ['--aws', '--env', 'uat', 'query-errors'],
+      endpoint,
+      'local/drill.ts',
+    );
+
+    // Assess
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/EXPLOCAL: completed \(Experiment completed\.\)\n$/);
+    expect(fake.requests.filter((r) => r.startsWith('POST /experiments'))).toHaveLength(1);
+  }, 30_000);
+
+  it('refuses an unknown scenario and a missing environment with exit code 2', async () => {
+    const unknown = await runCli(['--aws', '--env', 'uat', 'delete-everything'], undefined, 'local/drill.ts');
+    const noEnv = await runCli(['--aws', 'query-errors'], undefined, 'local/drill.ts');
+
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Unknown game-day scenario "delete-everything"');
+    expect(noEnv.code).toBe(2);
+    expect(noEnv.stderr).toContain('--aws takes --env dev, uat or prod');
   });
 });
