@@ -1,8 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { etlSettingsFrom, warehouseClientFrom } from '../etl/dependencies.js';
 import { type BatchStarter, SfnBatchStarter } from '../shared/etl/BatchStarter.js';
+import { etlSettingsFrom, warehouseClientFrom } from '../shared/etl/environment.js';
 import { EtlConfigError } from '../shared/etl/errors.js';
 import { startExecutionPolicy } from '../shared/etl/policies.js';
 import type { RecoveryDependencies } from '../shared/etl/recoverBatches.js';

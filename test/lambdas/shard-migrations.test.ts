@@ -6,15 +6,15 @@ vi.hoisted(() => {
 });
 
 import {
-  ShardMapUnavailableError,
-  ShardMigrationFailedError,
-} from '../../lambdas/shard-migrations/errors.js';
-import {
   createHandler,
   PHYSICAL_RESOURCE_ID,
   type ShardMigrationDependencies,
 } from '../../lambdas/shard-migrations/handler.js';
 import { SHARD_MIGRATIONS } from '../../lambdas/shared/migrations/index.js';
+import {
+  ShardMapUnavailableError,
+  ShardMigrationFailedError,
+} from '../../lambdas/shared/migrations/resourceErrors.js';
 import type { ShardDescriptor } from '../../lambdas/shared/sharding/index.js';
 import { PgSqlClient, type SqlClient } from '../../lambdas/shared/sql/index.js';
 import { PostgresServer } from '../../local/services/index.js';

@@ -5,7 +5,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-import { ShardMigrationFailedError } from '../../lambdas/shard-migrations/errors.js';
+import { ShardMigrationFailedError } from '../../lambdas/shared/migrations/resourceErrors.js';
 import type { ShardDescriptor } from '../../lambdas/shared/sharding/index.js';
 import { PgSqlClient, type SqlClient } from '../../lambdas/shared/sql/index.js';
 import { WAREHOUSE_MIGRATIONS } from '../../lambdas/shared/warehouse/migrations.js';

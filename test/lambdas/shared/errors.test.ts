@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ShardMigrationFailedError } from '../../../lambdas/shard-migrations/errors.js';
 import { ShardUnavailableError as ConsumerShardUnavailableError } from '../../../lambdas/shared/consumer/errors.js';
 import { isPlatformError, isRetriable, PlatformError } from '../../../lambdas/shared/errors.js';
 import { EtlStartError, EtlTransientError, EtlValidationError } from '../../../lambdas/shared/etl/errors.js';
 import { ControlPlaneError } from '../../../lambdas/shared/health/errors.js';
 import { TopicOperationError } from '../../../lambdas/shared/kafka/errors.js';
+import { ShardMigrationFailedError } from '../../../lambdas/shared/migrations/resourceErrors.js';
 import { OverloadedError } from '../../../lambdas/shared/query/errors.js';
 import { IndexUnavailableError } from '../../../lambdas/shared/reconciliation/errors.js';
 import { EventLogRequestError } from '../../../lambdas/shared/replay/errors.js';

@@ -1,4 +1,4 @@
-import { isRetriable, PlatformError } from '../shared/errors.js';
+import { isRetriable, PlatformError } from '../errors.js';
 
 /** One shard that could not be brought to the latest schema, and why. */
 export interface ShardFailure {
