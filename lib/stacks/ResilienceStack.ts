@@ -3,6 +3,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
 import { GameDayExperiments } from '../constructs/GameDayExperiments.js';
 import { KafkaBrokerReboot } from '../constructs/KafkaBrokerReboot.js';
@@ -67,6 +68,9 @@ export class ResilienceStack extends PlatformStack {
 
   public constructor(scope: Construct, id: string, props: ResilienceStackProps) {
     super(scope, id, props);
+    // S3 server access logging granted by the log bucket's policy, not by the legacy LogDeliveryWrite ACL
+    // (CDK's default without this flag; S3 and cfn-lint both recommend the policy).
+    this.node.setContext(S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
     const { config } = this;
     const { data, consumer, query, ingest, streaming } = props;
     const removalPolicy = config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;

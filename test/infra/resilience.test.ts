@@ -1,5 +1,5 @@
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
@@ -379,6 +379,18 @@ describe.each(enabled)('Resilience stack (%s)', (name) => {
       });
     }
     resilience.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('grants S3 access-log delivery by bucket policy, never by the legacy LogDeliveryWrite ACL', () => {
+    const buckets = Object.values(resilience.findResources('AWS::S3::Bucket') as Resources);
+    expect(buckets.map((bucket) => bucket.Properties.AccessControl)).toEqual(buckets.map(() => undefined));
+    resilience.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject' }),
+        ]),
+      },
+    });
   });
 
   it('owns the configuration bucket the Lambda extension reads, under the name the functions expect', () => {
