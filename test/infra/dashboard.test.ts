@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { METRIC_NAMESPACE, SERVICES } from '../../lambdas/shared/contracts/index.js';
 import { ENVIRONMENT_NAMES, type EnvironmentName, loadEnvironmentConfig } from '../../lib/config/index.js';
 import {
   ALARM_OVERVIEW_TITLE,
@@ -65,7 +66,7 @@ const EXPECTED: Record<EnvironmentName, Record<string, [graphs: number, alarmPan
   prod: sectionCounts(1 + loadEnvironmentConfig('prod').data.cache.replicasPerNodeGroup),
 };
 
-const PLATFORM_NAMESPACE = 'CustomerDataPlatform';
+const PLATFORM_NAMESPACE = METRIC_NAMESPACE;
 const operationsDoc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'operations.md'), 'utf8');
 const lambdasDir = join(import.meta.dirname, '..', '..', 'lambdas');
 const sourcesBelow = (dir: string): string[] =>
@@ -79,7 +80,9 @@ const sourcesBelow = (dir: string): string[] =>
 const handlerCode = sourcesBelow(lambdasDir).join('\n');
 /** The `service` of every handler's Powertools Metrics: the dimension every platform metric carries. */
 const handlerServices = new Set(
-  [...handlerCode.matchAll(/new Metrics\(\{[^}]*serviceName: '([a-z-]+)'/g)].map((m) => m[1]),
+  [...handlerCode.matchAll(/new Metrics\(\{[^}]*serviceName: (?:'([a-z-]+)'|SERVICES\.(\w+))/g)].map(
+    (m) => m[1] ?? SERVICES[m[2] as keyof typeof SERVICES],
+  ),
 );
 
 describe.each(ENVIRONMENT_NAMES)('Operations dashboard (%s)', (name) => {
