@@ -52,13 +52,13 @@ const sectionCounts = (redisNodes: number): Record<string, [graphs: number, alar
   [sectionHeader(2)]: [18, 1],
   // No alarm watches a shard yet: the section shows its graphs only.
   [sectionHeader(3)]: [5, 0],
-  // Five graphs per Redis node (CPU, engine CPU, memory, items, connections) besides the seven of its own.
-  [sectionHeader(4)]: [7 + 5 * redisNodes, 1],
+  // Five graphs per Redis node (CPU, engine CPU, memory, items, connections) besides the six of its own.
+  [sectionHeader(4)]: [6 + 5 * redisNodes, 1],
   [sectionHeader(5)]: [7, 1],
-  [sectionHeader(6)]: [4, 1],
-  [sectionHeader(7)]: [8, 1],
-  [sectionHeader(8)]: [8, 1],
-  [sectionHeader(9)]: [6, 1],
+  [sectionHeader(6)]: [3, 1],
+  [sectionHeader(7)]: [7, 1],
+  [sectionHeader(8)]: [7, 1],
+  [sectionHeader(9)]: [5, 1],
 });
 const EXPECTED: Record<EnvironmentName, Record<string, [graphs: number, alarmPanels: number]>> = {
   dev: sectionCounts(1 + loadEnvironmentConfig('dev').data.cache.replicasPerNodeGroup),

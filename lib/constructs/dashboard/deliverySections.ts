@@ -1,6 +1,6 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { ETL_METRIC_NAMES, REPLAY_METRIC_NAMES, SERVICES } from '../../../lambdas/shared/contracts/index.js';
+import { ETL_METRIC_NAMES, SERVICES } from '../../../lambdas/shared/contracts/index.js';
 import { GRAPH_PERIOD, platformMetric } from './platformMetric.js';
 import type { SectionBuilder } from './SectionBuilder.js';
 
@@ -42,10 +42,6 @@ export function badDeployment(b: SectionBuilder): void {
           probe.metricErrors({ statistic: cloudwatch.Stats.SUM, period: GRAPH_PERIOD }),
         ),
       },
-      {
-        title: 'Events redriven after a rollback',
-        metrics: [platformMetric(SERVICES.eventRedrive, REPLAY_METRIC_NAMES.eventsRedriven)],
-      },
     ],
   );
 }
@@ -56,7 +52,6 @@ export function etlFails(b: SectionBuilder): void {
   b.section(9);
   const recovery = (name: string, statistic: string = cloudwatch.Stats.MAXIMUM) =>
     platformMetric(SERVICES.etlRecovery, name, { statistic });
-  const etl = (name: string) => platformMetric(SERVICES.etl, name);
   b.custom(
     'Warehouse freshness and batches',
     'The recovery job re-runs FAILED batches and reports staleness.',
@@ -68,15 +63,6 @@ export function etlFails(b: SectionBuilder): void {
           recovery(ETL_METRIC_NAMES.failedBatches),
           recovery(ETL_METRIC_NAMES.abandonedBatches),
           recovery(ETL_METRIC_NAMES.batchRerunsStarted, 'Sum'),
-        ],
-      },
-      {
-        title: 'Batches closed and rows moved',
-        metrics: [
-          etl(ETL_METRIC_NAMES.batchesSucceeded),
-          etl(ETL_METRIC_NAMES.batchesFailed),
-          etl(ETL_METRIC_NAMES.rowsExtracted),
-          etl(ETL_METRIC_NAMES.rowsLoaded),
         ],
       },
     ],

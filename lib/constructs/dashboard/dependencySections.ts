@@ -8,6 +8,7 @@ import {
   INGEST_METRIC_NAMES,
   QUERY_METRIC_NAMES,
   SERVICES,
+  shardDependency,
 } from '../../../lambdas/shared/contracts/index.js';
 import { GRAPH_PERIOD, platformMetric, serviceMetric } from './platformMetric.js';
 import type { SectionBuilder } from './SectionBuilder.js';
@@ -97,14 +98,8 @@ export function redisFails(b: SectionBuilder): void {
         metrics: [query(QUERY_METRIC_NAMES.fallbackMode, cloudwatch.Stats.MAXIMUM)],
       },
       {
-        title: 'Index look-ups against fallback scans',
-        metrics: [
-          query(QUERY_METRIC_NAMES.indexLookups),
-          query(QUERY_METRIC_NAMES.indexMisses),
-          query(QUERY_METRIC_NAMES.fallbackLookups),
-          query(QUERY_METRIC_NAMES.fallbackCacheHits),
-          query(QUERY_METRIC_NAMES.fallbackRejected),
-        ],
+        title: 'Fallback scans',
+        metrics: [query(QUERY_METRIC_NAMES.fallbackLookups)],
       },
       {
         title: 'Fallback database load: query p99 per shard (ms)',
@@ -123,18 +118,8 @@ export function redisFails(b: SectionBuilder): void {
     'Idempotency falls back to the database guard; index changes wait in the outbox until Redis returns.',
     [
       {
-        title: 'Idempotency store bypassed, index updates deferred',
-        metrics: [
-          consumer(CONSUMER_METRIC_NAMES.idempotencyStoreBypassed),
-          consumer(CONSUMER_METRIC_NAMES.indexUpdatesDeferred),
-        ],
-      },
-      {
-        title: 'Index warm-up: entries rebuilt and repaired',
-        metrics: [
-          consumer(CONSUMER_METRIC_NAMES.indexEntriesRebuilt),
-          consumer(CONSUMER_METRIC_NAMES.indexEntriesRepaired),
-        ],
+        title: 'Idempotency store bypassed',
+        metrics: [consumer(CONSUMER_METRIC_NAMES.idempotencyStoreBypassed)],
       },
     ],
   );
@@ -174,7 +159,7 @@ export function serviceSlow(b: SectionBuilder): void {
       ),
     },
     {
-      title: 'Breakers open and bulkhead rejections',
+      title: 'Breakers open and Redis bypassed',
       metrics: [
         platformMetric(SERVICES.ingest, INGEST_METRIC_NAMES.breakerOpen, {
           label: 'brokers breaker opened (ingest)',
@@ -183,12 +168,12 @@ export function serviceSlow(b: SectionBuilder): void {
           statistic: cloudwatch.Stats.MAXIMUM,
           label: 'Redis bypassed (query)',
         }),
-        platformMetric(SERVICES.query, QUERY_METRIC_NAMES.fallbackRejected, {
-          label: 'scan bulkhead rejections (query)',
-        }),
-        platformMetric(SERVICES.ingest, INGEST_METRIC_NAMES.backpressure, {
-          label: 'spillover full, 503 (ingest)',
-        }),
+        ...props.shards.map((shard) =>
+          platformMetric(SERVICES.consumer, CONSUMER_METRIC_NAMES.breakerOpened, {
+            label: `${shard.shardId} breaker opened (consumer)`,
+            dimensions: { [DIMENSIONS.dependency]: shardDependency(shard.shardId) },
+          }),
+        ),
       ],
     },
   ]);

@@ -2,9 +2,6 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import {
   CONSUMER_METRIC_NAMES,
   INGEST_METRIC_NAMES,
-  RECONCILIATION_METRIC_NAMES,
-  REPLAY_METRIC_NAMES,
-  SCALING_METRIC_NAMES,
   SERVICES,
 } from '../../../lambdas/shared/contracts/index.js';
 import { ConsumerGroupLagSegment } from './ConsumerGroupLagSegment.js';
@@ -31,12 +28,8 @@ export function kafkaUnavailable(b: SectionBuilder): void {
       metrics: [ingest(INGEST_METRIC_NAMES.publishErrors), ingest(INGEST_METRIC_NAMES.breakerOpen)],
     },
     {
-      title: 'Events accepted, spilled, refused (503)',
-      metrics: [
-        ingest(INGEST_METRIC_NAMES.eventsAccepted),
-        ingest(INGEST_METRIC_NAMES.spilled),
-        ingest(INGEST_METRIC_NAMES.backpressure),
-      ],
+      title: 'Events accepted and spilled',
+      metrics: [ingest(INGEST_METRIC_NAMES.eventsAccepted), ingest(INGEST_METRIC_NAMES.spilled)],
     },
     {
       title: 'Spillover depth and drain',
@@ -143,15 +136,6 @@ export function volumeSpike(b: SectionBuilder): void {
         ],
       },
       {
-        title: 'Minimum pollers and scaling steps',
-        metrics: [
-          platformMetric(SERVICES.lagScaler, SCALING_METRIC_NAMES.consumerMinimumPollers, {
-            statistic: cloudwatch.Stats.MAXIMUM,
-          }),
-          platformMetric(SERVICES.lagScaler, SCALING_METRIC_NAMES.pollerScalingChanges),
-        ],
-      },
-      {
         title: 'Consumer concurrency',
         metrics: [
           props.consumer.metric('ConcurrentExecutions', {
@@ -175,33 +159,13 @@ export function networkPartition(b: SectionBuilder): void {
       readings: [{ consumerGroup: props.kafka.retryConsumerGroup, topic: props.kafka.retryTopic }],
     }),
   );
-  const reconciliation = (name: string) => platformMetric(SERVICES.reconciliation, name);
   b.custom(
     'Replays and reconciliation',
     'What was parked, replayed and repaired once connectivity returned.',
     [
       {
-        title: 'Parked, replayed, redriven events',
-        metrics: [
-          platformMetric(SERVICES.consumer, CONSUMER_METRIC_NAMES.eventsParked),
-          platformMetric(SERVICES.reconciliation, RECONCILIATION_METRIC_NAMES.eventsReplayed, {
-            label: 'replayed (reconciliation)',
-          }),
-          platformMetric(SERVICES.eventReplay, REPLAY_METRIC_NAMES.eventsReplayed, {
-            label: 'replayed (operator)',
-          }),
-          platformMetric(SERVICES.eventRedrive, REPLAY_METRIC_NAMES.eventsRedriven),
-        ],
-      },
-      {
-        title: 'Reconciliation findings',
-        metrics: [
-          reconciliation(RECONCILIATION_METRIC_NAMES.eventGaps),
-          reconciliation(RECONCILIATION_METRIC_NAMES.indexMissing),
-          reconciliation(RECONCILIATION_METRIC_NAMES.indexStale),
-          reconciliation(RECONCILIATION_METRIC_NAMES.indexExtra),
-          reconciliation(RECONCILIATION_METRIC_NAMES.indexRepaired),
-        ],
+        title: 'Events parked on the retry topic',
+        metrics: [platformMetric(SERVICES.consumer, CONSUMER_METRIC_NAMES.eventsParked)],
       },
     ],
   );
