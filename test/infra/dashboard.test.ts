@@ -50,8 +50,8 @@ const sectionCounts = (redisNodes: number): Record<string, [graphs: number, alar
   [ALARM_OVERVIEW_TITLE]: [0, 1],
   [sectionHeader(1)]: [11, 1],
   [sectionHeader(2)]: [18, 1],
-  // No alarm watches a shard yet: the section shows its graphs only.
-  [sectionHeader(3)]: [5, 0],
+  // The alarms named after §3 (shard write failures, replica lag per shard) in one panel above the graphs.
+  [sectionHeader(3)]: [5, 1],
   // Five graphs per Redis node (CPU, engine CPU, memory, items, connections) besides the six of its own.
   [sectionHeader(4)]: [6 + 5 * redisNodes, 1],
   [sectionHeader(5)]: [7, 1],
