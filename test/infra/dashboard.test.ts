@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CfnAlarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { describe, expect, it } from 'vitest';
 import { METRIC_NAMESPACE, SERVICES } from '../../lambdas/shared/contracts/index.js';
 import { ENVIRONMENT_NAMES, type EnvironmentName, loadEnvironmentConfig } from '../../lib/config/index.js';
@@ -128,6 +129,26 @@ describe.each(ENVIRONMENT_NAMES)('Operations dashboard (%s)', (name) => {
     // Assess
     expect(overview?.alarmPanels).toBe(1);
     expect(overview?.widgets.find((w) => w.type === 'alarm')?.properties.alarms).toHaveLength(alarmCount);
+  });
+
+  it("shows every alarm named after a scenario in that scenario's alarm panel", () => {
+    // Prepare: the alarms of the stage named `cdp-<env>-s<N>-...`, counted per scenario
+    const named = (n: number) =>
+      alarmsBelow(environment.stage).filter((alarm) => {
+        const alarmName = (alarm.node.defaultChild as CfnAlarm).alarmName;
+        return typeof alarmName === 'string' && alarmName.startsWith(`cdp-${name}-s${n}-`);
+      }).length;
+    const panelSize = (n: number) =>
+      sections
+        .find((s) => s.header === sectionHeader(n as Parameters<typeof sectionHeader>[0]))
+        ?.widgets.find((w) => w.type === 'alarm')?.properties.alarms?.length ?? 0;
+
+    // Assess: §3 shows its named alarms only (two or four replica lag alarms and the write failures)
+    expect(named(3)).toBe(1 + loadEnvironmentConfig(name).data.shardCount);
+    expect(panelSize(3)).toBe(named(3));
+    for (const n of [1, 2, 4, 5, 6, 7, 8, 9]) {
+      expect({ n, atLeast: panelSize(n) >= named(n) }).toEqual({ n, atLeast: true });
+    }
   });
 
   it('gives every scenario graphs to see it happen and recover; counts per section', () => {
