@@ -44,6 +44,16 @@ export class DashboardStack extends PlatformStack {
     const workflowAlarm = (alarmId: string): cloudwatch.IAlarm[] =>
       workflows.alarms.filter((alarm) => alarm.node.id === alarmId);
     const guarded = [consumer.consumer, ingest.ingest, query.query];
+    const environmentAlarms = alarmsBelow(props.alarmScope);
+    /** `listed` and the alarms named after scenario `n` (`cdp-<env>-s<n>-...`) not listed, once each. */
+    const withNamed = (n: number, listed: readonly cloudwatch.IAlarm[]): cloudwatch.IAlarm[] => {
+      const prefix = `cdp-${config.name}-s${n}-`;
+      const named = environmentAlarms.filter((alarm) => {
+        const alarmName = (alarm.node.defaultChild as cloudwatch.CfnAlarm).alarmName;
+        return typeof alarmName === 'string' && alarmName.startsWith(prefix);
+      });
+      return [...new Set([...listed, ...named])];
+    };
 
     this.dashboard = new PlatformDashboard(this, 'Dashboard', {
       dashboardName: `cdp-${config.name}`,
@@ -76,33 +86,44 @@ export class DashboardStack extends PlatformStack {
       ),
       etl: workflows.etl.stateMachine,
       reconciliation: workflows.reconciliation.stateMachine,
-      alarms: alarmsBelow(props.alarmScope),
+      alarms: environmentAlarms,
       scenarioAlarms: {
-        1: [
+        1: withNamed(1, [
           operations.clusterHealthAlarm,
           ingest.publishErrorsAlarm,
           ingest.breakerOpenAlarm,
           ingest.spillDepthAlarm,
           ingest.spillAgeAlarm,
           ingest.drainStalledAlarm,
-        ],
-        2: [consumer.consumer.errorsAlarm, consumer.offsetLagAlarm, consumer.failureQueueAlarm],
-        4: [operations.cacheHealthAlarm, operations.cacheFailoverAlarm, query.fallbackModeAlarm],
-        5: guarded.map((fn) => fn.durationAlarm),
-        6: [
+        ]),
+        2: withNamed(2, [consumer.consumer.errorsAlarm, consumer.offsetLagAlarm, consumer.failureQueueAlarm]),
+        3: withNamed(3, []),
+        4: withNamed(4, [
+          operations.cacheHealthAlarm,
+          operations.cacheFailoverAlarm,
+          query.fallbackModeAlarm,
+        ]),
+        5: withNamed(
+          5,
+          guarded.map((fn) => fn.durationAlarm),
+        ),
+        6: withNamed(6, [
           remediation.lagScaler.highLagAlarm,
           remediation.lagScaler.groupLagAlarm,
           remediation.lagScaler.lowLagAlarm,
           consumer.offsetLagAlarm,
-        ],
-        7: [...guarded.flatMap((fn) => [fn.errorsAlarm, fn.durationAlarm]), consumer.failureQueueAlarm],
-        8: workflowAlarm('ReconciliationFailedAlarm'),
-        9: [
+        ]),
+        7: withNamed(7, [
+          ...guarded.flatMap((fn) => [fn.errorsAlarm, fn.durationAlarm]),
+          consumer.failureQueueAlarm,
+        ]),
+        8: withNamed(8, workflowAlarm('ReconciliationFailedAlarm')),
+        9: withNamed(9, [
           ...workflowAlarm('EtlFailedAlarm'),
           ...workflowAlarm('EtlTimedOutAlarm'),
           ...workflowAlarm('WarehouseStalenessAlarm'),
           ...workflowAlarm('FailedBatchesAlarm'),
-        ],
+        ]),
       },
     });
   }

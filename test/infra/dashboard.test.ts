@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CfnAlarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { describe, expect, it } from 'vitest';
+import { METRIC_NAMESPACE, SERVICES } from '../../lambdas/shared/contracts/index.js';
 import { ENVIRONMENT_NAMES, type EnvironmentName, loadEnvironmentConfig } from '../../lib/config/index.js';
 import {
   ALARM_OVERVIEW_TITLE,
@@ -49,15 +51,15 @@ const sectionCounts = (redisNodes: number): Record<string, [graphs: number, alar
   [ALARM_OVERVIEW_TITLE]: [0, 1],
   [sectionHeader(1)]: [11, 1],
   [sectionHeader(2)]: [18, 1],
-  // No alarm watches a shard yet: the section shows its graphs only.
-  [sectionHeader(3)]: [5, 0],
-  // Five graphs per Redis node (CPU, engine CPU, memory, items, connections) besides the seven of its own.
-  [sectionHeader(4)]: [7 + 5 * redisNodes, 1],
+  // The alarms named after §3 (shard write failures, replica lag per shard) in one panel above the graphs.
+  [sectionHeader(3)]: [5, 1],
+  // Five graphs per Redis node (CPU, engine CPU, memory, items, connections) besides the six of its own.
+  [sectionHeader(4)]: [6 + 5 * redisNodes, 1],
   [sectionHeader(5)]: [7, 1],
-  [sectionHeader(6)]: [4, 1],
-  [sectionHeader(7)]: [8, 1],
-  [sectionHeader(8)]: [8, 1],
-  [sectionHeader(9)]: [6, 1],
+  [sectionHeader(6)]: [3, 1],
+  [sectionHeader(7)]: [7, 1],
+  [sectionHeader(8)]: [7, 1],
+  [sectionHeader(9)]: [5, 1],
 });
 const EXPECTED: Record<EnvironmentName, Record<string, [graphs: number, alarmPanels: number]>> = {
   dev: sectionCounts(1 + loadEnvironmentConfig('dev').data.cache.replicasPerNodeGroup),
@@ -65,7 +67,7 @@ const EXPECTED: Record<EnvironmentName, Record<string, [graphs: number, alarmPan
   prod: sectionCounts(1 + loadEnvironmentConfig('prod').data.cache.replicasPerNodeGroup),
 };
 
-const PLATFORM_NAMESPACE = 'CustomerDataPlatform';
+const PLATFORM_NAMESPACE = METRIC_NAMESPACE;
 const operationsDoc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'operations.md'), 'utf8');
 const lambdasDir = join(import.meta.dirname, '..', '..', 'lambdas');
 const sourcesBelow = (dir: string): string[] =>
@@ -79,7 +81,9 @@ const sourcesBelow = (dir: string): string[] =>
 const handlerCode = sourcesBelow(lambdasDir).join('\n');
 /** The `service` of every handler's Powertools Metrics: the dimension every platform metric carries. */
 const handlerServices = new Set(
-  [...handlerCode.matchAll(/new Metrics\(\{[^}]*serviceName: '([a-z-]+)'/g)].map((m) => m[1]),
+  [...handlerCode.matchAll(/new Metrics\(\{[^}]*serviceName: (?:'([a-z-]+)'|SERVICES\.(\w+))/g)].map(
+    (m) => m[1] ?? SERVICES[m[2] as keyof typeof SERVICES],
+  ),
 );
 
 describe.each(ENVIRONMENT_NAMES)('Operations dashboard (%s)', (name) => {
@@ -125,6 +129,26 @@ describe.each(ENVIRONMENT_NAMES)('Operations dashboard (%s)', (name) => {
     // Assess
     expect(overview?.alarmPanels).toBe(1);
     expect(overview?.widgets.find((w) => w.type === 'alarm')?.properties.alarms).toHaveLength(alarmCount);
+  });
+
+  it("shows every alarm named after a scenario in that scenario's alarm panel", () => {
+    // Prepare: the alarms of the stage named `cdp-<env>-s<N>-...`, counted per scenario
+    const named = (n: number) =>
+      alarmsBelow(environment.stage).filter((alarm) => {
+        const alarmName = (alarm.node.defaultChild as CfnAlarm).alarmName;
+        return typeof alarmName === 'string' && alarmName.startsWith(`cdp-${name}-s${n}-`);
+      }).length;
+    const panelSize = (n: number) =>
+      sections
+        .find((s) => s.header === sectionHeader(n as Parameters<typeof sectionHeader>[0]))
+        ?.widgets.find((w) => w.type === 'alarm')?.properties.alarms?.length ?? 0;
+
+    // Assess: §3 shows its named alarms only (two or four replica lag alarms and the write failures)
+    expect(named(3)).toBe(1 + loadEnvironmentConfig(name).data.shardCount);
+    expect(panelSize(3)).toBe(named(3));
+    for (const n of [1, 2, 4, 5, 6, 7, 8, 9]) {
+      expect({ n, atLeast: panelSize(n) >= named(n) }).toEqual({ n, atLeast: true });
+    }
   });
 
   it('gives every scenario graphs to see it happen and recover; counts per section', () => {

@@ -91,6 +91,8 @@ export const QUERY_METRIC_NAMES = {
   fallbackRejected: 'FallbackRejected',
   /** 1 while global look-ups bypass the index (Redis down or its breaker open), 0 otherwise. */
   fallbackMode: 'FallbackMode',
+  /** One shard query of a look-up, with the `shard` dimension. */
+  shardQueryLatency: 'ShardQueryLatency',
   /** A breaker around one dependency opened, with the `dependency` dimension. */
   breakerOpened: 'BreakerOpened',
 } as const;
@@ -144,6 +146,7 @@ export const RECONCILIATION_METRIC_NAMES = {
 export const METRIC_EXTRA_DIMENSIONS: Readonly<Record<string, readonly string[]>> = {
   [CONSUMER_METRIC_NAMES.shardTransactionLatency]: [DIMENSIONS.shard],
   [CONSUMER_METRIC_NAMES.breakerOpened]: [DIMENSIONS.dependency],
+  [QUERY_METRIC_NAMES.shardQueryLatency]: [DIMENSIONS.shard],
   [BROKER_HEALTH_METRIC_NAMES.healthy]: [DIMENSIONS.clusterName],
   [BROKER_HEALTH_METRIC_NAMES.stateActive]: [DIMENSIONS.clusterName],
   [BROKER_HEALTH_METRIC_NAMES.brokersExpected]: [DIMENSIONS.clusterName],

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { QUERY_METRIC_NAMES } from '../contracts/index.js';
 import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';
 import { findCustomer, latestHolder, readCustomer, type StoredCustomer } from './customerRows.js';
@@ -13,7 +14,7 @@ import {
 import type { LookupKind } from './types.js';
 
 /** Per-shard latency of every read attempt (Milliseconds, dimension `shard`). */
-export const SHARD_QUERY_LATENCY_METRIC = 'ShardQueryLatency';
+export const SHARD_QUERY_LATENCY_METRIC = QUERY_METRIC_NAMES.shardQueryLatency;
 
 export interface ShardReaderDependencies {
   readonly router: ShardRouter;

@@ -1,5 +1,6 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { IDashboardSegment } from 'cdk-monitoring-constructs';
+import { BROKER_HEALTH_METRIC_NAMES, DIMENSIONS, SERVICES } from '../../../lambdas/shared/contracts/index.js';
 import { platformMetric, serviceMetric } from './platformMetric.js';
 
 export interface MskClusterHealthSegmentProps {
@@ -27,10 +28,10 @@ export class MskClusterHealthSegment implements IDashboardSegment {
   public widgets(): cloudwatch.IWidget[] {
     const { clusterName, brokerCount } = this.props;
     const check = (metricName: string, statistic: string, label: string) =>
-      platformMetric('broker-health', metricName, {
+      platformMetric(SERVICES.brokerHealth, metricName, {
         statistic,
         label,
-        dimensions: { ClusterName: clusterName },
+        dimensions: { [DIMENSIONS.clusterName]: clusterName },
       });
     const brokers = Array.from({ length: brokerCount }, (_, i) => String(i + 1));
     const perBroker = (metricName: string, label: string) =>
@@ -54,8 +55,8 @@ export class MskClusterHealthSegment implements IDashboardSegment {
         width: WIDTH,
         height: HEIGHT,
         left: [
-          check('ClusterHealthy', cloudwatch.Stats.MINIMUM, 'Healthy'),
-          check('ClusterStateActive', cloudwatch.Stats.MINIMUM, 'State ACTIVE'),
+          check(BROKER_HEALTH_METRIC_NAMES.healthy, cloudwatch.Stats.MINIMUM, 'Healthy'),
+          check(BROKER_HEALTH_METRIC_NAMES.stateActive, cloudwatch.Stats.MINIMUM, 'State ACTIVE'),
         ],
         leftYAxis: { min: 0, max: 1 },
       }),
@@ -64,8 +65,8 @@ export class MskClusterHealthSegment implements IDashboardSegment {
         width: WIDTH,
         height: HEIGHT,
         left: [
-          check('BrokersListed', cloudwatch.Stats.MINIMUM, 'Listed'),
-          check('BrokersExpected', cloudwatch.Stats.MAXIMUM, 'Expected'),
+          check(BROKER_HEALTH_METRIC_NAMES.brokersListed, cloudwatch.Stats.MINIMUM, 'Listed'),
+          check(BROKER_HEALTH_METRIC_NAMES.brokersExpected, cloudwatch.Stats.MAXIMUM, 'Expected'),
         ],
         leftYAxis: { min: 0 },
       }),

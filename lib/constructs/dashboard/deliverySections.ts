@@ -1,5 +1,6 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { ETL_METRIC_NAMES, SERVICES } from '../../../lambdas/shared/contracts/index.js';
 import { GRAPH_PERIOD, platformMetric } from './platformMetric.js';
 import type { SectionBuilder } from './SectionBuilder.js';
 
@@ -41,10 +42,6 @@ export function badDeployment(b: SectionBuilder): void {
           probe.metricErrors({ statistic: cloudwatch.Stats.SUM, period: GRAPH_PERIOD }),
         ),
       },
-      {
-        title: 'Events redriven after a rollback',
-        metrics: [platformMetric('event-redrive', 'EventsRedriven')],
-      },
     ],
   );
 }
@@ -54,24 +51,19 @@ export function etlFails(b: SectionBuilder): void {
   const { facade, props } = b;
   b.section(9);
   const recovery = (name: string, statistic: string = cloudwatch.Stats.MAXIMUM) =>
-    platformMetric('etl-recovery', name, { statistic });
-  const etl = (name: string) => platformMetric('etl', name);
+    platformMetric(SERVICES.etlRecovery, name, { statistic });
   b.custom(
     'Warehouse freshness and batches',
     'The recovery job re-runs FAILED batches and reports staleness.',
     [
-      { title: 'Warehouse staleness (s)', metrics: [recovery('WarehouseStalenessSeconds')] },
+      { title: 'Warehouse staleness (s)', metrics: [recovery(ETL_METRIC_NAMES.warehouseStalenessSeconds)] },
       {
         title: 'Failed, abandoned and re-run batches',
         metrics: [
-          recovery('FailedBatches'),
-          recovery('AbandonedBatches'),
-          recovery('BatchRerunsStarted', 'Sum'),
+          recovery(ETL_METRIC_NAMES.failedBatches),
+          recovery(ETL_METRIC_NAMES.abandonedBatches),
+          recovery(ETL_METRIC_NAMES.batchRerunsStarted, 'Sum'),
         ],
-      },
-      {
-        title: 'Batches closed and rows moved',
-        metrics: [etl('BatchesSucceeded'), etl('BatchesFailed'), etl('RowsExtracted'), etl('RowsLoaded')],
       },
     ],
   );

@@ -1,6 +1,15 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { ElastiCacheClusterType } from 'cdk-monitoring-constructs';
+import {
+  CACHE_HEALTH_METRIC_NAMES,
+  CONSUMER_METRIC_NAMES,
+  DIMENSIONS,
+  INGEST_METRIC_NAMES,
+  QUERY_METRIC_NAMES,
+  SERVICES,
+  shardDependency,
+} from '../../../lambdas/shared/contracts/index.js';
 import { GRAPH_PERIOD, platformMetric, serviceMetric } from './platformMetric.js';
 import type { SectionBuilder } from './SectionBuilder.js';
 
@@ -26,16 +35,19 @@ export function shardFails(b: SectionBuilder): void {
     {
       title: 'Transaction latency p99 per shard (ms)',
       metrics: perShard((shardId) =>
-        platformMetric('consumer', 'ShardTransactionLatency', {
+        platformMetric(SERVICES.consumer, CONSUMER_METRIC_NAMES.shardTransactionLatency, {
           statistic: cloudwatch.Stats.p(99),
           label: shardId,
-          dimensions: { shard: shardId },
+          dimensions: { [DIMENSIONS.shard]: shardId },
         }),
       ),
     },
     {
       title: 'Failed and parked events',
-      metrics: [platformMetric('consumer', 'EventsFailed'), platformMetric('consumer', 'EventsParked')],
+      metrics: [
+        platformMetric(SERVICES.consumer, CONSUMER_METRIC_NAMES.eventsFailed),
+        platformMetric(SERVICES.consumer, CONSUMER_METRIC_NAMES.eventsParked),
+      ],
     },
   ]);
   b.custom(
@@ -57,24 +69,24 @@ export function redisFails(b: SectionBuilder): void {
   const { facade, props } = b;
   b.section(4);
   const check = (name: string, statistic: string) =>
-    platformMetric('cache-health', name, {
+    platformMetric(SERVICES.cacheHealth, name, {
       statistic,
-      dimensions: { ReplicationGroupId: props.replicationGroupId },
+      dimensions: { [DIMENSIONS.replicationGroupId]: props.replicationGroupId },
     });
   const query = (name: string, statistic: string = cloudwatch.Stats.SUM) =>
-    platformMetric('query', name, { statistic });
-  const consumer = (name: string) => platformMetric('consumer', name);
+    platformMetric(SERVICES.query, name, { statistic });
+  const consumer = (name: string) => platformMetric(SERVICES.consumer, name);
   b.custom('Redis index health check', 'The scheduled check of the replication group.', [
     {
       title: 'Healthy (1) and replicas',
       metrics: [
-        check('CacheHealthy', cloudwatch.Stats.MINIMUM),
-        check('CacheReplicas', cloudwatch.Stats.MINIMUM),
+        check(CACHE_HEALTH_METRIC_NAMES.healthy, cloudwatch.Stats.MINIMUM),
+        check(CACHE_HEALTH_METRIC_NAMES.replicas, cloudwatch.Stats.MINIMUM),
       ],
     },
     {
       title: 'Failovers in the lookback window',
-      metrics: [check('CacheFailoversRecent', cloudwatch.Stats.MAXIMUM)],
+      metrics: [check(CACHE_HEALTH_METRIC_NAMES.failoversRecent, cloudwatch.Stats.MAXIMUM)],
     },
   ]);
   b.custom(
@@ -83,25 +95,19 @@ export function redisFails(b: SectionBuilder): void {
     [
       {
         title: 'Fallback mode (1 = Redis bypassed)',
-        metrics: [query('FallbackMode', cloudwatch.Stats.MAXIMUM)],
+        metrics: [query(QUERY_METRIC_NAMES.fallbackMode, cloudwatch.Stats.MAXIMUM)],
       },
       {
-        title: 'Index look-ups against fallback scans',
-        metrics: [
-          query('IndexLookups'),
-          query('IndexMisses'),
-          query('FallbackLookups'),
-          query('FallbackCacheHits'),
-          query('FallbackRejected'),
-        ],
+        title: 'Fallback scans',
+        metrics: [query(QUERY_METRIC_NAMES.fallbackLookups)],
       },
       {
         title: 'Fallback database load: query p99 per shard (ms)',
         metrics: props.shards.map((shard) =>
-          platformMetric('query', 'ShardQueryLatency', {
+          platformMetric(SERVICES.query, QUERY_METRIC_NAMES.shardQueryLatency, {
             statistic: cloudwatch.Stats.p(99),
             label: shard.shardId,
-            dimensions: { shard: shard.shardId },
+            dimensions: { [DIMENSIONS.shard]: shard.shardId },
           }),
         ),
       },
@@ -112,12 +118,8 @@ export function redisFails(b: SectionBuilder): void {
     'Idempotency falls back to the database guard; index changes wait in the outbox until Redis returns.',
     [
       {
-        title: 'Idempotency store bypassed, index updates deferred',
-        metrics: [consumer('IdempotencyStoreBypassed'), consumer('IndexUpdatesDeferred')],
-      },
-      {
-        title: 'Index warm-up: entries rebuilt and repaired',
-        metrics: [consumer('IndexEntriesRebuilt'), consumer('IndexEntriesRepaired')],
+        title: 'Idempotency store bypassed',
+        metrics: [consumer(CONSUMER_METRIC_NAMES.idempotencyStoreBypassed)],
       },
     ],
   );
@@ -149,23 +151,29 @@ export function serviceSlow(b: SectionBuilder): void {
     {
       title: 'Shard write p99 per shard (ms)',
       metrics: props.shards.map((shard) =>
-        platformMetric('consumer', 'ShardTransactionLatency', {
+        platformMetric(SERVICES.consumer, CONSUMER_METRIC_NAMES.shardTransactionLatency, {
           statistic: cloudwatch.Stats.p(99),
           label: shard.shardId,
-          dimensions: { shard: shard.shardId },
+          dimensions: { [DIMENSIONS.shard]: shard.shardId },
         }),
       ),
     },
     {
-      title: 'Breakers open and bulkhead rejections',
+      title: 'Breakers open and Redis bypassed',
       metrics: [
-        platformMetric('ingest', 'BreakerOpen', { label: 'brokers breaker opened (ingest)' }),
-        platformMetric('query', 'FallbackMode', {
+        platformMetric(SERVICES.ingest, INGEST_METRIC_NAMES.breakerOpen, {
+          label: 'brokers breaker opened (ingest)',
+        }),
+        platformMetric(SERVICES.query, QUERY_METRIC_NAMES.fallbackMode, {
           statistic: cloudwatch.Stats.MAXIMUM,
           label: 'Redis bypassed (query)',
         }),
-        platformMetric('query', 'FallbackRejected', { label: 'scan bulkhead rejections (query)' }),
-        platformMetric('ingest', 'Backpressure', { label: 'spillover full, 503 (ingest)' }),
+        ...props.shards.map((shard) =>
+          platformMetric(SERVICES.consumer, CONSUMER_METRIC_NAMES.breakerOpened, {
+            label: `${shard.shardId} breaker opened (consumer)`,
+            dimensions: { [DIMENSIONS.dependency]: shardDependency(shard.shardId) },
+          }),
+        ),
       ],
     },
   ]);

@@ -1,4 +1,9 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  CONSUMER_METRIC_NAMES,
+  INGEST_METRIC_NAMES,
+  SERVICES,
+} from '../../../lambdas/shared/contracts/index.js';
 import { ConsumerGroupLagSegment } from './ConsumerGroupLagSegment.js';
 import { MskClusterHealthSegment } from './MskClusterHealthSegment.js';
 import { GRAPH_PERIOD, perSecond, platformMetric, serviceMetric } from './platformMetric.js';
@@ -16,21 +21,23 @@ export function kafkaUnavailable(b: SectionBuilder): void {
       brokerCount: props.kafka.brokerCount,
     }),
   );
-  const ingest = (name: string) => platformMetric('ingest', name);
+  const ingest = (name: string) => platformMetric(SERVICES.ingest, name);
   b.custom('Ingest publishing', 'Produce failures, the brokers breaker, the spillover and its drain.', [
     {
       title: 'Publish errors and breaker openings',
-      metrics: [ingest('PublishErrors'), ingest('BreakerOpen')],
+      metrics: [ingest(INGEST_METRIC_NAMES.publishErrors), ingest(INGEST_METRIC_NAMES.breakerOpen)],
     },
     {
-      title: 'Events accepted, spilled, refused (503)',
-      metrics: [ingest('EventsAccepted'), ingest('Spilled'), ingest('Backpressure')],
+      title: 'Events accepted and spilled',
+      metrics: [ingest(INGEST_METRIC_NAMES.eventsAccepted), ingest(INGEST_METRIC_NAMES.spilled)],
     },
     {
       title: 'Spillover depth and drain',
       metrics: [
-        platformMetric('ingest', 'SpillDepth', { statistic: cloudwatch.Stats.MAXIMUM }),
-        ingest('Drained'),
+        platformMetric(SERVICES.ingest, INGEST_METRIC_NAMES.spillDepth, {
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        platformMetric(SERVICES.spilloverDrainer, INGEST_METRIC_NAMES.drained),
       ],
     },
   ]);
@@ -56,19 +63,23 @@ export function consumerCrashes(b: SectionBuilder): void {
       ],
     }),
   );
-  const consumer = (name: string) => platformMetric('consumer', name);
+  const consumer = (name: string) => platformMetric(SERVICES.consumer, name);
   b.custom('Consumer outcomes', 'What each batch did with its records.', [
     {
       title: 'Applied, duplicate, stale',
-      metrics: [consumer('EventsApplied'), consumer('EventsDuplicate'), consumer('EventsStale')],
+      metrics: [
+        consumer(CONSUMER_METRIC_NAMES.eventsApplied),
+        consumer(CONSUMER_METRIC_NAMES.eventsDuplicate),
+        consumer(CONSUMER_METRIC_NAMES.eventsStale),
+      ],
     },
     {
       title: 'Failed, poison, rejected, conflicting',
       metrics: [
-        consumer('EventsFailed'),
-        consumer('EventsPoison'),
-        consumer('EventsRejected'),
-        consumer('EventsConflicting'),
+        consumer(CONSUMER_METRIC_NAMES.eventsFailed),
+        consumer(CONSUMER_METRIC_NAMES.eventsPoison),
+        consumer(CONSUMER_METRIC_NAMES.eventsRejected),
+        consumer(CONSUMER_METRIC_NAMES.eventsConflicting),
       ],
     },
   ]);
@@ -89,8 +100,16 @@ export function volumeSpike(b: SectionBuilder): void {
       {
         title: 'Events per second: accepted by ingest, applied by the consumer',
         metrics: [
-          perSecond('accepted', platformMetric('ingest', 'EventsAccepted'), 'accepted/s'),
-          perSecond('applied', platformMetric('consumer', 'EventsApplied'), 'applied/s'),
+          perSecond(
+            'accepted',
+            platformMetric(SERVICES.ingest, INGEST_METRIC_NAMES.eventsAccepted),
+            'accepted/s',
+          ),
+          perSecond(
+            'applied',
+            platformMetric(SERVICES.consumer, CONSUMER_METRIC_NAMES.eventsApplied),
+            'applied/s',
+          ),
         ],
       },
       {
@@ -117,13 +136,6 @@ export function volumeSpike(b: SectionBuilder): void {
         ],
       },
       {
-        title: 'Minimum pollers and scaling steps',
-        metrics: [
-          platformMetric('lag-scaler', 'ConsumerMinimumPollers', { statistic: cloudwatch.Stats.MAXIMUM }),
-          platformMetric('lag-scaler', 'PollerScalingChanges'),
-        ],
-      },
-      {
         title: 'Consumer concurrency',
         metrics: [
           props.consumer.metric('ConcurrentExecutions', {
@@ -147,29 +159,13 @@ export function networkPartition(b: SectionBuilder): void {
       readings: [{ consumerGroup: props.kafka.retryConsumerGroup, topic: props.kafka.retryTopic }],
     }),
   );
-  const reconciliation = (name: string) => platformMetric('reconciliation', name);
   b.custom(
     'Replays and reconciliation',
     'What was parked, replayed and repaired once connectivity returned.',
     [
       {
-        title: 'Parked, replayed, redriven events',
-        metrics: [
-          platformMetric('consumer', 'EventsParked'),
-          platformMetric('reconciliation', 'EventsReplayed', { label: 'replayed (reconciliation)' }),
-          platformMetric('event-replay', 'EventsReplayed', { label: 'replayed (operator)' }),
-          platformMetric('event-redrive', 'EventsRedriven'),
-        ],
-      },
-      {
-        title: 'Reconciliation findings',
-        metrics: [
-          reconciliation('EventGaps'),
-          reconciliation('IndexMissing'),
-          reconciliation('IndexStale'),
-          reconciliation('IndexExtra'),
-          reconciliation('IndexRepaired'),
-        ],
+        title: 'Events parked on the retry topic',
+        metrics: [platformMetric(SERVICES.consumer, CONSUMER_METRIC_NAMES.eventsParked)],
       },
     ],
   );

@@ -1,8 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { METRIC_NAMESPACE } from '../../../lambdas/shared/contracts/index.js';
 
 /** The namespace every handler publishes its Powertools metrics in. */
-export const PLATFORM_NAMESPACE = 'CustomerDataPlatform';
+export const PLATFORM_NAMESPACE = METRIC_NAMESPACE;
 
 /** The period of every graph of the dashboard: the handlers and health checks report each minute. */
 export const GRAPH_PERIOD = Duration.minutes(1);
