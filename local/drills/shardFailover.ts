@@ -91,7 +91,8 @@ export async function runShardFailover(
   options: DrillOptions,
   progress: Progress = () => undefined,
 ): Promise<DrillResult<ShardFailoverDetails>> {
-  const events = options.events ?? 8_000;
+  // Enough traffic to last the whole outage on a fast machine: each window must have events to apply.
+  const events = options.events ?? 24_000;
   const outageMillis = (options.seconds ?? 8) * 1_000;
   const customers = Math.max(4, Math.round(events / 16));
   const upFront = Math.min(events, PUBLISHED_UP_FRONT);
