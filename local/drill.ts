@@ -21,7 +21,8 @@ import { SCENARIO_DEFINITIONS, scenarioById } from './drills/scenarios.js';
 import { scorecardOf, scorecardTable } from './drills/scorecardText.js';
 import type { DrillOptions, DrillResult, ScenarioDefinition } from './drills/types.js';
 import { SCENARIOS } from './drills/types.js';
-import { runFisExperiment, UnknownScenarioError } from './gameday/fis.js';
+import { UnknownScenarioError } from './gameday/fis.js';
+import { followOnTerminal } from './gameday/followOnTerminal.js';
 
 const USAGE =
   'usage: npm run drill -- list | <scenario…> | all [--events N] [--seconds N] [--report DIR] [--json]\n' +
@@ -77,27 +78,11 @@ function crashed(definition: ScenarioDefinition, error: unknown, wallSeconds: nu
 async function runAws(env: string | undefined, scenarios: string[]): Promise<number> {
   if (env !== 'dev' && env !== 'uat' && env !== 'prod') usage('--aws takes --env dev, uat or prod');
   if (scenarios.length !== 1) usage('--aws takes exactly one scenario');
-  const abort = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write('stopping the experiment (Ctrl-C again to leave it running)\n');
-    abort.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
   try {
-    const result = await runFisExperiment({
-      env: env as 'dev' | 'uat' | 'prod',
-      scenario: scenarios[0] ?? '',
-      signal: abort.signal,
-      onProgress: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
-    });
-    process.stdout.write(
-      `${result.experimentId}: ${result.state}${result.reason === undefined ? '' : ` (${result.reason})`}\n`,
-    );
-    return result.succeeded ? 0 : 1;
+    return await followOnTerminal({ env, scenario: scenarios[0] ?? '' });
   } catch (error: unknown) {
     if (error instanceof UnknownScenarioError) usage(error.message);
-    process.stderr.write(`game day failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
+    throw error;
   }
 }
 

@@ -5,7 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { ENVIRONMENT_NAMES } from '../lib/config/index.js';
-import { FIS_SCENARIOS, runFisExperiment, UnknownScenarioError } from './gameday/fis.js';
+import { FIS_SCENARIOS, UnknownScenarioError } from './gameday/fis.js';
+import { followOnTerminal } from './gameday/followOnTerminal.js';
 
 const USAGE = `usage: npm run gameday -- --env <${ENVIRONMENT_NAMES.join('|')}> <scenario>
        npm run gameday -- --help
@@ -56,27 +57,15 @@ if (positionals.length !== 1) fail('give exactly one scenario');
 const pollSeconds = Number(values['poll-seconds'] ?? '5');
 if (!Number.isFinite(pollSeconds) || pollSeconds <= 0) fail('--poll-seconds must be a positive number');
 
-const abort = new AbortController();
-process.once('SIGINT', () => {
-  process.stderr.write('stopping the experiment (Ctrl-C again to leave it running)\n');
-  abort.abort();
-  process.once('SIGINT', () => process.exit(130));
-});
-
 try {
-  const result = await runFisExperiment({
-    env: env as 'dev' | 'uat' | 'prod',
-    scenario: positionals[0] ?? '',
-    pollMillis: pollSeconds * 1_000,
-    signal: abort.signal,
-    onProgress: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
-  });
-  process.stdout.write(
-    `${result.experimentId}: ${result.state}${result.reason === undefined ? '' : ` (${result.reason})`}\n`,
+  process.exit(
+    await followOnTerminal({
+      env: env as 'dev' | 'uat' | 'prod',
+      scenario: positionals[0] ?? '',
+      pollMillis: pollSeconds * 1_000,
+    }),
   );
-  process.exit(result.succeeded ? 0 : 1);
 } catch (error: unknown) {
   if (error instanceof UnknownScenarioError) fail(error.message);
-  process.stderr.write(`gameday failed: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  throw error;
 }
