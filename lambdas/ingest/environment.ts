@@ -4,6 +4,8 @@ import {
   arnOf,
   httpsUrl,
   parseEnvironment,
+  producerEnvironment,
+  producerSettingsOf,
   redisEnvironment,
   redisSettingsOf,
   requiredString,
@@ -18,6 +20,7 @@ export const ingestEnvironmentSchema = z.object({
   /** The spillover's bound: `Number` of a bad value is NaN, which would disable the bound silently. */
   [ENV.spilloverMaxDepth]: wholeNumber(1),
   ...redisEnvironment,
+  ...producerEnvironment,
 });
 
 /**
@@ -32,5 +35,6 @@ export function readIngestEnvironment(env: Readonly<Record<string, string | unde
     spilloverQueueUrl: e[ENV.spilloverQueueUrl],
     spilloverMaxDepth: e[ENV.spilloverMaxDepth],
     redis: redisSettingsOf(e),
+    producer: producerSettingsOf(e),
   };
 }

@@ -7,7 +7,6 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { decodeUtf8 } from '../shared/events/index.js';
 import { errorResponse, type IngestResponse } from '../shared/ingest/IngestService.js';
-import { producerSettingsFromEnvironment } from '../shared/ingest/producerSettings.js';
 import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { createPublisher, type WiredIngest, wireIngest } from './dependencies.js';
 import { readIngestEnvironment } from './environment.js';
@@ -35,7 +34,7 @@ async function wireFromEnvironment(): Promise<WiredIngest> {
       clusterArn: env.clusterArn,
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       logger,
-      settings: producerSettingsFromEnvironment(),
+      settings: env.producer,
       metrics,
       spillover: {
         sqs: tracer.captureAWSv3Client(new SQSClient({})),

@@ -6,7 +6,6 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { KafkaPublisher } from '../shared/ingest/KafkaPublisher.js';
-import { producerSettingsFromEnvironment } from '../shared/ingest/producerSettings.js';
 import { type DrainPass, SpilloverDrainer } from '../shared/ingest/SpilloverDrainer.js';
 import { SqsSpilloverBuffer } from '../shared/ingest/SqsSpilloverBuffer.js';
 import { readDrainerEnvironment } from './environment.js';
@@ -32,7 +31,7 @@ function createDrainer(): SpilloverDrainer {
       clusterArn: env.clusterArn,
       kafkaClient: tracer.captureAWSv3Client(new KafkaClient({})),
       logger,
-      settings: producerSettingsFromEnvironment(),
+      settings: env.producer,
     }),
     topic: env.topic,
     metrics,

@@ -13,7 +13,6 @@ import {
   ROUTES,
   SERVICES,
 } from '../../lambdas/shared/contracts/index.js';
-import { PRODUCER_ENVIRONMENT } from '../../lambdas/shared/ingest/producerSettings.js';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
 import type { PlatformHttpApi } from '../constructs/PlatformHttpApi.js';
@@ -111,8 +110,8 @@ export class IngestStack extends PlatformStack {
     const topic = config.consumer.topic;
     // The environment's producer configuration, for the ingest function and the drainer alike.
     const producerEnvironment = {
-      [PRODUCER_ENVIRONMENT.compression]: config.ingest.producer.compression,
-      [PRODUCER_ENVIRONMENT.maxRecordsPerRequest]: String(config.ingest.producer.maxRecordsPerRequest),
+      [ENV.producerCompression]: config.ingest.producer.compression,
+      [ENV.producerMaxRecordsPerRequest]: String(config.ingest.producer.maxRecordsPerRequest),
     };
     const placement = {
       vpc: props.vpc,

@@ -153,4 +153,32 @@ describe('function environments', () => {
     const error = errorOf(readApiProbe, { PROBED_API: 'admin', TARGET_VERSION_ARN: VERSION_ARN });
     expect(error?.message).toContain('PROBED_API must be ingest or query');
   });
+
+  it.each([readIngestEnvironment, readDrainerEnvironment])(
+    'takes the producer settings the stack sets, and leaves the defaults where none is set (%#)',
+    (read) => {
+      const env = (FUNCTIONS.find(([, r]) => r === read) ?? [])[2] ?? {};
+      const producer = (e: Env) => (read(e) as { producer: unknown }).producer;
+
+      expect(
+        producer({ ...env, PRODUCER_COMPRESSION: 'none', PRODUCER_MAX_RECORDS_PER_REQUEST: '250' }),
+      ).toEqual({ compression: 'none', maxRecordsPerRequest: 250 });
+      expect(producer(env)).toEqual({});
+    },
+  );
+
+  it.each([
+    ['PRODUCER_COMPRESSION', 'snappy'],
+    ['PRODUCER_MAX_RECORDS_PER_REQUEST', '0'],
+    ['PRODUCER_MAX_RECORDS_PER_REQUEST', 'many'],
+    ['PRODUCER_MAX_RECORDS_PER_REQUEST', '2.5'],
+    ['PRODUCER_MAX_RECORDS_PER_REQUEST', ''],
+  ])('fails at cold start naming %s when it is %j', (variable, value) => {
+    const [, read, env] = FUNCTIONS[0] ?? [];
+    if (read === undefined || env === undefined) throw new Error('no ingest entry');
+
+    const error = errorOf(read, { ...env, [variable]: value });
+
+    expect(error?.variables).toEqual([variable]);
+  });
 });

@@ -14,6 +14,8 @@ export const ENV = {
   failureQueueUrl: 'FAILURE_QUEUE_URL',
   spilloverQueueUrl: 'SPILLOVER_QUEUE_URL',
   spilloverMaxDepth: 'SPILLOVER_MAX_DEPTH',
+  producerCompression: 'PRODUCER_COMPRESSION',
+  producerMaxRecordsPerRequest: 'PRODUCER_MAX_RECORDS_PER_REQUEST',
   probedApi: 'PROBED_API',
   targetVersionArn: 'TARGET_VERSION_ARN',
   expectedBrokers: 'EXPECTED_BROKERS',

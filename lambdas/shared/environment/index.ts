@@ -1,2 +1,3 @@
 export * from './parseEnvironment.js';
+export * from './producerEnvironment.js';
 export * from './redisEnvironment.js';
