@@ -45,6 +45,14 @@ export const KAFKA_SOURCE_DEFAULTS = {
    * cannot rejoin the group while a batch is held; past this the batch is let go and fetched again.
    */
   commitTimeoutMillis: 10_000,
+  /**
+   * A partition with records waiting that has not committed for this long, while no batch of it is in the
+   * handler, is stalled: the member is replaced by a new consumer, as Lambda replaces a stuck poller.
+   * Longer than a session timeout plus a rebalance, so a member still joining is never taken for stalled.
+   */
+  stallTimeoutMillis: 30_000,
+  /** How often the stall check runs (at most a third of the stall timeout). */
+  stallCheckMillis: 5_000,
 } as const;
 
 /** The event source on a real Kafka cluster. */
@@ -54,6 +62,8 @@ export interface KafkaEventSourceOptions extends EventSourceOptions {
   /** The brokers the client bootstraps from, as the event names them. */
   readonly brokers: readonly string[];
   readonly sessionTimeoutMillis?: number;
+  /** See {@link KAFKA_SOURCE_DEFAULTS.stallTimeoutMillis}; `Infinity` turns the watchdog off. */
+  readonly stallTimeoutMillis?: number;
 }
 
 /** Errors that mean this member lost the partition or the group is moving: leave it to the new owner. */
@@ -147,6 +157,15 @@ export class KafkaEventSource {
   /** Per partition: when a batch smaller than the batch size was first held back for the window. */
   private readonly windowOpenedAt = new Map<number, number>();
   private inFlight = 0;
+  /** Partitions with a batch in the handler now. */
+  private readonly busy = new Map<number, number>();
+  /** Per partition: when it last committed, or when the current consumer started. */
+  private readonly lastCommitAt = new Map<number, number>();
+  private consumerStartedAt = 0;
+  private watchdog: NodeJS.Timeout | undefined;
+  private checkingStall = false;
+  /** Per partition: since when the stall check has seen records waiting there. */
+  private readonly waitingSince = new Map<number, number>();
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private admin: Admin | undefined;
@@ -202,6 +221,8 @@ export class KafkaEventSource {
     const consumer = this.consumer;
     if (consumer === undefined) return;
     this.controller?.abort();
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
     await consumer.disconnect().catch(() => undefined);
     await this.producer?.disconnect().catch(() => undefined);
     await this.admin?.disconnect().catch(() => undefined);
@@ -293,7 +314,58 @@ export class KafkaEventSource {
       this.consumer = undefined;
       throw error;
     }
+    const stallMillis = this.options.stallTimeoutMillis ?? KAFKA_SOURCE_DEFAULTS.stallTimeoutMillis;
+    this.watchdog = setInterval(
+      () => void this.checkStall(controller.signal),
+      Math.min(KAFKA_SOURCE_DEFAULTS.stallCheckMillis, Math.ceil(stallMillis / 3)),
+    );
+    this.watchdog.unref();
     this.settings.logger.info('Kafka event source started', { topic, group });
+  }
+
+  /**
+   * The poller's watchdog. kafkajs can come back from a whole-cluster restart as a member that runs yet no
+   * longer fetches some of its partitions (no crash, no error): a partition with records waiting, no batch
+   * in the handler and no commit for the stall timeout gets the member replaced by a new consumer, which
+   * rejoins the group and resumes from the committed offsets.
+   */
+  private async checkStall(signal: AbortSignal): Promise<void> {
+    const current = this.consumer;
+    if (this.checkingStall || current === undefined || signal.aborted) return;
+    this.checkingStall = true;
+    try {
+      const stallMillis = this.options.stallTimeoutMillis ?? KAFKA_SOURCE_DEFAULTS.stallTimeoutMillis;
+      const now = Date.now();
+      if (now - this.consumerStartedAt < stallMillis) return;
+      const lag = await this.groupLag().catch(() => undefined);
+      if (lag === undefined || signal.aborted || this.consumer !== current) return;
+      const stalled: Array<{ partition: number; records: number }> = [];
+      for (const [key, records] of Object.entries(lag)) {
+        const partition = Number(key);
+        if (records === 0 || (this.busy.get(partition) ?? 0) > 0) {
+          this.waitingSince.delete(partition);
+          continue;
+        }
+        const since = this.waitingSince.get(partition) ?? now;
+        this.waitingSince.set(partition, since);
+        const quietSince = Math.max(since, this.lastCommitAt.get(partition) ?? 0, this.consumerStartedAt);
+        if (now - quietSince >= stallMillis) stalled.push({ partition, records });
+      }
+      if (stalled.length === 0) return;
+      this.waitingSince.clear();
+      this.settings.logger.warn(
+        'Kafka consumer made no progress on partitions with records waiting; starting a new one',
+        {
+          topic: this.settings.topic,
+          group: this.settings.group,
+          stallMillis,
+          stalled,
+        },
+      );
+      void this.replaceConsumer(current, signal);
+    } finally {
+      this.checkingStall = false;
+    }
   }
 
   /**
@@ -324,6 +396,7 @@ export class KafkaEventSource {
       void this.replaceConsumer(consumer, signal);
     });
     this.consumer = consumer;
+    this.consumerStartedAt = Date.now();
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
@@ -382,6 +455,7 @@ export class KafkaEventSource {
         }
         resolveOffset(String(nextOffset - 1));
         position = nextOffset;
+        this.lastCommitAt.set(partition, Date.now());
         this.lag.set(partition, Math.max(0, Number(batch.highWatermark) - nextOffset));
       },
     };
@@ -401,6 +475,7 @@ export class KafkaEventSource {
       heartbeat().catch(() => undefined);
     }, KAFKA_SOURCE_DEFAULTS.heartbeatIntervalMillis);
     this.inFlight += 1;
+    this.busy.set(partition, (this.busy.get(partition) ?? 0) + 1);
     let failures = 0;
     try {
       while (position < end && isRunning() && !isStale() && !signal.aborted) {
@@ -444,6 +519,7 @@ export class KafkaEventSource {
     } finally {
       clearInterval(beat);
       this.inFlight -= 1;
+      this.busy.set(partition, (this.busy.get(partition) ?? 1) - 1);
     }
   }
 
