@@ -17,6 +17,7 @@ import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
 import type { PlatformHttpApi } from '../constructs/PlatformHttpApi.js';
 import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
+import { removalPolicyOf } from '../constructs/removalPolicyOf.js';
 import { SpilloverQueue } from '../constructs/SpilloverQueue.js';
 import { scenarioAlarmName } from '../constructs/scenarioAlarmName.js';
 import { scheduleInvocation } from '../constructs/scheduleInvocation.js';
@@ -117,8 +118,8 @@ export class IngestStack extends PlatformStack {
       vpc: props.vpc,
       subnets: props.computeSubnets,
       securityGroups: [props.securityGroups.compute],
-      logRetentionDays: config.network.flowLogRetentionDays,
-      logRemovalPolicy: config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      logRetentionDays: config.retention.logRetentionDays,
+      logRemovalPolicy: removalPolicyOf(config.retention),
     };
 
     this.spillover = new SpilloverQueue(this, 'Spillover', {
