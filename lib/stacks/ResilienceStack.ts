@@ -81,8 +81,8 @@ export class ResilienceStack extends PlatformStack {
     this.stopConditions = [
       consumer.failureQueueAlarm,
       consumer.offsetLagAlarm,
-      ingest.spillDepthAlarm,
-      ingest.drainStalledAlarm,
+      ingest.brokerAlarms.spillDepthAlarm,
+      ingest.brokerAlarms.drainStalledAlarm,
     ];
     this.experiments = new GameDayExperiments(this, 'Experiments', {
       environment: config.name,
