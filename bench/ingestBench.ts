@@ -101,7 +101,7 @@ async function bytesOnTheWire(events: readonly Envelope[], batch: number): Promi
     return;
   }
   const { KafkaCluster } = await import('../local/services/KafkaCluster.js');
-  const { KafkaPublisher } = await import('../lambdas/shared/ingest/KafkaPublisher.js');
+  const { KafkaPublisher } = await import('../lambdas/shared/kafka/KafkaPublisher.js');
   const { loadEnvironmentConfig } = await import('../lib/config/index.js');
   const { Kafka } = await import('kafkajs');
   const variants = [

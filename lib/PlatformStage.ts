@@ -63,21 +63,21 @@ export class PlatformStage extends Stage {
       ...placement,
       stackName: `${prefix}-streaming`,
       description: `Customer data platform (${config.name}): MSK cluster and topics`,
-      terminationProtection: config.name === 'prod',
+      terminationProtection: config.retention.terminationProtection,
     });
     this.data = new DataStack(this, 'Data', {
       config,
       ...placement,
       stackName: `${prefix}-data`,
       description: `Customer data platform (${config.name}): Aurora shard clusters, shard map, Redis index`,
-      terminationProtection: config.name === 'prod',
+      terminationProtection: config.retention.terminationProtection,
     });
     this.warehouse = new WarehouseStack(this, 'Warehouse', {
       config,
       ...placement,
       stackName: `${prefix}-warehouse`,
       description: `Customer data platform (${config.name}): analytics warehouse (Aurora PostgreSQL, Data API)`,
-      terminationProtection: config.name === 'prod',
+      terminationProtection: config.retention.terminationProtection,
     });
     // Stateless compute: rebuilt from code, so never termination protected.
     this.consumer = new ConsumerStack(this, 'Consumer', {

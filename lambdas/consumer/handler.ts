@@ -8,7 +8,7 @@ import type { KafkaBatchResponse } from '../shared/consumer/batchResponse.js';
 import { KafkaRecordParker } from '../shared/consumer/KafkaRecordParker.js';
 import { SqsDeadLetterSink } from '../shared/consumer/SqsDeadLetterSink.js';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
-import { KafkaPublisher } from '../shared/ingest/KafkaPublisher.js';
+import { KafkaPublisher } from '../shared/kafka/KafkaPublisher.js';
 import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredConsumer, wireConsumer } from './dependencies.js';

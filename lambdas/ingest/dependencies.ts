@@ -2,10 +2,10 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { IngestService, type IngestSettings } from '../shared/ingest/IngestService.js';
-import { KafkaPublisher, type KafkaPublisherOptions } from '../shared/ingest/KafkaPublisher.js';
 import type { EventPublisher } from '../shared/ingest/publisher.js';
 import { ResilientPublisher } from '../shared/ingest/ResilientPublisher.js';
 import { SqsSpilloverBuffer } from '../shared/ingest/SqsSpilloverBuffer.js';
+import { KafkaPublisher, type KafkaPublisherOptions } from '../shared/kafka/KafkaPublisher.js';
 import { openRedis, type RedisClient } from '../shared/redis/createRedisClient.js';
 import { createRouter, type Router, v1Routes } from './routes.js';
 

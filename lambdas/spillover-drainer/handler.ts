@@ -5,9 +5,9 @@ import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
-import { KafkaPublisher } from '../shared/ingest/KafkaPublisher.js';
 import { type DrainPass, SpilloverDrainer } from '../shared/ingest/SpilloverDrainer.js';
 import { SqsSpilloverBuffer } from '../shared/ingest/SqsSpilloverBuffer.js';
+import { KafkaPublisher } from '../shared/kafka/KafkaPublisher.js';
 import { readDrainerEnvironment } from './environment.js';
 
 const logger = new Logger({ serviceName: 'spillover-drainer' });

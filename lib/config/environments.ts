@@ -19,6 +19,7 @@ const topics = (scale: number): EnvironmentConfig['streaming']['topics'] => [
 export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> = {
   dev: {
     name: 'dev',
+    production: false,
     account: '111111111111',
     region: 'eu-west-1',
     availabilityZoneCount: 3,
@@ -102,10 +103,12 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       warehouse: { minCapacityAcu: 0.5, maxCapacityAcu: 4, readers: 1 },
       logRetentionDays: 14,
     },
+    retention: { removalPolicy: 'destroy', logRetentionDays: 14, terminationProtection: false },
     resilience: { enabled: true },
   },
   uat: {
     name: 'uat',
+    production: false,
     account: '222222222222',
     region: 'eu-west-1',
     availabilityZoneCount: 3,
@@ -194,10 +197,12 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       warehouse: { minCapacityAcu: 0.5, maxCapacityAcu: 8, readers: 1 },
       logRetentionDays: 30,
     },
+    retention: { removalPolicy: 'destroy', logRetentionDays: 30, terminationProtection: false },
     resilience: { enabled: true },
   },
   prod: {
     name: 'prod',
+    production: true,
     account: '333333333333',
     region: 'eu-west-1',
     availabilityZoneCount: 3,
@@ -282,5 +287,8 @@ export const environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       warehouse: { minCapacityAcu: 2, maxCapacityAcu: 32, readers: 1 },
       logRetentionDays: 365,
     },
+    retention: { removalPolicy: 'retain', logRetentionDays: 365, terminationProtection: true },
+    // Fault injection is rehearsed in dev and uat; prod is not a target.
+    resilience: { enabled: false },
   },
 };

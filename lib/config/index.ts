@@ -5,6 +5,7 @@ export {
   ENVIRONMENT_NAMES,
   type EnvironmentConfig,
   type EnvironmentName,
+  type RetentionConfig,
   resilienceEnabled,
   type TopicConfig,
 } from './schema.js';

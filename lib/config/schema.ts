@@ -262,15 +262,45 @@ const workflowsSchema = z.strictObject({
 /**
  * AWS Fault Injection Service game days (docs/game-days.md): the `cdp-<env>-resilience` stack with its
  * experiment templates, and the FIS Lambda extension on the consumer and query functions. On in dev and uat,
- * off in prod unless set: see {@link resilienceEnabled}.
+ * off in prod.
  */
 const resilienceSchema = z.strictObject({
   enabled: z.boolean(),
 });
 
+/**
+ * What outlives a teardown of the environment, or a mistake in one, and how long its logs are kept. The data
+ * itself (shard clusters, cache) is governed by `data.aurora`; the topics' contents by `streaming.topics`.
+ */
+const retentionSchema = z.strictObject({
+  /**
+   * What deleting a stack does to the log groups and their keys, the MSK cluster and its key, the HTTP API's
+   * access log and the game-day reports: `retain` leaves them in the account, `destroy` deletes them.
+   */
+  removalPolicy: z.enum(['retain', 'destroy']),
+  /**
+   * Retention of the functions' log groups and the HTTP API's access log, in days. The workflows' logs have
+   * `workflows.logRetentionDays`, the brokers' `streaming.logRetentionDays`.
+   */
+  logRetentionDays: z
+    .number()
+    .int()
+    .refine((days) => LOG_RETENTION_DAYS.includes(days), {
+      message: `must be a CloudWatch Logs retention (${LOG_RETENTION_DAYS.join(', ')})`,
+    }),
+  /** CloudFormation termination protection of the stateful stacks: streaming, data and warehouse. */
+  terminationProtection: z.boolean(),
+});
+
 export const environmentConfigSchema = z
   .strictObject({
     name: z.enum(ENVIRONMENT_NAMES),
+    /**
+     * The environment serves customers: validation holds it to the production rules (at least 4 shards and
+     * 2 readers per shard, deletion protection, retained data and logs, termination protection, canary or
+     * linear deployments).
+     */
+    production: z.boolean(),
     account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
     region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region such as eu-west-1'),
     availabilityZoneCount: z.number().int().min(2).max(6),
@@ -322,7 +352,8 @@ export const environmentConfigSchema = z
     api: apiSchema,
     ingest: ingestSchema,
     workflows: workflowsSchema,
-    resilience: resilienceSchema.optional(),
+    retention: retentionSchema,
+    resilience: resilienceSchema,
   })
   .superRefine((cfg, ctx) => {
     if (cfg.streaming.brokerCount % cfg.availabilityZoneCount !== 0) {
@@ -440,7 +471,7 @@ export const environmentConfigSchema = z
         message: `writer plus ${warehouse.readers} readers cannot sit in distinct AZs with only ${cfg.availabilityZoneCount} AZs`,
       });
     }
-    if (cfg.name === 'prod') {
+    if (cfg.production) {
       const prodRules: Array<[boolean, (string | number)[], string]> = [
         [cfg.data.shardCount >= 4, ['data', 'shardCount'], 'prod needs at least 4 shards'],
         [
@@ -459,6 +490,8 @@ export const environmentConfigSchema = z
           ['deployment', 'strategy'],
           'prod deploys by canary or linear shifting',
         ],
+        [cfg.retention.removalPolicy === 'retain', ['retention', 'removalPolicy'], 'must be retain in prod'],
+        [cfg.retention.terminationProtection, ['retention', 'terminationProtection'], 'must be true in prod'],
       ];
       for (const [ok, path, message] of prodRules) {
         if (!ok) ctx.addIssue({ code: 'custom', path, message });
@@ -470,7 +503,7 @@ export type EnvironmentConfig = Readonly<z.infer<typeof environmentConfigSchema>
 export type TopicConfig = Readonly<z.infer<typeof topicSchema>>;
 export type WorkflowsConfig = EnvironmentConfig['workflows'];
 export type DeploymentStrategy = EnvironmentConfig['deployment']['strategy'];
+export type RetentionConfig = EnvironmentConfig['retention'];
 
-/** Whether the environment runs FIS game days: as configured, else on everywhere but prod. */
-export const resilienceEnabled = (config: EnvironmentConfig): boolean =>
-  config.resilience?.enabled ?? config.name !== 'prod';
+/** Whether the environment runs FIS game days. */
+export const resilienceEnabled = (config: EnvironmentConfig): boolean => config.resilience.enabled;

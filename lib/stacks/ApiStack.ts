@@ -1,6 +1,7 @@
-import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnOutput } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { PlatformHttpApi } from '../constructs/PlatformHttpApi.js';
+import { removalPolicyOf } from '../constructs/removalPolicyOf.js';
 import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
 
 export type ApiStackProps = PlatformStackProps;
@@ -25,8 +26,8 @@ export class ApiStack extends PlatformStack {
       apiName: `cdp-${config.name}-api`,
       description: `Customer data platform (${config.name}): customer queries and event ingestion, IAM authorized`,
       throttle: { rateLimit: config.api.throttleRatePerSecond, burstLimit: config.api.throttleBurst },
-      accessLogRetentionDays: config.network.flowLogRetentionDays,
-      removalPolicy: config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      accessLogRetentionDays: config.retention.logRetentionDays,
+      removalPolicy: removalPolicyOf(config.retention),
     });
 
     new CfnOutput(this, 'ApiUrl', {

@@ -19,6 +19,7 @@ import { resilienceEnabled } from '../config/index.js';
 import { attachFaultInjectionExtension } from '../constructs/attachFaultInjectionExtension.js';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
+import { removalPolicyOf } from '../constructs/removalPolicyOf.js';
 import { ShardSchemaMigrations } from '../constructs/ShardSchemaMigrations.js';
 import { scenarioAlarmName } from '../constructs/scenarioAlarmName.js';
 import { shardMapEnvironment } from '../constructs/shardMapEnvironment.js';
@@ -80,8 +81,8 @@ export class ConsumerStack extends PlatformStack {
       vpc: props.vpc,
       subnets: props.computeSubnets,
       securityGroups: [props.securityGroups.compute],
-      logRetentionDays: config.network.flowLogRetentionDays,
-      logRemovalPolicy: config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      logRetentionDays: config.retention.logRetentionDays,
+      logRemovalPolicy: removalPolicyOf(config.retention),
     };
 
     const shardMap = shardMapEnvironment(this, data, 'consumer');

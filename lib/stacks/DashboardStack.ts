@@ -90,11 +90,11 @@ export class DashboardStack extends PlatformStack {
       scenarioAlarms: {
         1: withNamed(1, [
           operations.clusterHealthAlarm,
-          ingest.publishErrorsAlarm,
-          ingest.breakerOpenAlarm,
-          ingest.spillDepthAlarm,
-          ingest.spillAgeAlarm,
-          ingest.drainStalledAlarm,
+          ingest.brokerAlarms.publishErrorsAlarm,
+          ingest.brokerAlarms.breakerOpenAlarm,
+          ingest.brokerAlarms.spillDepthAlarm,
+          ingest.brokerAlarms.spillAgeAlarm,
+          ingest.brokerAlarms.drainStalledAlarm,
         ]),
         2: withNamed(2, [consumer.consumer.errorsAlarm, consumer.offsetLagAlarm, consumer.failureQueueAlarm]),
         3: withNamed(3, []),

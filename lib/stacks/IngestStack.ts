@@ -1,25 +1,18 @@
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { type CfnElement, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
-import {
-  DIMENSIONS,
-  ENV,
-  INGEST_METRIC_NAMES,
-  METRIC_NAMESPACE,
-  ROUTES,
-  SERVICES,
-} from '../../lambdas/shared/contracts/index.js';
+import { ENV, METRIC_NAMESPACE, ROUTES, SERVICES } from '../../lambdas/shared/contracts/index.js';
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
+import { IngestBrokerAlarms } from '../constructs/IngestBrokerAlarms.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
 import type { PlatformHttpApi } from '../constructs/PlatformHttpApi.js';
 import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
+import { removalPolicyOf } from '../constructs/removalPolicyOf.js';
 import { SpilloverQueue } from '../constructs/SpilloverQueue.js';
-import { scenarioAlarmName } from '../constructs/scenarioAlarmName.js';
 import { scheduleInvocation } from '../constructs/scheduleInvocation.js';
+import { logicalIdWithout } from '../constructs/stackLevelLogicalIds.js';
 import type { DataStack } from './DataStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
 import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
@@ -37,10 +30,7 @@ export interface IngestStackProps extends PlatformStackProps {
 
 /** Namespace of the ingest path's own Powertools metrics (publisher and drainer alike). */
 export const INGEST_METRICS_NAMESPACE = METRIC_NAMESPACE;
-/**
- * The `service` dimension of those metrics. The drainer publishes under it too (its handler's Metrics
- * instance says `ingest`), so `Drained`, `PublishErrors` and `BreakerOpen` cover both functions.
- */
+/** The `service` dimension of those metrics, the drainer's included (see `IngestBrokerAlarms`). */
 const INGEST_SERVICE = SERVICES.ingest;
 const DRAINER_NAME = 'spillover-drainer';
 
@@ -62,13 +52,6 @@ const DRAIN_TIMEOUT = Duration.seconds(55);
 /** Republishes 500-event chunks, gzipped; memory buys that CPU. */
 const DRAINER_MEMORY_MIB = 512;
 
-/** A spilled event older than this means the drain is not keeping up (or not running). */
-const SPILL_AGE_ALARM = Duration.minutes(5);
-/** Minutes with events waiting and none drained before the drain counts as stalled. */
-const DRAIN_STALLED_MINUTES = 10;
-/** Consecutive minutes with failed produce requests before operators hear of it. */
-const PUBLISH_ERROR_MINUTES = 2;
-
 /**
  * The event ingestion API: the routes `POST /v1/events` and `POST /v1/events/batch` of the platform's
  * IAM-authorized HTTP API (owned by the API stack), served by a guarded ingest function that validates
@@ -87,7 +70,7 @@ const PUBLISH_ERROR_MINUTES = 2;
  * Deployments of the ingest function shift traffic by the configured strategy and roll back on errors or
  * a slow p99. The spillover alarms (depth, age of the oldest event, drain stalled) and the broker alarms
  * (publish errors, breaker open) follow the brokers' health, not the code's: they notify operators but
- * never roll back a deployment.
+ * never roll back a deployment ({@link IngestBrokerAlarms}).
  */
 export class IngestStack extends PlatformStack {
   public readonly ingest: GuardedFunction;
@@ -96,11 +79,8 @@ export class IngestStack extends PlatformStack {
   public readonly spillover: SpilloverQueue;
   public readonly drainer: PlatformFunction;
   public readonly drainSchedule: scheduler.Schedule;
-  public readonly spillDepthAlarm: cloudwatch.Alarm;
-  public readonly spillAgeAlarm: cloudwatch.Alarm;
-  public readonly drainStalledAlarm: cloudwatch.Alarm;
-  public readonly publishErrorsAlarm: cloudwatch.Alarm;
-  public readonly breakerOpenAlarm: cloudwatch.Alarm;
+  /** The spillover and broker alarms: they notify operators and never roll back a deployment. */
+  public readonly brokerAlarms: IngestBrokerAlarms;
 
   public constructor(scope: Construct, id: string, props: IngestStackProps) {
     super(scope, id, props);
@@ -117,8 +97,8 @@ export class IngestStack extends PlatformStack {
       vpc: props.vpc,
       subnets: props.computeSubnets,
       securityGroups: [props.securityGroups.compute],
-      logRetentionDays: config.network.flowLogRetentionDays,
-      logRemovalPolicy: config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      logRetentionDays: config.retention.logRetentionDays,
+      logRemovalPolicy: removalPolicyOf(config.retention),
     };
 
     this.spillover = new SpilloverQueue(this, 'Spillover', {
@@ -190,93 +170,23 @@ export class IngestStack extends PlatformStack {
       }),
     });
 
-    const ingestMetric = (metricName: string) =>
-      new cloudwatch.Metric({
-        namespace: INGEST_METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { [DIMENSIONS.service]: INGEST_SERVICE },
-        period: Duration.minutes(1),
-        statistic: cloudwatch.Stats.SUM,
-      });
+    this.brokerAlarms = new IngestBrokerAlarms(this, 'BrokerAlarms', {
+      namePrefix: `cdp-${config.name}`,
+      topic,
+      spillover: this.spillover,
+      settings: config.ingest,
+      alarmTopic: this.ingest.alarmTopic,
+    });
+  }
 
-    const { spillDepthAlarm } = config.ingest;
-    this.spillDepthAlarm = new cloudwatch.Alarm(this, 'SpillDepthAlarm', {
-      alarmDescription:
-        `${INGEST_SERVICE}: more than ${spillDepthAlarm} accepted events wait in the spillover for the ` +
-        `brokers; at ${config.ingest.spilloverMaxDepth} new requests are refused with 503`,
-      metric: this.spillover.metricDepth(),
-      threshold: spillDepthAlarm,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      // SQS stops publishing for a queue idle for hours: an idle spillover is an empty one.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.spillAgeAlarm = new cloudwatch.Alarm(this, 'SpillAgeAlarm', {
-      alarmDescription:
-        `${INGEST_SERVICE}: a spilled event has waited more than ${SPILL_AGE_ALARM.toMinutes()} minutes ` +
-        'to be republished; consumers see it late',
-      metric: this.spillover.metricAgeOfOldest(),
-      threshold: SPILL_AGE_ALARM.toSeconds(),
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.drainStalledAlarm = new cloudwatch.Alarm(this, 'DrainStalledAlarm', {
-      alarmDescription:
-        `${INGEST_SERVICE}: spilled events waited in each of ${DRAIN_STALLED_MINUTES} minutes and none was ` +
-        'republished; check the drainer and the broker alarms',
-      // `Drained` is published only when a pass republished something: a missing minute drained nothing.
-      metric: new cloudwatch.MathExpression({
-        expression: 'IF(FILL(depth, 0) > 0 AND FILL(drained, 0) == 0, 1, 0)',
-        usingMetrics: {
-          depth: this.spillover.metricDepth(),
-          drained: ingestMetric(INGEST_METRIC_NAMES.drained),
-        },
-        period: Duration.minutes(1),
-        label: 'Minutes with spilled events waiting and none drained',
-      }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: DRAIN_STALLED_MINUTES,
-      datapointsToAlarm: DRAIN_STALLED_MINUTES,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.publishErrorsAlarm = new cloudwatch.Alarm(this, 'PublishErrorsAlarm', {
-      alarmName: scenarioAlarmName(`cdp-${this.config.name}`, 1, 'publish-errors'),
-      alarmDescription:
-        `${INGEST_SERVICE}: produce requests to ${topic} failed in each of ${PUBLISH_ERROR_MINUTES} ` +
-        'minutes; accepted events are being spilled',
-      metric: ingestMetric(INGEST_METRIC_NAMES.publishErrors),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: PUBLISH_ERROR_MINUTES,
-      datapointsToAlarm: PUBLISH_ERROR_MINUTES,
-      // Published only on failure.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.breakerOpenAlarm = new cloudwatch.Alarm(this, 'BreakerOpenAlarm', {
-      alarmDescription:
-        `${INGEST_SERVICE}: the brokers' circuit breaker opened; accepted events go to the spillover ` +
-        'until a probe succeeds',
-      metric: ingestMetric(INGEST_METRIC_NAMES.breakerOpen),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-
-    // Notify only: these follow the brokers' health. Gating deployments on them would roll back good
-    // versions, and block fixes, whenever MSK is impaired.
-    const notify = new actions.SnsAction(this.ingest.alarmTopic);
-    for (const alarm of [
-      this.spillDepthAlarm,
-      this.spillAgeAlarm,
-      this.drainStalledAlarm,
-      this.publishErrorsAlarm,
-      this.breakerOpenAlarm,
-    ]) {
-      alarm.addAlarmAction(notify);
-      alarm.addOkAction(notify);
-    }
+  /**
+   * The broker alarms were created in this stack itself before they moved into their construct: they keep
+   * the logical ids they had then.
+   */
+  protected override allocateLogicalId(element: CfnElement): string {
+    return (
+      logicalIdWithout(element, (scope) => scope instanceof IngestBrokerAlarms) ??
+      super.allocateLogicalId(element)
+    );
   }
 }

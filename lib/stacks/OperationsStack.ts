@@ -14,6 +14,7 @@ import {
 } from '../../lambdas/shared/contracts/index.js';
 import { AlarmTopic } from '../constructs/AlarmTopic.js';
 import { PlatformFunction } from '../constructs/PlatformFunction.js';
+import { removalPolicyOf } from '../constructs/removalPolicyOf.js';
 import { scenarioAlarmName } from '../constructs/scenarioAlarmName.js';
 import { scheduleInvocation } from '../constructs/scheduleInvocation.js';
 import type { DataStack } from './DataStack.js';
@@ -73,8 +74,8 @@ export class OperationsStack extends PlatformStack {
       vpc: props.vpc,
       subnets: props.computeSubnets,
       securityGroups: [props.securityGroups.compute],
-      logRetentionDays: config.network.flowLogRetentionDays,
-      logRemovalPolicy: config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      logRetentionDays: config.retention.logRetentionDays,
+      logRemovalPolicy: removalPolicyOf(config.retention),
       timeout: CHECK_TIMEOUT,
     };
 

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -17,6 +17,7 @@ import { attachFaultInjectionExtension } from '../constructs/attachFaultInjectio
 import { GuardedFunction } from '../constructs/GuardedFunction.js';
 import type { PlatformHttpApi } from '../constructs/PlatformHttpApi.js';
 import { PreTrafficProbe } from '../constructs/PreTrafficProbe.js';
+import { removalPolicyOf } from '../constructs/removalPolicyOf.js';
 import { shardMapEnvironment } from '../constructs/shardMapEnvironment.js';
 import { FAULT_TARGETS, faultConfigurationBucketName } from '../gameDays.js';
 import type { DataStack } from './DataStack.js';
@@ -67,7 +68,7 @@ export class QueryStack extends PlatformStack {
     super(scope, id, props);
     const { config } = this;
     const { data } = props;
-    const removalPolicy = config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const removalPolicy = removalPolicyOf(config.retention);
 
     this.query = new GuardedFunction(this, 'Query', {
       name: QUERY_SERVICE,
@@ -75,7 +76,7 @@ export class QueryStack extends PlatformStack {
       vpc: props.vpc,
       subnets: props.computeSubnets,
       securityGroups: [props.securityGroups.compute],
-      logRetentionDays: config.network.flowLogRetentionDays,
+      logRetentionDays: config.retention.logRetentionDays,
       logRemovalPolicy: removalPolicy,
       memorySize: QUERY_MEMORY_MIB,
       timeout: QUERY_TIMEOUT,
@@ -108,7 +109,7 @@ export class QueryStack extends PlatformStack {
       vpc: props.vpc,
       subnets: props.computeSubnets,
       securityGroups: [props.securityGroups.compute],
-      logRetentionDays: config.network.flowLogRetentionDays,
+      logRetentionDays: config.retention.logRetentionDays,
       logRemovalPolicy: removalPolicy,
     });
 

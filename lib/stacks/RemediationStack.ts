@@ -1,8 +1,8 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { EventRedrive } from '../constructs/EventRedrive.js';
 import { LagScaler } from '../constructs/LagScaler.js';
+import { removalPolicyOf } from '../constructs/removalPolicyOf.js';
 import type { ConsumerStack } from './ConsumerStack.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
 import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
@@ -33,8 +33,8 @@ export class RemediationStack extends PlatformStack {
       vpc: props.vpc,
       subnets: props.computeSubnets,
       securityGroups: [props.securityGroups.compute],
-      logRetentionDays: config.network.flowLogRetentionDays,
-      logRemovalPolicy: config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      logRetentionDays: config.retention.logRetentionDays,
+      logRemovalPolicy: removalPolicyOf(config.retention),
     };
     this.redrive = new EventRedrive(this, 'EventRedrive', {
       ...placement,

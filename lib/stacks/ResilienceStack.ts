@@ -7,6 +7,7 @@ import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
 import { GameDayExperiments } from '../constructs/GameDayExperiments.js';
 import { KafkaBrokerReboot } from '../constructs/KafkaBrokerReboot.js';
+import { removalPolicyOf } from '../constructs/removalPolicyOf.js';
 import {
   FAULT_CONFIGURATION_PREFIX,
   FAULT_TARGETS,
@@ -73,15 +74,15 @@ export class ResilienceStack extends PlatformStack {
     this.node.setContext(S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
     const { config } = this;
     const { data, consumer, query, ingest, streaming } = props;
-    const removalPolicy = config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const removalPolicy = removalPolicyOf(config.retention);
 
     // Events given up on, a consumer behind its bound, producers near refusal, a spillover that stopped
     // draining: any of these means the platform is no longer absorbing the fault.
     this.stopConditions = [
       consumer.failureQueueAlarm,
       consumer.offsetLagAlarm,
-      ingest.spillDepthAlarm,
-      ingest.drainStalledAlarm,
+      ingest.brokerAlarms.spillDepthAlarm,
+      ingest.brokerAlarms.drainStalledAlarm,
     ];
     this.experiments = new GameDayExperiments(this, 'Experiments', {
       environment: config.name,

@@ -1,9 +1,10 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { KafkaCluster } from '../constructs/KafkaCluster.js';
 import { KafkaTopics } from '../constructs/KafkaTopics.js';
+import { removalPolicyOf } from '../constructs/removalPolicyOf.js';
 import { scenarioAlarmName } from '../constructs/scenarioAlarmName.js';
 import type { PlatformSecurityGroups } from './NetworkStack.js';
 import { PlatformStack, type PlatformStackProps } from './PlatformStack.js';
@@ -31,7 +32,7 @@ export class StreamingStack extends PlatformStack {
     const { config } = this;
     const { streaming } = config;
     // Outside production a torn-down environment should not leave a billed cluster behind.
-    const removalPolicy = config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const removalPolicy = removalPolicyOf(config.retention);
 
     this.cluster = new KafkaCluster(this, 'Kafka', {
       clusterName: `cdp-${config.name}`,

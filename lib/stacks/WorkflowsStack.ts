@@ -15,6 +15,7 @@ import {
   type ReconciliationStep,
   ReconciliationWorkflow,
 } from '../constructs/ReconciliationWorkflow.js';
+import { removalPolicyOf } from '../constructs/removalPolicyOf.js';
 import { ShardSchemaMigrations } from '../constructs/ShardSchemaMigrations.js';
 import { shardMapEnvironment } from '../constructs/shardMapEnvironment.js';
 import { logicalIdWithout } from '../constructs/stackLevelLogicalIds.js';
@@ -32,6 +33,7 @@ export {
   RECONCILIATION_STEPS,
   type ReconciliationStep,
 } from '../constructs/ReconciliationWorkflow.js';
+
 export { WORKFLOWS_METRICS_NAMESPACE } from '../constructs/workflowParts.js';
 
 export interface WorkflowsStackProps extends PlatformStackProps {
@@ -91,7 +93,7 @@ export class WorkflowsStack extends PlatformStack {
     const { data, streaming, warehouse } = props;
     const { cluster } = streaming;
     const { topic, retryTopic } = config.consumer;
-    const logRemovalPolicy = config.name === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const logRemovalPolicy = removalPolicyOf(config.retention);
     const placement = {
       vpc: props.vpc,
       subnets: props.computeSubnets,

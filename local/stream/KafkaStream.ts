@@ -3,7 +3,7 @@ import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { DeadLetterSink } from '../../lambdas/shared/consumer/deadLetters.js';
 import { KafkaRecordParker } from '../../lambdas/shared/consumer/KafkaRecordParker.js';
 import type { RecordParker } from '../../lambdas/shared/consumer/parking.js';
-import { KafkaPublisher } from '../../lambdas/shared/ingest/KafkaPublisher.js';
+import { KafkaPublisher } from '../../lambdas/shared/kafka/KafkaPublisher.js';
 import { KafkaEventLog } from '../../lambdas/shared/replay/KafkaEventLog.js';
 import { deadLetterMessage } from '../consumer/LocalLogDeadLetterSink.js';
 import { type EventSourceOptions, KafkaEventSource, kafkaGroupLag } from '../esm/index.js';

@@ -86,6 +86,47 @@ describe('loadEnvironmentConfig', () => {
     expect(message).toContain('prod.data.aurora.deletionProtection: must be true in prod');
   });
 
+  it('holds an environment marked production to the production rules, whatever its name', () => {
+    const base = variantOf('uat', (c) => {
+      c.production = true;
+    });
+
+    const message = messageOf(() => loadEnvironmentConfig('uat', {}, base));
+
+    expect(message).toContain('uat.data.aurora.readersPerShard: prod needs at least 2 readers per shard');
+    expect(message).toContain('uat.data.aurora.retainOnDelete: must be true in prod');
+    expect(message).toContain('uat.retention.removalPolicy: must be retain in prod');
+    expect(message).toContain('uat.retention.terminationProtection: must be true in prod');
+  });
+
+  it('refuses prod deleting its logs with its stacks or without termination protection', () => {
+    const base = variantOf('prod', (c) => {
+      c.retention.removalPolicy = 'destroy';
+      c.retention.terminationProtection = false;
+    });
+
+    const message = messageOf(() => loadEnvironmentConfig('prod', {}, base));
+
+    expect(message).toContain('prod.retention.removalPolicy: must be retain in prod');
+    expect(message).toContain('prod.retention.terminationProtection: must be true in prod');
+  });
+
+  it('names the retention fields when the policy is unknown, the log retention not one CloudWatch accepts, or the block is missing', () => {
+    const invalid = variantOf('dev', (c) => {
+      Reflect.set(c.retention, 'removalPolicy', 'snapshot');
+      c.retention.logRetentionDays = 45;
+    });
+    const missing = variantOf('uat', (c) => {
+      Reflect.deleteProperty(c, 'retention');
+    });
+
+    const message = messageOf(() => loadEnvironmentConfig('dev', {}, invalid));
+
+    expect(message).toContain('dev.retention.removalPolicy');
+    expect(message).toContain('dev.retention.logRetentionDays: must be a CloudWatch Logs retention (1, 3, 5');
+    expect(messageOf(() => loadEnvironmentConfig('uat', {}, missing))).toContain('uat.retention');
+  });
+
   it('refuses a shard without a replica to fail over to', () => {
     const base = variantOf('dev', (c) => {
       c.data.aurora.readersPerShard = 0;

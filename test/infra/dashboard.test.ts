@@ -180,7 +180,7 @@ describe.each(ENVIRONMENT_NAMES)('Operations dashboard (%s)', (name) => {
   });
 
   it('has a runbook line in docs/operations.md for every alarm', () => {
-    // Prepare: construct paths below the stage, as the runbook names them (`Ingest/SpillDepthAlarm`)
+    // Prepare: construct paths below the stage, as the runbook names them (`Ingest/BrokerAlarms/SpillDepthAlarm`)
     const paths = alarmsBelow(environment.stage).map((alarm) => alarm.node.path.slice(name.length + 1));
 
     // Assess

@@ -292,6 +292,18 @@ describe.each(ENVIRONMENT_NAMES)('Ingest stack (%s)', (name) => {
     const sqsDimensions = [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }];
     const ingestDimensions = [{ Name: 'service', Value: 'ingest' }];
 
+    it('keeps the logical ids the spillover and broker alarms had before they moved into their construct', () => {
+      expect(Object.keys(alarmsById).sort()).toEqual([
+        'BreakerOpenAlarm5849419F',
+        'DrainStalledAlarm11C81435',
+        'IngestDurationAlarmAEA80CC8',
+        'IngestErrorsAlarmA2B1CFFA',
+        'PublishErrorsAlarm785CAD5E',
+        'SpillAgeAlarmE485DA0F',
+        'SpillDepthAlarm27C37D89',
+      ]);
+    });
+
     it(`alarms when more than ${config.ingest.spillDepthAlarm} spilled events wait to be drained`, () => {
       expect(alarmOf('SpillDepth')[1]).toMatchObject({
         Namespace: 'AWS/SQS',

@@ -214,7 +214,7 @@ describe.each(ENVIRONMENT_NAMES)('API stack (%s)', (name) => {
     });
     expect(logGroup.Properties).toMatchObject({
       LogGroupName: `/aws/apigateway/cdp-${name}-api/access`,
-      RetentionInDays: config.network.flowLogRetentionDays,
+      RetentionInDays: config.retention.logRetentionDays,
     });
     expect(logGroup.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
     expect(key.Properties.EnableKeyRotation).toBe(true);

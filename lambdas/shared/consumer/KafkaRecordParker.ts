@@ -1,4 +1,4 @@
-import type { KafkaPublisher } from '../ingest/KafkaPublisher.js';
+import type { KafkaPublisher } from '../kafka/KafkaPublisher.js';
 import type { ParkedRecord, RecordParker } from './parking.js';
 
 /** Parks records on the retry topic of the MSK cluster, acknowledged by every in-sync replica. */

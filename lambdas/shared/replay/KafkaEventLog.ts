@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, ConsumerConfig, IHeaders } from 'kafkajs';
-import type { KafkaPublisher } from '../ingest/KafkaPublisher.js';
+import type { KafkaPublisher } from '../kafka/KafkaPublisher.js';
 import type {
   EventLogMessage,
   EventLogReader,

@@ -1,9 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { KafkaClient } from '@aws-sdk/client-kafka';
 import { ENV } from '../contracts/index.js';
-import { KafkaPublisher } from '../ingest/KafkaPublisher.js';
 import { getIamBootstrapBrokers } from '../kafka/bootstrapBrokers.js';
 import { createKafka } from '../kafka/createKafka.js';
+import { KafkaPublisher } from '../kafka/KafkaPublisher.js';
 import { BOOTSTRAP_POLICY, kafkaPolicy } from '../kafka/policies.js';
 import { requiredEnv } from '../requiredEnv.js';
 import { KafkaEventLog } from './KafkaEventLog.js';

@@ -1,5 +1,5 @@
 import { TaskCancelledError } from 'cockatiel';
-import { classifyKafkaError } from '../ingest/KafkaPublisher.js';
+import { classifyKafkaError } from '../kafka/classifyKafkaError.js';
 import { isRetriable } from '../kafka/errors.js';
 import { kafkaPolicy } from '../kafka/policies.js';
 import { EventLogRequestError, EventLogUnavailableError, type ReplayErrorContext } from './errors.js';

@@ -10,7 +10,7 @@ vi.hoisted(() => {
 import { Logger } from '@aws-lambda-powertools/logger';
 import { replayEvents } from '../../../lambdas/event-replay/dependencies.js';
 import { handler } from '../../../lambdas/event-replay/handler.js';
-import { KafkaPublisher } from '../../../lambdas/shared/ingest/KafkaPublisher.js';
+import { KafkaPublisher } from '../../../lambdas/shared/kafka/KafkaPublisher.js';
 import { kafkaPolicy } from '../../../lambdas/shared/kafka/policies.js';
 import {
   EventLogUnavailableError,

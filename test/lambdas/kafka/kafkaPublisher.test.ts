@@ -19,15 +19,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KafkaRecordParker } from '../../../lambdas/shared/consumer/KafkaRecordParker.js';
 import { PARKED_FROM_HEADER, parkedRecordOf } from '../../../lambdas/shared/consumer/parking.js';
 import type { Envelope } from '../../../lambdas/shared/events/index.js';
+import { PublishError } from '../../../lambdas/shared/ingest/publisher.js';
+import { classifyKafkaError } from '../../../lambdas/shared/kafka/classifyKafkaError.js';
+import { kafkaConfig } from '../../../lambdas/shared/kafka/createKafka.js';
+import { BootstrapBrokersError } from '../../../lambdas/shared/kafka/errors.js';
 import {
-  classifyKafkaError,
   KafkaPublisher,
   type KafkaPublisherOptions,
   type ProducerHandle,
-} from '../../../lambdas/shared/ingest/KafkaPublisher.js';
-import { PublishError } from '../../../lambdas/shared/ingest/publisher.js';
-import { kafkaConfig } from '../../../lambdas/shared/kafka/createKafka.js';
-import { BootstrapBrokersError } from '../../../lambdas/shared/kafka/errors.js';
+} from '../../../lambdas/shared/kafka/KafkaPublisher.js';
 import { kafkaPolicy } from '../../../lambdas/shared/kafka/policies.js';
 import { mskRecord, registered } from '../../support/events.js';
 

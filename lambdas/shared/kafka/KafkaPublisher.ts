@@ -1,31 +1,17 @@
 import type { KafkaClient } from '@aws-sdk/client-kafka';
-import { TaskCancelledError, type TimeoutPolicy, TimeoutStrategy, timeout } from 'cockatiel';
+import { type TimeoutPolicy, TimeoutStrategy, timeout } from 'cockatiel';
 import kafkajs, { type KafkaConfig, type Producer, type ProducerConfig, type RetryOptions } from 'kafkajs';
 import type { Envelope } from '../events/index.js';
 import { encodeEvent } from '../events/index.js';
-import { getIamBootstrapBrokers } from '../kafka/bootstrapBrokers.js';
-import {
-  type KafkaLogger,
-  kafkaConfig,
-  type MskTokenProvider,
-  plaintextKafkaConfig,
-} from '../kafka/createKafka.js';
-import { BootstrapBrokersError } from '../kafka/errors.js';
-import { BOOTSTRAP_POLICY, type KafkaPolicy, kafkaPolicy } from '../kafka/policies.js';
-import { type EventPublisher, PublishError } from './publisher.js';
+import { type EventPublisher, PublishError } from '../ingest/publisher.js';
+import { getIamBootstrapBrokers } from './bootstrapBrokers.js';
+import { classifyKafkaError, isConnectionFailure } from './classifyKafkaError.js';
+import { type KafkaLogger, kafkaConfig, type MskTokenProvider, plaintextKafkaConfig } from './createKafka.js';
+import { BOOTSTRAP_POLICY, type KafkaPolicy, kafkaPolicy } from './policies.js';
 
-// kafkajs is CommonJS and spreads its error classes into module.exports, which Node's ESM loader cannot
-// see as named exports: take them from the default export.
-const {
-  CompressionTypes,
-  Kafka,
-  KafkaJSConnectionError,
-  KafkaJSError,
-  KafkaJSNumberOfRetriesExceeded,
-  KafkaJSProtocolError,
-  KafkaJSRequestTimeoutError,
-  Partitioners,
-} = kafkajs;
+// kafkajs is CommonJS and spreads its exports into module.exports, which Node's ESM loader cannot see
+// as named exports: take them from the default export.
+const { CompressionTypes, Kafka, Partitioners } = kafkajs;
 
 /** Shown in broker logs and quotas for this function's connections. */
 export const INGEST_CLIENT_ID = 'cdp-ingest';
@@ -273,77 +259,4 @@ export class KafkaPublisher implements EventPublisher {
       .finally(() => this.disconnecting.delete(done));
     this.disconnecting.add(done);
   }
-}
-
-/** Follows `cause` links, first the error itself. */
-function* causes(error: unknown): Generator<unknown> {
-  const seen = new Set<unknown>();
-  let current = error;
-  while (current !== undefined && current !== null && !seen.has(current)) {
-    seen.add(current);
-    yield current;
-    current = current instanceof Error ? current.cause : undefined;
-  }
-}
-
-const isConnectionFailure = (error: unknown): boolean =>
-  [...causes(error)].some(
-    (e) =>
-      e instanceof KafkaJSConnectionError ||
-      e instanceof TaskCancelledError ||
-      (e instanceof KafkaJSError && e.name === 'KafkaJSBrokerNotFound'),
-  );
-
-/**
- * The broker's error code (e.g. NOT_ENOUGH_REPLICAS) when the failure, or the last attempt that kafkajs'
- * own retries wrapped in KafkaJSNumberOfRetriesExceeded, carries one; otherwise the error's name.
- */
-const codeOf = (error: unknown): string | undefined => {
-  for (const e of causes(error)) if (e instanceof KafkaJSProtocolError) return e.type;
-  return error instanceof Error ? error.name : undefined;
-};
-
-/**
- * Whether a failed publish may succeed later, as a {@link PublishError}:
- * - retriable: connection errors, request timeouts, kafkajs' exhausted retries, the publish deadline,
- *   a transient `GetBootstrapBrokers` failure, and any kafkajs error flagged `retriable` (leader moves,
- *   not enough replicas);
- * - fatal: kafkajs errors flagged not retriable (for example TOPIC_AUTHORIZATION_FAILED,
- *   MESSAGE_TOO_LARGE, INVALID_RECORD, SASL failures), `TypeError`/`RangeError`, and anything unknown.
- *
- * A `PublishError` is returned as it is.
- */
-export function classifyKafkaError(
-  error: unknown,
-  context: { readonly topic: string; readonly events: number } = { topic: 'unknown', events: 0 },
-): PublishError {
-  if (error instanceof PublishError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  const fail = (retriable: boolean, code: string | undefined) =>
-    new PublishError(
-      `publishing ${context.events} event(s) to ${context.topic} failed: ${message}`,
-      retriable,
-      { ...context, code },
-      { cause: error },
-    );
-
-  if (error instanceof TypeError || error instanceof RangeError) return fail(false, error.name);
-  if (
-    error instanceof KafkaJSConnectionError ||
-    error instanceof KafkaJSRequestTimeoutError ||
-    error instanceof KafkaJSNumberOfRetriesExceeded
-  ) {
-    return fail(true, codeOf(error));
-  }
-  if (error instanceof TaskCancelledError) {
-    return new PublishError(
-      `publishing ${context.events} event(s) to ${context.topic} did not finish in time`,
-      true,
-      { ...context, code: 'TIMEOUT' },
-      { cause: error },
-    );
-  }
-  if (error instanceof BootstrapBrokersError) return fail(error.retriable, 'BOOTSTRAP_BROKERS');
-  if (error instanceof KafkaJSError) return fail(error.retriable, codeOf(error));
-  return fail(false, codeOf(error));
 }
