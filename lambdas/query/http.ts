@@ -12,7 +12,7 @@ import type { CustomerQueries } from '../shared/query/index.js';
 export type HttpResponse = ApiResponse;
 
 /** Customer data is personal: no shared cache may keep it. */
-const NO_STORE = { 'cache-control': 'no-store' } as const;
+export const NO_STORE = { 'cache-control': 'no-store' } as const;
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
   return jsonResponse(statusCode, body, { ...NO_STORE, ...headers });

@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { describeError } from '../shared/describeError.js';
 import { type ApiRoute, createApiRouter, type HttpApi } from '../shared/http/index.js';
 import { type CustomerQueries, OverloadedError, ShardUnavailableError } from '../shared/query/index.js';
-import { type HttpResponse, problem, type Route } from './http.js';
+import { type HttpResponse, NO_STORE, problem, type Route } from './http.js';
 import { CUSTOMERS_V1 } from './v1/customers.js';
 
 /** Every route of the API. A new version adds its own list (`/v2/...`) beside v1, which stays untouched. */
@@ -43,6 +43,7 @@ export function createQueryApi(deps: RouterDependencies, routes: readonly Route[
     }),
   );
   return createApiRouter(apiRoutes, {
+    headers: NO_STORE,
     logger: deps.logger,
     onError: (error) => failed(error, deps.logger),
   });

@@ -24,6 +24,8 @@ export interface HttpApi {
 export interface ApiRouterOptions {
   /** What a route's failure becomes: the API's own 503s and its 500 (which it logs). */
   readonly onError: (error: unknown, request: ApiRequest) => ApiResponse;
+  /** Headers of the router's own answers (404, 405, 400 for an empty path parameter). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** The function's logger; the Router's own warnings go to it too. */
   readonly logger?: Logger | undefined;
 }
@@ -120,10 +122,11 @@ export function createApiRouter(routes: readonly ApiRoute[], options: ApiRouterO
     );
   }
 
+  const own = options.headers ?? {};
   const describePath = (request: ApiRequest): string => trimTrailingSlashes(request.path);
   router.notFound(async (_error, { event }) => {
     const request = requestFor(event);
-    return errorResponse(404, 'not-found', `No route ${describePath(request)}`);
+    return errorResponse(404, 'not-found', `No route ${describePath(request)}`, { headers: own });
   });
   router.methodNotAllowed(async (error, { event }) => {
     const request = requestFor(event);
@@ -132,12 +135,13 @@ export function createApiRouter(routes: readonly ApiRoute[], options: ApiRouterO
       405,
       'method-not-allowed',
       `${request.method} is not allowed on ${describePath(request)}; use ${allow}`,
-      { headers: { allow } },
+      { headers: { ...own, allow } },
     );
   });
   router.errorHandler(ParameterValidationError, async (error) =>
     errorResponse(400, 'validation', 'The request is not valid', {
       issues: error.issues.map((message) => ({ path: '(path)', message })),
+      headers: own,
     }),
   );
   router.errorHandler(Error, async (error, { event }) => options.onError(error, requestFor(event)));

@@ -193,6 +193,10 @@ describe('query API routes (v1)', () => {
     expect(unknown.statusCode).toBe(404);
     expect(deleted.statusCode).toBe(405);
     expect(deleted.headers.allow).toBe('GET');
+    expect([unknown.headers['cache-control'], deleted.headers['cache-control']]).toEqual([
+      'no-store',
+      'no-store',
+    ]);
     expect(customers.calls).toEqual([]);
   });
 
