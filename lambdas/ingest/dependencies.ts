@@ -1,13 +1,14 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { HttpApi } from '../shared/http/index.js';
 import { IngestService, type IngestSettings } from '../shared/ingest/IngestService.js';
 import type { EventPublisher } from '../shared/ingest/publisher.js';
 import { ResilientPublisher } from '../shared/ingest/ResilientPublisher.js';
 import { SqsSpilloverBuffer } from '../shared/ingest/SqsSpilloverBuffer.js';
 import { KafkaPublisher, type KafkaPublisherOptions } from '../shared/kafka/KafkaPublisher.js';
 import { openRedis, type RedisClient } from '../shared/redis/createRedisClient.js';
-import { createRouter, type Router, v1Routes } from './routes.js';
+import { createRouter, v1Routes } from './routes.js';
 
 export type PublisherWiring = KafkaPublisherOptions & {
   readonly topic: string;
@@ -50,7 +51,8 @@ export interface IngestWiring {
 
 export interface WiredIngest {
   readonly service: IngestService;
-  readonly router: Router;
+  /** The ingest API's routes on the Powertools Router. */
+  readonly router: HttpApi;
   readonly redis: RedisClient | undefined;
   /** Closes the publisher and the Redis connection. */
   close(): Promise<void>;
@@ -72,7 +74,7 @@ export async function wireIngest(wiring: IngestWiring): Promise<WiredIngest> {
   });
   return {
     service,
-    router: createRouter(v1Routes(service)),
+    router: createRouter(v1Routes(service), wiring.logger),
     redis,
     async close() {
       await wiring.publisher.close();

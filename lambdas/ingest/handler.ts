@@ -5,12 +5,10 @@ import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
-import { decodeUtf8 } from '../shared/events/index.js';
-import { errorResponse, type IngestResponse } from '../shared/ingest/IngestService.js';
+import { errorResponse } from '../shared/http/index.js';
 import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { createPublisher, type WiredIngest, wireIngest } from './dependencies.js';
 import { readIngestEnvironment } from './environment.js';
-import type { HttpRequest } from './routes.js';
 
 const logger = new Logger({ serviceName: 'ingest' });
 const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.ingest });
@@ -48,32 +46,6 @@ async function wireFromEnvironment(): Promise<WiredIngest> {
   });
 }
 
-/** The event as the routes see it; the path loses the stage prefix unless the stage is `$default`. */
-export function toHttpRequest(event: APIGatewayProxyEventV2, context?: Context): HttpRequest {
-  const { stage } = event.requestContext;
-  const prefix = `/${stage}`;
-  const path =
-    stage !== '$default' && (event.rawPath === prefix || event.rawPath.startsWith(`${prefix}/`))
-      ? event.rawPath.slice(prefix.length) || '/'
-      : event.rawPath;
-  const headers: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
-  const raw = event.body ?? '';
-  let body: string | Uint8Array = raw;
-  if (event.isBase64Encoded) {
-    // Bytes that are not UTF-8 stay bytes, for validation to refuse, instead of becoming U+FFFD.
-    const bytes = Buffer.from(raw, 'base64');
-    body = decodeUtf8(bytes) ?? bytes;
-  }
-  return { method: event.requestContext.http.method, path, headers, body, context };
-}
-
-const toResult = (response: IngestResponse): APIGatewayProxyStructuredResultV2 => ({
-  statusCode: response.status,
-  headers: { ...response.headers },
-  body: response.body,
-});
-
 let wired: Promise<WiredIngest> | undefined;
 
 /** Entry point of the HTTP API's `/v1` routes (payload format 2.0). */
@@ -93,17 +65,18 @@ export const handler = async (
     } catch (error: unknown) {
       logger.error('ingest could not be wired', { error });
       if (error instanceof RangeError || error instanceof TypeError) {
-        return toResult(errorResponse(500, 'internal', 'The events could not be accepted'));
+        return errorResponse(500, 'internal', 'The events could not be accepted');
       }
-      return toResult(
-        errorResponse(503, 'unavailable', `Ingest is starting; retry after ${WIRING_RETRY_AFTER_SECONDS} s`, {
-          headers: { 'retry-after': String(WIRING_RETRY_AFTER_SECONDS) },
-        }),
+      return errorResponse(
+        503,
+        'unavailable',
+        `Ingest is starting; retry after ${WIRING_RETRY_AFTER_SECONDS} s`,
+        { headers: { 'retry-after': String(WIRING_RETRY_AFTER_SECONDS) } },
       );
     }
-    const response = await router(toHttpRequest(event, context));
-    tracer.putAnnotation('status', response.status);
-    return toResult(response);
+    const response = await router.resolve(event, context);
+    if (response.statusCode !== undefined) tracer.putAnnotation('status', response.statusCode);
+    return response;
   } finally {
     if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }

@@ -3,12 +3,14 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
+import type { HttpApi } from '../shared/http/index.js';
+import type { CustomerQueries } from '../shared/query/index.js';
 import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredQueryService, wireQueryService } from './dependencies.js';
 import { readQueryEnvironment } from './environment.js';
-import { problem, requestOf } from './http.js';
-import { route } from './routes.js';
+import { problem } from './http.js';
+import { createQueryApi } from './routes.js';
 
 const logger = new Logger({ serviceName: 'query' });
 const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.query });
@@ -43,6 +45,18 @@ function service(): Promise<WiredQueryService> {
   return wired;
 }
 
+/** One router per wired service, built on first use. */
+const apis = new WeakMap<CustomerQueries, HttpApi>();
+
+function apiFor(customers: CustomerQueries): HttpApi {
+  let api = apis.get(customers);
+  if (api === undefined) {
+    api = createQueryApi({ customers, logger });
+    apis.set(customers, api);
+  }
+  return api;
+}
+
 /** Entry point of the HTTP API (payload format 2.0): `GET /v1/customers/{customerId}` and `GET /v1/customers`. */
 export const handler = async (
   event: APIGatewayProxyEventV2,
@@ -55,10 +69,10 @@ export const handler = async (
       customers = (await service()).service;
     } catch (error: unknown) {
       logger.error('query function could not be wired', { error });
-      return problem(500, 'InternalError', 'The request could not be processed.');
+      return problem(500, 'internal', 'The request could not be processed.');
     }
-    const response = await route(requestOf(event), { customers, logger });
-    tracer.putAnnotation('status', response.statusCode);
+    const response = await apiFor(customers).resolve(event, context);
+    if (response.statusCode !== undefined) tracer.putAnnotation('status', response.statusCode);
     return response;
   } finally {
     if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();

@@ -1,5 +1,4 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { toHttpRequest } from '../../lambdas/ingest/handler.js';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { createRouter, v1Routes } from '../../lambdas/ingest/routes.js';
 import type { Envelope } from '../../lambdas/shared/events/index.js';
 import type { IngestService } from '../../lambdas/shared/ingest/IngestService.js';
@@ -12,21 +11,14 @@ export const INGEST_FUNCTION_NAME = 'ingest';
 
 /**
  * The ingest API's routes as the HTTP API declares them (`POST /v1/events`, `POST /v1/events/batch`), all
- * integrated with one function that runs the real ingest router, as the ingest Lambda does once wired.
+ * integrated with one function that resolves the event on the ingest Lambda's own router.
  */
-export function ingestGatewayRoutes(service: Pick<IngestService, 'accept'>): GatewayRoute[] {
+export function ingestGatewayRoutes(service: Pick<IngestService, 'accept'>, logger?: Logger): GatewayRoute[] {
   const routes = v1Routes(service);
-  const router = createRouter(routes);
-  const handler = async (
-    event: APIGatewayProxyEventV2,
-    context: Context,
-  ): Promise<APIGatewayProxyStructuredResultV2> => {
-    const response = await router(toHttpRequest(event, context));
-    return { statusCode: response.status, headers: { ...response.headers }, body: response.body };
-  };
+  const router = createRouter(routes, logger);
   return routes.map((route) => ({
     routeKey: `${route.method.toUpperCase()} ${route.path}`,
-    handler,
+    handler: (event, context) => router.resolve(event, context),
     functionName: INGEST_FUNCTION_NAME,
   }));
 }

@@ -77,7 +77,10 @@ export class LocalApis {
       metrics: options.metrics,
     });
     const server = await ApiGatewayServer.start({
-      routes: [...ingestGatewayRoutes(ingest), ...queryGatewayRoutes(query.service, options.logger)],
+      routes: [
+        ...ingestGatewayRoutes(ingest, options.logger),
+        ...queryGatewayRoutes(query.service, options.logger),
+      ],
       ...(options.port === undefined ? {} : { port: options.port }),
     });
     return new LocalApis(server, publisher, drainer, query);

@@ -1,12 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type WiredIngest, wireIngest } from '../../lambdas/ingest/dependencies.js';
-import type { HttpRequest } from '../../lambdas/ingest/routes.js';
 import { createRedisClient, type RedisClient } from '../../lambdas/shared/redis/createRedisClient.js';
 import { RedisServer, waitFor } from '../../local/services/index.js';
 import { RecordingPublisher } from '../lambdas/ingest/recordingPublisher.js';
 import { quietTelemetry } from '../support/emf.js';
 import { registered } from '../support/events.js';
+import { type ApiCall, callApi } from '../support/httpApi.js';
 
 const TOPIC = 'customer-events.v1';
 
@@ -15,7 +15,7 @@ const incoming = (customerId: string): Record<string, unknown> => {
   return rest;
 };
 
-const post = (path: string, body: unknown, idempotencyKey?: string): HttpRequest => ({
+const post = (path: string, body: unknown, idempotencyKey?: string): ApiCall => ({
   method: 'POST',
   path,
   headers: {
@@ -72,10 +72,10 @@ describe('Idempotency-Key on real Redis', () => {
       'key-same',
     );
 
-    const first = await wired.router(request);
-    const second = await wired.router(request);
+    const first = await callApi(wired.router, request);
+    const second = await callApi(wired.router, request);
 
-    expect(first.status).toBe(202);
+    expect(first.statusCode).toBe(202);
     expect(bodyOf(first).eventIds).toHaveLength(2);
     expect(second).toEqual(first);
     expect(publisher.calls).toHaveLength(1);
@@ -86,8 +86,9 @@ describe('Idempotency-Key on real Redis', () => {
     const event = incoming('reordered');
     const reordered = Object.fromEntries(Object.entries(event).reverse());
 
-    const first = await wired.router(post('/v1/events', JSON.stringify(event), 'key-reordered'));
-    const second = await wired.router(
+    const first = await callApi(wired.router, post('/v1/events', JSON.stringify(event), 'key-reordered'));
+    const second = await callApi(
+      wired.router,
       post('/v1/events', JSON.stringify(reordered, null, 2), 'key-reordered'),
     );
 
@@ -96,12 +97,12 @@ describe('Idempotency-Key on real Redis', () => {
   });
 
   it('answers 422 to the same key with a different body, publishes nothing, and keeps the first response', async () => {
-    const first = await wired.router(post('/v1/events', incoming('first-body'), 'key-reused'));
+    const first = await callApi(wired.router, post('/v1/events', incoming('first-body'), 'key-reused'));
 
-    const reused = await wired.router(post('/v1/events', incoming('other-body'), 'key-reused'));
-    const again = await wired.router(post('/v1/events', incoming('first-body'), 'key-reused'));
+    const reused = await callApi(wired.router, post('/v1/events', incoming('other-body'), 'key-reused'));
+    const again = await callApi(wired.router, post('/v1/events', incoming('first-body'), 'key-reused'));
 
-    expect(reused.status).toBe(422);
+    expect(reused.statusCode).toBe(422);
     expect(bodyOf(reused)).toEqual({
       error: 'idempotency-key-reused',
       message: 'Idempotency-Key reused with a different body',
@@ -113,21 +114,22 @@ describe('Idempotency-Key on real Redis', () => {
   it('publishes every request without a key, each with new eventIds', async () => {
     const request = post('/v1/events', incoming('no-key'));
 
-    const first = await wired.router(request);
-    const second = await wired.router(request);
+    const first = await callApi(wired.router, request);
+    const second = await callApi(wired.router, request);
 
-    expect([first.status, second.status]).toEqual([202, 202]);
+    expect([first.statusCode, second.statusCode]).toEqual([202, 202]);
     expect(bodyOf(first).eventIds).not.toEqual(bodyOf(second).eventIds);
     expect(publisher.calls).toHaveLength(2);
   });
 
   it('keeps keys of the single and the batch route apart', async () => {
-    const single = await wired.router(post('/v1/events', incoming('route-a'), 'key-route'));
-    const batch = await wired.router(
+    const single = await callApi(wired.router, post('/v1/events', incoming('route-a'), 'key-route'));
+    const batch = await callApi(
+      wired.router,
       post('/v1/events/batch', { events: [incoming('route-b')] }, 'key-route'),
     );
 
-    expect([single.status, batch.status]).toEqual([202, 202]);
+    expect([single.statusCode, batch.statusCode]).toEqual([202, 202]);
     expect(publisher.calls).toHaveLength(2);
   });
 
@@ -135,12 +137,12 @@ describe('Idempotency-Key on real Redis', () => {
     publisher.failNextWith(Object.assign(new Error('broker down'), { retriable: true }));
     const request = post('/v1/events', incoming('retry-after-503'), 'key-503');
 
-    const failed = await wired.router(request);
-    const retried = await wired.router(request);
+    const failed = await callApi(wired.router, request);
+    const retried = await callApi(wired.router, request);
 
-    expect(failed.status).toBe(503);
+    expect(failed.statusCode).toBe(503);
     expect(failed.headers['retry-after']).toBe('5');
-    expect(retried.status).toBe(202);
+    expect(retried.statusCode).toBe(202);
     expect(publisher.calls).toHaveLength(1);
   });
 
@@ -148,26 +150,26 @@ describe('Idempotency-Key on real Redis', () => {
     const release = publisher.hold();
     const request = post('/v1/events', incoming('in-flight'), 'key-in-flight');
 
-    const pending = wired.router(request);
+    const pending = callApi(wired.router, request);
     await waitFor(async () => (await inFlightRecords()) > 0, {
       timeoutMs: 5_000,
       description: 'in-progress record',
     });
-    const concurrent = await wired.router(request);
+    const concurrent = await callApi(wired.router, request);
     release();
     const first = await pending;
-    const later = await wired.router(request);
+    const later = await callApi(wired.router, request);
 
-    expect(concurrent.status).toBe(409);
+    expect(concurrent.statusCode).toBe(409);
     expect(concurrent.headers['retry-after']).toBe('1');
     expect(bodyOf(concurrent).error).toBe('idempotency-key-in-progress');
-    expect(first.status).toBe(202);
+    expect(first.statusCode).toBe(202);
     expect(later).toEqual(first);
     expect(publisher.calls).toHaveLength(1);
   });
 
   it('stores a completed record with the TTL under the ingest prefix', async () => {
-    await wired.router(post('/v1/events', incoming('stored'), 'key-stored'));
+    await callApi(wired.router, post('/v1/events', incoming('stored'), 'key-stored'));
 
     const keys = await keysLike('cdp-ingest#*');
     const records = await Promise.all(keys.map(async (k) => JSON.parse((await inspect.get(k)) ?? '{}')));
@@ -218,10 +220,10 @@ describe('Idempotency-Key while Redis is unavailable', () => {
     });
     const request = post('/v1/events', incoming('outage'), 'key-outage');
 
-    const first = await wired.router(request);
-    const second = await wired.router(request);
+    const first = await callApi(wired.router, request);
+    const second = await callApi(wired.router, request);
 
-    expect([first.status, second.status]).toEqual([202, 202]);
+    expect([first.statusCode, second.statusCode]).toEqual([202, 202]);
     expect(publisher.calls).toHaveLength(2);
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/idempotency store bypassed/), expect.anything());
   });
@@ -234,8 +236,8 @@ describe('Idempotency-Key while Redis is unavailable', () => {
     });
     const request = post('/v1/events', incoming('recovered'), 'key-recovered');
 
-    const first = await wired.router(request);
-    const second = await wired.router(request);
+    const first = await callApi(wired.router, request);
+    const second = await callApi(wired.router, request);
 
     expect(second).toEqual(first);
     expect(publisher.calls).toHaveLength(1);
@@ -247,10 +249,10 @@ describe('Idempotency-Key while Redis is unavailable', () => {
     await admin.sendCommand(['CLIENT', 'PAUSE', '1500', 'ALL']);
     try {
       const started = performance.now();
-      const response = await wired.router(post('/v1/events', incoming('hanging'), 'key-hanging'));
+      const response = await callApi(wired.router, post('/v1/events', incoming('hanging'), 'key-hanging'));
       const elapsed = performance.now() - started;
 
-      expect(response.status).toBe(202);
+      expect(response.statusCode).toBe(202);
       expect(elapsed).toBeLessThan(1_000);
       expect(publisher.calls).toHaveLength(1);
     } finally {

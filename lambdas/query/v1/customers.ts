@@ -50,7 +50,7 @@ const searchQuery = z
 
 const found = (customer: Customer | null): HttpResponse =>
   customer === null
-    ? problem(404, 'NotFound', 'No customer matches.')
+    ? problem(404, 'not-found', 'No customer matches.')
     : json(200, { customer: toCustomerV1(customer) });
 
 /** `GET /v1/customers/{customerId}`. */
@@ -85,6 +85,8 @@ export const CUSTOMERS_V1: readonly Route[] = [
   {
     method: ROUTES.customerLookup.method,
     path: versionedPath(ROUTES.customerLookup),
-    handle: ({ customers, query }) => searchCustomers(customers, query),
+    // The Router ignores a trailing slash: `/v1/customers/` names an empty customer id, refused as such.
+    handle: ({ customers, path, query }) =>
+      path.endsWith('/') ? getCustomer(customers, { customerId: '' }) : searchCustomers(customers, query),
   },
 ];

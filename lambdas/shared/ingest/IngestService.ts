@@ -11,6 +11,11 @@ import type { IPolicy } from 'cockatiel';
 import { INGEST_METRIC_NAMES } from '../contracts/index.js';
 import { describeError } from '../describeError.js';
 import type { Envelope } from '../events/index.js';
+import {
+  type ApiErrorCode,
+  errorResponse as apiErrorResponse,
+  type ErrorResponseOptions,
+} from '../http/index.js';
 import type { RedisClient } from '../redis/createRedisClient.js';
 import {
   isRetriable,
@@ -19,7 +24,6 @@ import {
   resilienceSettings,
 } from '../resilience/policies.js';
 import {
-  type FieldIssue,
   IdempotencyKeyInProgressError,
   IdempotencyKeyReusedError,
   IngestError,
@@ -108,18 +112,16 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
   body: JSON.stringify(body),
 });
 
-/** The response body of every error: a stable `error` code, a sentence, and field-level issues if any. */
+/** An error answer in the one shape of both HTTP APIs (`shared/http/errorBody.ts`). */
 export const errorResponse = (
   status: number,
-  error: string,
+  error: ApiErrorCode,
   message: string,
-  options: { readonly issues?: readonly FieldIssue[]; readonly headers?: Record<string, string> } = {},
-): IngestResponse =>
-  json(
-    status,
-    { error, message, ...(options.issues === undefined ? {} : { issues: options.issues }) },
-    options.headers,
-  );
+  options: ErrorResponseOptions = {},
+): IngestResponse => {
+  const { statusCode, ...rest } = apiErrorResponse(status, error, message, options);
+  return { status: statusCode, ...rest };
+};
 
 /**
  * Accepts customer events over HTTP: validates them, assigns missing event ids, and publishes each

@@ -1,16 +1,16 @@
-/** One problem with a request, located by a dotted path (`events.3.payload.email`, `(body)`, `headers.x`). */
-export interface FieldIssue {
-  readonly path: string;
-  readonly message: string;
-}
+import type { ApiErrorCode, FieldIssue } from '../http/errorBody.js';
 
-/** The `error` field of every ingest error response. */
-export type IngestErrorCode =
+export type { FieldIssue };
+
+/** The `error` codes of the ingest API's request errors (4xx), among those of both HTTP APIs. */
+export type IngestErrorCode = Extract<
+  ApiErrorCode,
   | 'validation'
   | 'payload-too-large'
   | 'unsupported-media-type'
   | 'idempotency-key-reused'
-  | 'idempotency-key-in-progress';
+  | 'idempotency-key-in-progress'
+>;
 
 /**
  * Base of the errors the ingest API answers with a 4xx: the request itself is wrong (or collides with

@@ -5,11 +5,11 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-import { toHttpRequest } from '../../../lambdas/ingest/handler.js';
-import { createRouter, type HttpRequest, v1Routes } from '../../../lambdas/ingest/routes.js';
+import { createRouter, v1Routes } from '../../../lambdas/ingest/routes.js';
 import { IngestService } from '../../../lambdas/shared/ingest/IngestService.js';
 import { quietTelemetry } from '../../support/emf.js';
 import { registered } from '../../support/events.js';
+import { type ApiCall, callApi, resolveEvent } from '../../support/httpApi.js';
 import { RecordingPublisher } from './recordingPublisher.js';
 
 const TOPIC = 'customer-events.v1';
@@ -18,10 +18,11 @@ const ID = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11';
 function setup() {
   const publisher = new RecordingPublisher();
   const service = new IngestService({ publisher, topic: TOPIC, ...quietTelemetry('ingest') });
-  return { publisher, route: createRouter(v1Routes(service)) };
+  const api = createRouter(v1Routes(service));
+  return { publisher, api, route: (call: ApiCall) => callApi(api, call) };
 }
 
-const post = (path: string, body: string): HttpRequest => ({
+const post = (path: string, body: string): ApiCall => ({
   method: 'POST',
   path,
   headers: { 'content-type': 'application/json' },
@@ -92,7 +93,7 @@ describe('ingest refuses what the consumer cannot store', () => {
 
     const response = await route(post('/v1/events', body));
 
-    expect(response.status).toBe(400);
+    expect(response.statusCode).toBe(400);
     expect(bodyOf(response).issues).toEqual([{ path, message: expect.any(String) }]);
     expect(publisher.published).toEqual([]);
   });
@@ -104,7 +105,7 @@ describe('ingest refuses what the consumer cannot store', () => {
 
     const response = await route(post('/v1/events/batch', JSON.stringify({ events: [lower, upper] })));
 
-    expect(response.status).toBe(400);
+    expect(response.statusCode).toBe(400);
     expect(bodyOf(response).issues).toEqual([
       { path: 'events.1.eventId', message: 'duplicates events.0.eventId' },
     ]);
@@ -118,19 +119,19 @@ describe('ingest refuses what the consumer cannot store', () => {
       post('/v1/events', JSON.stringify({ ...registered('c-upper', 0), eventId: ID.toUpperCase() })),
     );
 
-    expect(response.status).toBe(202);
+    expect(response.statusCode).toBe(202);
     expect(bodyOf(response).eventIds).toEqual([ID]);
     expect(publisher.published.map((e) => e.eventId)).toEqual([ID]);
   });
 
   it('answers 400 instead of replacing bytes that are not UTF-8 with U+FFFD', async () => {
-    const { publisher, route } = setup();
+    const { publisher, api } = setup();
     const [before, after] = withGivenName('BAD').split('BAD') as [string, string];
     const bytes = Buffer.concat([Buffer.from(before), Buffer.from([0xff, 0xfe]), Buffer.from(after)]);
 
-    const response = await route(toHttpRequest(gatewayEvent(bytes)));
+    const response = await resolveEvent(api, gatewayEvent(bytes));
 
-    expect(response.status).toBe(400);
+    expect(response.statusCode).toBe(400);
     expect(bodyOf(response)).toMatchObject({
       error: 'validation',
       issues: [{ path: '(body)', message: expect.stringMatching(/UTF-8/) }],
@@ -149,7 +150,7 @@ describe('ingest refuses what the consumer cannot store', () => {
 
     const response = await route(post('/v1/events', body));
 
-    expect(response.status).toBe(400);
+    expect(response.statusCode).toBe(400);
     expect(bodyOf(response)).toMatchObject({ error: 'validation', message: expect.any(String) });
     expect(publisher.published).toEqual([]);
   });

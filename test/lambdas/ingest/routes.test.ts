@@ -5,14 +5,15 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-import { toHttpRequest } from '../../../lambdas/ingest/handler.js';
-import { createRouter, type HttpRequest, type Route, v1Routes } from '../../../lambdas/ingest/routes.js';
+import { createRouter, v1Routes } from '../../../lambdas/ingest/routes.js';
 import { MAX_EVENT_BYTES } from '../../../lambdas/shared/events/index.js';
+import { type ApiRoute, requestOf } from '../../../lambdas/shared/http/index.js';
 import { IngestService } from '../../../lambdas/shared/ingest/IngestService.js';
 import { BackpressureError, PublishError } from '../../../lambdas/shared/ingest/publisher.js';
 import { MAX_BODY_BYTES } from '../../../lambdas/shared/ingest/validation.js';
 import { quietTelemetry } from '../../support/emf.js';
 import { registered } from '../../support/events.js';
+import { type ApiCall, callApi } from '../../support/httpApi.js';
 import { RecordingPublisher } from './recordingPublisher.js';
 
 const TOPIC = 'customer-events.v1';
@@ -27,7 +28,8 @@ function setup() {
     ...quietTelemetry('ingest'),
     newEventId: () => ids[n++] ?? `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
   });
-  return { publisher, route: createRouter(v1Routes(service)) };
+  const api = createRouter(v1Routes(service));
+  return { publisher, route: (call: ApiCall) => callApi(api, call) };
 }
 
 const incoming = (customerId = 'c-1'): Record<string, unknown> => {
@@ -35,7 +37,7 @@ const incoming = (customerId = 'c-1'): Record<string, unknown> => {
   return rest;
 };
 
-const post = (path: string, body: unknown, headers: Record<string, string> = {}): HttpRequest => ({
+const post = (path: string, body: unknown, headers: Record<string, string> = {}): ApiCall => ({
   method: 'POST',
   path,
   headers: { 'content-type': 'application/json', ...headers },
@@ -50,7 +52,7 @@ describe('POST /v1/events', () => {
 
     const response = await route(post('/v1/events', incoming('c-7')));
 
-    expect(response.status).toBe(202);
+    expect(response.statusCode).toBe(202);
     expect(bodyOf(response)).toEqual({ accepted: 1, eventIds: [ids[0]] });
     expect(publisher.calls).toHaveLength(1);
     expect(publisher.calls[0]?.topic).toBe(TOPIC);
@@ -71,7 +73,7 @@ describe('POST /v1/events', () => {
 
     const response = await route(post('/v1/events', { ...incoming(), occurredAt: undefined, extra: true }));
 
-    expect(response.status).toBe(400);
+    expect(response.statusCode).toBe(400);
     expect(bodyOf(response)).toEqual({
       error: 'validation',
       message: 'The request has 2 invalid fields',
@@ -88,7 +90,7 @@ describe('POST /v1/events', () => {
 
     const response = await route(post('/v1/events', { ...incoming(), type: 'customer.teleported' }));
 
-    expect(response.status).toBe(400);
+    expect(response.statusCode).toBe(400);
     expect(bodyOf(response).issues[0].message).toMatch(/unknown event type customer\.teleported@1/);
     expect(publisher.calls).toEqual([]);
   });
@@ -98,7 +100,7 @@ describe('POST /v1/events', () => {
 
     const response = await route(post('/v1/events', '{"type":"customer.registered",'));
 
-    expect(response.status).toBe(400);
+    expect(response.statusCode).toBe(400);
     expect(bodyOf(response).issues[0]).toEqual({
       path: '(body)',
       message: expect.stringMatching(/not valid JSON/),
@@ -113,7 +115,7 @@ describe('POST /v1/events', () => {
       post('/v1/events', { ...incoming(), payload: { pad: 'x'.repeat(MAX_EVENT_BYTES) } }),
     );
 
-    expect(response.status).toBe(413);
+    expect(response.statusCode).toBe(413);
     expect(bodyOf(response).error).toBe('payload-too-large');
     expect(publisher.calls).toEqual([]);
   });
@@ -123,7 +125,7 @@ describe('POST /v1/events', () => {
 
     const response = await route(post('/v1/events', incoming(), { 'content-type': 'text/plain' }));
 
-    expect(response.status).toBe(415);
+    expect(response.statusCode).toBe(415);
     expect(bodyOf(response)).toEqual({
       error: 'unsupported-media-type',
       message: 'Content-Type must be application/json (charset utf-8), not "text/plain"',
@@ -141,7 +143,7 @@ describe('POST /v1/events', () => {
       body: JSON.stringify(incoming()),
     });
 
-    expect(response.status).toBe(415);
+    expect(response.statusCode).toBe(415);
     expect(publisher.calls).toEqual([]);
   });
 
@@ -162,7 +164,7 @@ describe('POST /v1/events/batch', () => {
 
     const response = await route(post('/v1/events/batch', { events: [incoming('a'), incoming('b')] }));
 
-    expect(response.status).toBe(202);
+    expect(response.statusCode).toBe(202);
     expect(bodyOf(response)).toEqual({ accepted: 2, eventIds: ids });
     expect(publisher.calls).toHaveLength(1);
     expect(publisher.published.map((e) => e.customerId)).toEqual(['a', 'b']);
@@ -175,7 +177,7 @@ describe('POST /v1/events/batch', () => {
       post('/v1/events/batch', { events: [incoming('a'), { ...incoming('b'), payload: { email: 'x' } }] }),
     );
 
-    expect(response.status).toBe(400);
+    expect(response.statusCode).toBe(400);
     expect(bodyOf(response).issues.map((i: { path: string }) => i.path)).toEqual([
       'events.1.payload.email',
       'events.1.payload.givenName',
@@ -189,7 +191,7 @@ describe('POST /v1/events/batch', () => {
 
     const response = await route(post('/v1/events/batch', { events: [] }));
 
-    expect(response.status).toBe(400);
+    expect(response.statusCode).toBe(400);
     expect(bodyOf(response).issues).toEqual([{ path: 'events', message: 'must contain at least 1 event' }]);
     expect(publisher.calls).toEqual([]);
   });
@@ -204,7 +206,7 @@ describe('POST /v1/events/batch', () => {
     const response = await route(post('/v1/events/batch', { events }));
 
     expect(JSON.stringify({ events }).length).toBeGreaterThan(MAX_BODY_BYTES);
-    expect(response.status).toBe(413);
+    expect(response.statusCode).toBe(413);
     expect(bodyOf(response).message).toMatch(/limit is 262144/);
     expect(publisher.calls).toEqual([]);
   });
@@ -217,7 +219,7 @@ describe('publish failures', () => {
 
     const response = await route(post('/v1/events', incoming()));
 
-    expect(response.status).toBe(503);
+    expect(response.statusCode).toBe(503);
     expect(response.headers['retry-after']).toBe('30');
     expect(bodyOf(response)).toEqual({
       error: 'unavailable',
@@ -231,7 +233,7 @@ describe('publish failures', () => {
 
     const response = await route(post('/v1/events', incoming()));
 
-    expect(response.status).toBe(503);
+    expect(response.statusCode).toBe(503);
     expect(response.headers['retry-after']).toBe('5');
   });
 
@@ -246,7 +248,7 @@ describe('publish failures', () => {
 
     const response = await route(post('/v1/events', incoming()));
 
-    expect(response.status).toBe(500);
+    expect(response.statusCode).toBe(500);
     expect(response.headers['retry-after']).toBeUndefined();
     expect(bodyOf(response)).toEqual({ error: 'internal', message: 'The events could not be accepted' });
   });
@@ -257,7 +259,7 @@ describe('publish failures', () => {
 
     const response = await route(post('/v1/events', incoming()));
 
-    expect(response.status).toBe(500);
+    expect(response.statusCode).toBe(500);
     expect(response.body).not.toMatch(/properties/);
   });
 });
@@ -268,7 +270,7 @@ describe('router', () => {
 
     const response = await route(post('/v2/events', incoming()));
 
-    expect(response.status).toBe(404);
+    expect(response.statusCode).toBe(404);
     expect(bodyOf(response)).toEqual({ error: 'not-found', message: 'No route /v2/events' });
     expect(publisher.calls).toEqual([]);
   });
@@ -278,7 +280,7 @@ describe('router', () => {
 
     const response = await route({ method: 'GET', path: '/v1/events/batch', headers: {}, body: '' });
 
-    expect(response.status).toBe(405);
+    expect(response.statusCode).toBe(405);
     expect(response.headers.allow).toBe('POST');
     expect(bodyOf(response).error).toBe('method-not-allowed');
   });
@@ -288,31 +290,31 @@ describe('router', () => {
 
     const response = await route(post('/v1/events/', incoming()));
 
-    expect(response.status).toBe(202);
+    expect(response.statusCode).toBe(202);
   });
 
   it('serves a second version beside the first without changing it', async () => {
     const publisher = new RecordingPublisher();
-    const v2: Route = {
+    const v2: ApiRoute = {
       method: 'POST',
       path: '/v2/events',
-      handle: async () => ({ status: 202, headers: {}, body: '{"version":2}' }),
+      handle: async () => ({ statusCode: 202, headers: {}, body: '{"version":2}' }),
     };
-    const route = createRouter([
+    const api = createRouter([
       ...v1Routes(new IngestService({ publisher, topic: TOPIC, ...quietTelemetry('ingest') })),
       v2,
     ]);
 
-    const v1Response = await route(post('/v1/events', incoming()));
-    const v2Response = await route(post('/v2/events', incoming()));
+    const v1Response = await callApi(api, post('/v1/events', incoming()));
+    const v2Response = await callApi(api, post('/v2/events', incoming()));
 
-    expect(v1Response.status).toBe(202);
+    expect(v1Response.statusCode).toBe(202);
     expect(v2Response.body).toBe('{"version":2}');
     expect(publisher.calls).toHaveLength(1);
   });
 
   it('refuses two routes with the same method and path', () => {
-    const handle = async () => ({ status: 200, headers: {}, body: '' });
+    const handle = async () => ({ statusCode: 200, headers: {}, body: '' });
 
     expect(() =>
       createRouter([
@@ -323,7 +325,7 @@ describe('router', () => {
   });
 });
 
-describe('toHttpRequest', () => {
+describe('requestOf', () => {
   const event = (overrides: Partial<APIGatewayProxyEventV2> = {}): APIGatewayProxyEventV2 => ({
     version: '2.0',
     routeKey: 'POST /v1/events',
@@ -354,7 +356,7 @@ describe('toHttpRequest', () => {
   });
 
   it('lower-cases header names and keeps the path of the $default stage', () => {
-    const request = toHttpRequest(event());
+    const request = requestOf(event());
 
     expect(request).toMatchObject({
       method: 'POST',
@@ -365,7 +367,7 @@ describe('toHttpRequest', () => {
   });
 
   it('decodes a base64 body', () => {
-    const request = toHttpRequest(
+    const request = requestOf(
       event({ body: Buffer.from('{"é":1}').toString('base64'), isBase64Encoded: true }),
     );
 
@@ -374,7 +376,7 @@ describe('toHttpRequest', () => {
 
   it('strips a named stage from the path', () => {
     const base = event();
-    const request = toHttpRequest({
+    const request = requestOf({
       ...base,
       rawPath: '/prod/v1/events/batch',
       requestContext: { ...base.requestContext, stage: 'prod' },
@@ -386,6 +388,6 @@ describe('toHttpRequest', () => {
   it('reads a missing body as empty', () => {
     const { body: _none, ...withoutBody } = event();
 
-    expect(toHttpRequest(withoutBody).body).toBe('');
+    expect(requestOf(withoutBody).body).toBe('');
   });
 });

@@ -65,7 +65,7 @@ describe('query function handler', () => {
     for (const response of [first, second]) {
       expect(response).toMatchObject({ statusCode: 500 });
       expect(typeof response === 'object' ? response.body : response).toBe(
-        JSON.stringify({ error: 'InternalError', message: 'The request could not be processed.' }),
+        JSON.stringify({ error: 'internal', message: 'The request could not be processed.' }),
       );
     }
   });

@@ -1,14 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { json, type Route, requestOf } from '../../../lambdas/query/http.js';
-import { ROUTES, route } from '../../../lambdas/query/routes.js';
+import { json, type Route } from '../../../lambdas/query/http.js';
+import { createQueryApi, ROUTES } from '../../../lambdas/query/routes.js';
+import { requestOf } from '../../../lambdas/shared/http/index.js';
 import {
   type Customer,
   type CustomerQueries,
   OverloadedError,
   ShardUnavailableError,
 } from '../../../lambdas/shared/query/index.js';
+import { callApi } from '../../support/httpApi.js';
 
 const ada: Customer = {
   customerId: 'cust-1',
@@ -52,7 +54,7 @@ class FakeCustomers implements CustomerQueries {
 const logger = new Logger({ serviceName: 'query', logLevel: 'SILENT' });
 
 const get = (path: string, query: Record<string, string> = {}, customers = new FakeCustomers()) =>
-  route({ method: 'GET', path, query }, { customers, logger });
+  callApi(createQueryApi({ customers, logger }), { method: 'GET', path, query });
 
 const bodyOf = (response: { body: string }): unknown => JSON.parse(response.body);
 
@@ -117,7 +119,7 @@ describe('query API routes (v1)', () => {
     const byEmail = await get('/v1/customers', { email: 'nobody@example.com' });
 
     expect([byId.statusCode, byEmail.statusCode]).toEqual([404, 404]);
-    expect(bodyOf(byId)).toEqual({ error: 'NotFound', message: 'No customer matches.' });
+    expect(bodyOf(byId)).toEqual({ error: 'not-found', message: 'No customer matches.' });
   });
 
   it.each([
@@ -132,8 +134,8 @@ describe('query API routes (v1)', () => {
 
     expect(response.statusCode).toBe(400);
     expect(bodyOf(response)).toMatchObject({
-      error: 'ValidationFailed',
-      fieldErrors: { customerId: [expect.stringContaining('1-64 characters')] },
+      error: 'validation',
+      issues: [{ path: 'customerId', message: expect.stringContaining('1-64 characters') }],
     });
     expect(customers.calls).toEqual([]);
   });
@@ -150,8 +152,8 @@ describe('query API routes (v1)', () => {
     const response = await get('/v1/customers', query, customers);
 
     expect(response.statusCode).toBe(400);
-    const body = bodyOf(response) as { fieldErrors: Record<string, string[]> };
-    expect(Object.keys(body.fieldErrors).sort()).toEqual(fields);
+    const body = bodyOf(response) as { issues: { path: string }[] };
+    expect([...new Set(body.issues.map((issue) => issue.path))].sort()).toEqual(fields);
     expect(customers.calls).toEqual([]);
   });
 
@@ -174,7 +176,7 @@ describe('query API routes (v1)', () => {
 
     expect(response.statusCode).toBe(500);
     expect(bodyOf(response)).toEqual({
-      error: 'InternalError',
+      error: 'internal',
       message: 'The request could not be processed.',
     });
   });
@@ -183,14 +185,18 @@ describe('query API routes (v1)', () => {
     const customers = new FakeCustomers();
 
     const unknown = await get('/v2/customers/cust-1', {}, customers);
-    const deleted = await route(
-      { method: 'DELETE', path: '/v1/customers/cust-1', query: {} },
-      { customers, logger },
-    );
+    const deleted = await callApi(createQueryApi({ customers, logger }), {
+      method: 'DELETE',
+      path: '/v1/customers/cust-1',
+    });
 
     expect(unknown.statusCode).toBe(404);
     expect(deleted.statusCode).toBe(405);
     expect(deleted.headers.allow).toBe('GET');
+    expect([unknown.headers['cache-control'], deleted.headers['cache-control']]).toEqual([
+      'no-store',
+      'no-store',
+    ]);
     expect(customers.calls).toEqual([]);
   });
 
@@ -203,16 +209,10 @@ describe('query API routes (v1)', () => {
     };
     const customers = new FakeCustomers();
 
-    const newer = await route(
-      { method: 'GET', path: '/v2/customers/cust-1', query: {} },
-      { customers, logger },
-      [...ROUTES, v2],
-    );
-    const older = await route(
-      { method: 'GET', path: '/v1/customers/cust-1', query: {} },
-      { customers, logger },
-      [...ROUTES, v2],
-    );
+    const api = createQueryApi({ customers, logger }, [...ROUTES, v2]);
+
+    const newer = await callApi(api, { method: 'GET', path: '/v2/customers/cust-1' });
+    const older = await callApi(api, { method: 'GET', path: '/v1/customers/cust-1' });
 
     expect(bodyOf(newer)).toEqual({ data: ada });
     expect(bodyOf(older)).toEqual({ customer: ada });
@@ -224,7 +224,11 @@ describe('query API routes (v1)', () => {
     expect(requestOf(apiEvent('/v1/customers', 'prod', 'get'))).toEqual({
       method: 'GET',
       path: '/v1/customers',
+      params: {},
       query: { email: 'ada@example.com' },
+      headers: {},
+      body: '',
+      context: undefined,
     });
   });
 });
