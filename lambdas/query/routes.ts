@@ -1,5 +1,4 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { describeError } from '../shared/describeError.js';
 import { type CustomerQueries, OverloadedError, ShardUnavailableError } from '../shared/query/index.js';
 import { type HttpRequest, type HttpResponse, problem, type Route } from './http.js';
 import { CUSTOMERS_V1 } from './v1/customers.js';
@@ -65,7 +64,7 @@ export async function route(
   } catch (error: unknown) {
     if (error instanceof OverloadedError || error instanceof ShardUnavailableError) {
       deps.logger.warn('look-up deferred to a retry', {
-        error: describeError(error),
+        error,
         context: error.context,
       });
       return problem(
