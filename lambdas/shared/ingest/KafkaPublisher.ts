@@ -19,6 +19,7 @@ import { type EventPublisher, PublishError } from './publisher.js';
 const {
   CompressionTypes,
   Kafka,
+  KafkaJSBrokerNotFound,
   KafkaJSConnectionError,
   KafkaJSError,
   KafkaJSNumberOfRetriesExceeded,
@@ -268,7 +269,7 @@ export class KafkaPublisher implements EventPublisher {
     const done = producer
       .then((p) => p.disconnect())
       .catch((error: unknown) => {
-        this.options.logger?.debug('producer disconnect failed', { error: String(error) });
+        this.options.logger?.debug('producer disconnect failed', { error });
       })
       .finally(() => this.disconnecting.delete(done));
     this.disconnecting.add(done);
@@ -291,7 +292,7 @@ const isConnectionFailure = (error: unknown): boolean =>
     (e) =>
       e instanceof KafkaJSConnectionError ||
       e instanceof TaskCancelledError ||
-      (e instanceof KafkaJSError && e.name === 'KafkaJSBrokerNotFound'),
+      e instanceof KafkaJSBrokerNotFound,
   );
 
 /**
