@@ -1,31 +1,15 @@
-import {
-  AccessDeniedException,
-  DatabaseNotFoundException,
-  DatabaseResumingException,
-  DatabaseUnavailableException,
-  ForbiddenException,
-  HttpEndpointNotEnabledException,
-  InternalServerErrorException,
-  InvalidResourceStateException,
-  InvalidSecretException,
-  NotFoundException,
-  SecretsErrorException,
-  ServiceUnavailableError,
-  StatementTimeoutException,
-  TransactionNotFoundException,
-  UnsupportedResultException,
-} from '@aws-sdk/client-rds-data';
+import * as RdsData from '@aws-sdk/client-rds-data';
 import { SqlError } from './errors.js';
 import { isDataExceptionState, RETRIABLE_NODE_CODES, RETRIABLE_SQLSTATES } from './retriableCodes.js';
 
 /** Data API exceptions after which the same call can succeed later. */
 const RETRIABLE_EXCEPTIONS = [
-  DatabaseResumingException, // Serverless v2 waking from zero capacity
-  DatabaseUnavailableException,
-  ServiceUnavailableError,
-  InternalServerErrorException,
-  StatementTimeoutException,
-  TransactionNotFoundException, // the transaction died with its connection (failover, restart)
+  RdsData.DatabaseResumingException, // Serverless v2 waking from zero capacity
+  RdsData.DatabaseUnavailableException,
+  RdsData.ServiceUnavailableError,
+  RdsData.InternalServerErrorException,
+  RdsData.StatementTimeoutException,
+  RdsData.TransactionNotFoundException, // the transaction died with its connection (failover, restart)
 ];
 
 /**
@@ -37,15 +21,15 @@ const RETRIABLE_UNMODELLED_NAMES = new Set(['ThrottlingException', 'TimeoutError
 
 /** Configuration, permission and result-shape problems: trying again changes nothing. */
 const PERMANENT_EXCEPTIONS = [
-  ForbiddenException,
-  AccessDeniedException,
-  DatabaseNotFoundException,
-  SecretsErrorException,
-  InvalidSecretException,
-  UnsupportedResultException,
-  HttpEndpointNotEnabledException,
-  InvalidResourceStateException,
-  NotFoundException,
+  RdsData.ForbiddenException,
+  RdsData.AccessDeniedException,
+  RdsData.DatabaseNotFoundException,
+  RdsData.SecretsErrorException,
+  RdsData.InvalidSecretException,
+  RdsData.UnsupportedResultException,
+  RdsData.HttpEndpointNotEnabledException,
+  RdsData.InvalidResourceStateException,
+  RdsData.NotFoundException,
 ];
 
 const isAnyOf = (error: unknown, classes: ReadonlyArray<abstract new (...args: never[]) => Error>): boolean =>
