@@ -12,6 +12,7 @@ import { ApiGatewayServer } from '../local/http/ApiGatewayServer.js';
 import { ingestGatewayRoutes, logPublisher } from '../local/http/ingestApi.js';
 import { LocalLog } from '../local/log/index.js';
 import { generateTraffic } from '../local/traffic/generateTraffic.js';
+import { percentile } from './percentile.js';
 
 /** Accepts and drops: what the HTTP path costs without the log (`--publisher discard`). */
 const DISCARD: EventPublisher = { publish: async () => undefined, close: async () => undefined };
@@ -28,8 +29,6 @@ interface Phase {
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-const percentile = (sorted: readonly number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
 
 /**
  * Sends every body as one POST to `path` from `concurrency` clients (each keeps its connection alive) and
@@ -84,7 +83,7 @@ async function batched(
 const describePhase = (phase: Phase): string =>
   `${fmt(phase.events / phase.seconds)} events/s (${fmt(phase.events)} events, ${fmt(phase.requests)} requests ` +
   `in ${phase.seconds.toFixed(2)} s; ${fmt(phase.requests / phase.seconds)} requests/s; latency p50 ` +
-  `${percentile(phase.latencies, 0.5).toFixed(1)} ms, p99 ${percentile(phase.latencies, 0.99).toFixed(1)} ms)`;
+  `${percentile(phase.latencies, 50).toFixed(1)} ms, p99 ${percentile(phase.latencies, 99).toFixed(1)} ms)`;
 
 /**
  * Bytes and produce requests the producer sends to a real broker for the same events, with each

@@ -8,9 +8,7 @@ import { IndexWarmer } from '../lambdas/shared/query/index.js';
 import { ShardRouter } from '../lambdas/shared/sharding/index.js';
 import { LocalDataServices } from '../local/platform/LocalDataServices.js';
 import { generateTraffic } from '../local/traffic/generateTraffic.js';
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+import { percentile } from './percentile.js';
 
 async function loadShards(services: LocalDataServices, traffic: Envelope[]): Promise<void> {
   const router = new ShardRouter(services.shardMap);

@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import type { CdkCustomResourceEvent, CdkCustomResourceResponse } from 'aws-lambda';
 import { z } from 'zod';
+import { mskClusterArnOf } from '../shared/aws/arn.js';
 import { getIamBootstrapBrokers } from '../shared/kafka/bootstrapBrokers.js';
 import { createKafka } from '../shared/kafka/createKafka.js';
 import { InvalidTopicRequestError, KafkaAdminError } from '../shared/kafka/errors.js';
@@ -36,12 +37,14 @@ const topicsJson = z.string().transform((text, ctx): unknown => {
 
 /** The custom resource's properties; CloudFormation passes them as strings. */
 const propertiesSchema = z.object({
-  ClusterArn: z.string().regex(/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/.+/),
+  ClusterArn: z.string().refine((arn) => mskClusterArnOf(arn) !== undefined, {
+    error: 'must be an MSK cluster ARN',
+  }),
   Topics: topicsJson.pipe(z.array(topicSchema).min(1)),
 });
 
 /** The IAM token must be signed for the cluster's region, which its ARN names. */
-const regionOf = (arn: string): string => arn.split(':')[3] ?? '';
+const regionOf = (arn: string): string => mskClusterArnOf(arn)?.region ?? '';
 
 export interface TopicRequest {
   readonly clusterArn: string;

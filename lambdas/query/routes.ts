@@ -1,5 +1,4 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { describeError } from '../shared/describeError.js';
 import { type ApiRoute, createApiRouter, type HttpApi } from '../shared/http/index.js';
 import { type CustomerQueries, OverloadedError, ShardUnavailableError } from '../shared/query/index.js';
 import { type HttpResponse, NO_STORE, problem, type Route } from './http.js';
@@ -19,7 +18,7 @@ export interface RouterDependencies {
  */
 function failed(error: unknown, logger: Logger): HttpResponse {
   if (error instanceof OverloadedError || error instanceof ShardUnavailableError) {
-    logger.warn('look-up deferred to a retry', { error: describeError(error), context: error.context });
+    logger.warn('look-up deferred to a retry', { error, context: error.context });
     return problem(503, 'unavailable', 'The service cannot answer right now; retry later.', {
       headers: { 'retry-after': String(Math.max(1, Math.ceil(error.retryAfterSeconds))) },
     });

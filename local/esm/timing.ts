@@ -1,10 +1,19 @@
 import { setTimeout } from 'node:timers/promises';
+import { halfJitterGenerator } from 'cockatiel';
 import type { RetryBackoff } from './emulatorSettings.js';
 
-/** Jittered exponential backoff: attempt 1 waits about `initialMillis`, doubling up to `maxMillis`. */
+/**
+ * Jittered exponential backoff, cockatiel's half jitter: attempt 1 waits between half of `initialMillis`
+ * and `initialMillis`, the ceiling doubling with each attempt up to `maxMillis`.
+ */
 export function backoffMillis(backoff: RetryBackoff, attempt: number): number {
-  const ceiling = Math.min(backoff.maxMillis, backoff.initialMillis * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+  const [millis] = halfJitterGenerator(Math.max(0, attempt - 1), {
+    generator: halfJitterGenerator,
+    initialDelay: backoff.initialMillis,
+    maxDelay: backoff.maxMillis,
+    exponent: 2,
+  });
+  return millis;
 }
 
 /** Waits `millis`, or less when `signal` aborts first; never rejects. */

@@ -34,6 +34,10 @@ export const httpStatusOf = (value: unknown): number | undefined => {
 /**
  * Whether an AWS SDK call failed in a way that passes with time: throttling, a server fault (5xx), a
  * socket error or a timeout. Shared by every control-plane caller so they all retry the same failures.
+ *
+ * A type guard over any client's errors: throttling comes as an unmodelled service error named after its
+ * code, and the HTTP handler's timeouts as plain errors named `TimeoutError`; no class is exported for
+ * them, so their name (or Node's `code`, or the fault and HTTP status the SDK records) is what tells them.
  */
 export function isTransientAwsError(error: unknown): boolean {
   if (error instanceof TypeError || error instanceof RangeError) return false;

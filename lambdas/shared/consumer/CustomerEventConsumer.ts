@@ -1,24 +1,16 @@
 import { setMaxListeners } from 'node:events';
-import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, MSKEvent, MSKRecord } from 'aws-lambda';
-import { BrokenCircuitError, type IPolicy } from 'cockatiel';
-import { CONSUMER_METRIC_NAMES, DIMENSIONS } from '../contracts/index.js';
-import { applyEventsToShard, type IndexEntry, type PendingEvent } from '../customers/applyEventsToShard.js';
-import { describeError } from '../describeError.js';
+import type { IndexEntry, PendingEvent } from '../customers/applyEventsToShard.js';
 import { decodeEvent, PoisonRecordError } from '../events/index.js';
 import { type RedisClient, withDeadline } from '../redis/createRedisClient.js';
-import {
-  type ResilienceSettings,
-  redisPolicy,
-  resilienceSettings,
-  shardWritePolicy,
-} from '../resilience/policies.js';
+import { type ResilienceSettings, redisPolicy, resilienceSettings } from '../resilience/policies.js';
 import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';
 import { batchResponseFor, type KafkaBatchResponse, recordsOf } from './batchResponse.js';
-import { type Counters, countRecorded, noCounts } from './counters.js';
+import { publishCounts } from './consumerMetrics.js';
+import { addCounts, type Counters, countRecorded, noCounts } from './counters.js';
 import {
   type DeadLetterSink,
   type PendingLetter,
@@ -26,14 +18,11 @@ import {
   refusalLetter,
   sendFinalLetters,
 } from './deadLetters.js';
-import { ShardUnavailableError } from './errors.js';
+import { IdempotencyGuard } from './IdempotencyGuard.js';
 import { IndexMaintainer } from './IndexMaintainer.js';
-import { idempotentSubmit } from './idempotentSubmit.js';
-import { applyIsolatingRejections } from './isolateRejections.js';
-import type { EventOutcome } from './outcomes.js';
 import { mayPark, type Parking, parkRecords } from './parking.js';
 import { ShardBatcher } from './ShardBatcher.js';
-import { isIdempotencyStoreFailure } from './storeErrors.js';
+import { ShardWriter } from './ShardWriter.js';
 
 export type { Counters } from './counters.js';
 
@@ -106,33 +95,27 @@ interface ValidRecord {
  */
 export class CustomerEventConsumer {
   private readonly settings: ConsumerSettings;
-  /** Per shard: the policy and the client it guards. A repointed shard (new client) gets a fresh breaker. */
-  private readonly shardPolicies = new Map<string, { client: SqlClient; policy: IPolicy }>();
-  /** Guards the idempotency store; only store failures count against it. */
-  private readonly idempotencyBreaker: IPolicy;
+  private readonly writer: ShardWriter;
+  private readonly guard: IdempotencyGuard;
   private readonly index: IndexMaintainer;
   /** Running totals since this consumer was created (progress displays, drills). */
   public readonly totals: Counters = noCounts();
-  private readonly idempotencyConfig: IdempotencyConfig;
 
+  /** @throws RangeError when a shard of the router has no SQL client. */
   public constructor(private readonly deps: ConsumerDependencies) {
     this.settings = { ...resilienceSettings(deps.settings), ...CONSUMER_DEFAULTS, ...deps.settings };
-    for (const shard of deps.router.shards) {
-      if (!deps.shards.has(shard.id)) throw new RangeError(`no SQL client for ${shard.id}`);
-      const client = deps.shards.get(shard.id);
-      if (client !== undefined)
-        this.shardPolicies.set(shard.id, {
-          client,
-          policy: shardWritePolicy(this.settings, () => this.breakerOpened(shard.id)),
-        });
-    }
-    // The idempotent function takes the event id itself as its payload: the key is the same as through
-    // a JMESPath `eventId` over `{ eventId }`, without a JMESPath interpreter built per call.
-    this.idempotencyConfig = new IdempotencyConfig({
-      expiresAfterSeconds: this.settings.idempotencyTtlSeconds,
-      throwOnNoIdempotencyKey: true,
+    this.writer = new ShardWriter({
+      router: deps.router,
+      shards: deps.shards,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      settings: this.settings,
     });
-    this.idempotencyBreaker = redisPolicy(this.settings, isIdempotencyStoreFailure);
+    this.guard = new IdempotencyGuard({
+      resilience: this.settings,
+      ttlSeconds: this.settings.idempotencyTtlSeconds,
+      redisConfigured: deps.redis !== undefined,
+    });
     this.index = new IndexMaintainer({
       configured: deps.redis !== undefined,
       shards: deps.shards,
@@ -184,7 +167,8 @@ export class CustomerEventConsumer {
       sink: this.deps.deadLetters,
       logger: this.deps.logger,
     });
-    this.publish(counters);
+    addCounts(this.totals, counters);
+    publishCounts(counters, this.deps.metrics, this.deps.logger);
     return batchResponseFor(failed);
   }
 
@@ -198,20 +182,17 @@ export class CustomerEventConsumer {
     const { failed, letters, counters } = into;
     const indexEntries = new Map<string, IndexEntry[]>();
     const batcher = new ShardBatcher(
-      (shardId, events) => this.applyToShard(shardId, events, indexEntries),
+      (shardId, events) => this.writer.apply(shardId, events, indexEntries),
       this.settings.maxEventsPerTransaction,
       this.settings.flushWaitMillis,
     );
     for (const v of valid) batcher.expect(v.shardId, 1);
-    if (redis !== undefined && context) this.idempotencyConfig.registerLambdaContext(context);
-    const submit = idempotentSubmit({
+    const submit = this.guard.submitter({
       batcher,
       counters,
       logger: this.deps.logger,
-      breaker: this.idempotencyBreaker,
-      config: this.idempotencyConfig,
       redis,
-      redisConfigured: this.deps.redis !== undefined,
+      context,
       deadline,
     });
 
@@ -233,7 +214,7 @@ export class CustomerEventConsumer {
         this.deps.logger.warn('event not applied; it will be redelivered', {
           eventId: event.eventId,
           shard: item.shardId,
-          error: describeError(result.reason),
+          error: result.reason,
         });
       }
     });
@@ -242,92 +223,8 @@ export class CustomerEventConsumer {
     await this.index.afterCommit(indexEntries, redis, deadline);
   }
 
-  /**
-   * One shard's events in one transaction through the shard's policy; when the database refuses their
-   * data, the records it refuses are set apart (see `applyIsolatingRejections`) without touching the
-   * breaker, which counts only unavailability.
-   */
-  private async applyToShard(
-    shardId: string,
-    events: readonly PendingEvent[],
-    indexEntries: Map<string, IndexEntry[]>,
-  ): Promise<ReadonlyMap<PendingEvent, EventOutcome>> {
-    const client = this.deps.shards.get(shardId);
-    if (client === undefined) throw new RangeError(`unknown shard ${shardId}`);
-    let guarded = this.shardPolicies.get(shardId);
-    if (guarded?.client !== client) {
-      // The shard was repointed (failover): its old breaker state says nothing about the new primary.
-      guarded = { client, policy: shardWritePolicy(this.settings, () => this.breakerOpened(shardId)) };
-      this.shardPolicies.set(shardId, guarded);
-    }
-    const { policy } = guarded;
-    const bucketOf = (id: string) => this.deps.router.bucketOf(id);
-    const started = performance.now();
-    const result = await applyIsolatingRejections(events, (subset) =>
-      policy
-        .execute(() => applyEventsToShard(client, subset, bucketOf))
-        .catch((error: unknown) => {
-          throw error instanceof BrokenCircuitError
-            ? new ShardUnavailableError(shardId, { cause: error })
-            : error;
-        }),
-    );
-    if (result.transactions > 1) {
-      this.deps.logger.warn('the shard refused the data of some records; they were set apart', {
-        shard: shardId,
-        events: events.length,
-        transactions: result.transactions,
-      });
-    }
-    const latency = this.deps.metrics.singleMetric();
-    latency.addDimension(DIMENSIONS.shard, shardId);
-    latency.addMetric(
-      CONSUMER_METRIC_NAMES.shardTransactionLatency,
-      MetricUnit.Milliseconds,
-      performance.now() - started,
-    );
-    const list = indexEntries.get(shardId) ?? [];
-    list.push(...result.indexEntries);
-    indexEntries.set(shardId, list);
-    return result.outcomes;
-  }
-
-  /** Counts an opening of `shardId`'s breaker at once (the batch may outlive the minute it opened in). */
-  private breakerOpened(shardId: string): void {
-    const opened = this.deps.metrics.singleMetric();
-    opened.addDimension(DIMENSIONS.dependency, shardId);
-    opened.addMetric(CONSUMER_METRIC_NAMES.breakerOpened, MetricUnit.Count, 1);
-  }
-
   /** Heals the index by itself (see `IndexMaintainer.repair`); tests and operators may call it directly. */
   public repairIndex(): Promise<boolean> {
     return this.index.repair(this.deps.redis);
-  }
-
-  private publish(c: Counters): void {
-    for (const key of Object.keys(c) as Array<keyof Counters>) this.totals[key] += c[key];
-    const { metrics } = this.deps;
-    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsApplied, MetricUnit.Count, c.applied);
-    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsStale, MetricUnit.Count, c.stale);
-    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsDuplicate, MetricUnit.Count, c.duplicates);
-    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsPoison, MetricUnit.Count, c.poison);
-    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsConflicting, MetricUnit.Count, c.conflicts);
-    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsRejected, MetricUnit.Count, c.rejected);
-    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsFailed, MetricUnit.Count, c.failed);
-    metrics.addMetric(CONSUMER_METRIC_NAMES.eventsParked, MetricUnit.Count, c.parked);
-    metrics.addMetric(
-      CONSUMER_METRIC_NAMES.idempotencyStoreBypassed,
-      MetricUnit.Count,
-      c.idempotencyBypassed,
-    );
-    if (c.idempotencyBypassed > 0) {
-      this.deps.logger.warn(
-        'idempotency store bypassed (unreachable, or holding in-progress records of an interrupted delivery); the database guard decided alone',
-        {
-          events: c.idempotencyBypassed,
-        },
-      );
-    }
-    metrics.publishStoredMetrics();
   }
 }

@@ -3,7 +3,6 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { IPolicy } from 'cockatiel';
 import { CONSUMER_METRIC_NAMES } from '../contracts/index.js';
 import type { IndexEntry } from '../customers/applyEventsToShard.js';
-import { describeError } from '../describeError.js';
 import { CustomerIndex } from '../index/CustomerIndex.js';
 import { rebuildIndexStep } from '../index/rebuildIndex.js';
 import { type RedisClient, untilDeadline } from '../redis/createRedisClient.js';
@@ -59,7 +58,7 @@ export class IndexMaintainer {
           failures += list.length;
           this.options.logger.warn('index update deferred to the outbox', {
             shard: shardId,
-            error: describeError(error),
+            error,
           });
         }
       }),
@@ -110,7 +109,7 @@ export class IndexMaintainer {
       }
     } catch (error: unknown) {
       complete = false;
-      this.options.logger.warn('index rebuild postponed', { error: describeError(error) });
+      this.options.logger.warn('index rebuild postponed', { error });
     }
     for (const [shardId, client] of this.options.shards) {
       try {
@@ -135,7 +134,7 @@ export class IndexMaintainer {
         }
       } catch (error: unknown) {
         complete = false;
-        this.options.logger.warn('index repair postponed', { shard: shardId, error: describeError(error) });
+        this.options.logger.warn('index repair postponed', { shard: shardId, error });
       }
     }
     return complete;

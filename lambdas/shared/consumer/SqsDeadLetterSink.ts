@@ -1,5 +1,6 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DeadLetter, DeadLetterSink } from './deadLetters.js';
+import { DeadLettersRefusedError } from './errors.js';
 
 /** SQS takes at most 10 messages per batch call. */
 const SQS_BATCH = 10;
@@ -11,7 +12,7 @@ export class SqsDeadLetterSink implements DeadLetterSink {
     private readonly queueUrl: string,
   ) {}
 
-  /** @throws when SQS rejects any message; none are reported as sent then. */
+  /** @throws {DeadLettersRefusedError} when SQS rejects any message; none are reported as sent then. */
   public async send(letters: readonly DeadLetter[]): Promise<void> {
     for (let i = 0; i < letters.length; i += SQS_BATCH) {
       const chunk = letters.slice(i, i + SQS_BATCH);
@@ -27,7 +28,7 @@ export class SqsDeadLetterSink implements DeadLetterSink {
       );
       const failed = result.Failed ?? [];
       if (failed.length > 0) {
-        throw new Error(`SQS refused ${failed.length} dead letters: ${failed.map((f) => f.Code).join(', ')}`);
+        throw new DeadLettersRefusedError(failed.map((f) => f.Code ?? ''));
       }
     }
   }

@@ -35,3 +35,8 @@ export function countRecorded(c: Counters, outcome: EventOutcome): void {
   else if (outcome === 'stale') c.stale += 1;
   else if (outcome === 'duplicate') c.duplicates += 1;
 }
+
+/** Adds the counts of `c` to `totals`. */
+export function addCounts(totals: Counters, c: Readonly<Counters>): void {
+  for (const key of Object.keys(c) as Array<keyof Counters>) totals[key] += c[key];
+}

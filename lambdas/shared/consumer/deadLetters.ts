@@ -1,6 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MSKRecord } from 'aws-lambda';
-import { describeError } from '../describeError.js';
 import { type CustomerEvent, eventDigest, type PoisonReason } from '../events/index.js';
 import { partitionKeyOf } from './batchResponse.js';
 import type { Counters } from './counters.js';
@@ -115,7 +114,7 @@ export async function sendFinalLetters(
   try {
     await deps.sink.send(now.map((l) => l.letter));
   } catch (error: unknown) {
-    deps.logger.error('dead-letter destination unavailable', { error: describeError(error) });
+    deps.logger.error('dead-letter destination unavailable', { error });
     failed.push(...now.map((l) => l.record));
     counters.failed += now.length;
     return;

@@ -21,6 +21,15 @@ export class ShardUnavailableError extends ConsumerError {
   }
 }
 
+/** The dead-letter destination refused some letters of a batch; none of the batch counts as sent. */
+export class DeadLettersRefusedError extends ConsumerError {
+  public override readonly name = 'DeadLettersRefusedError';
+
+  public constructor(public readonly codes: readonly string[]) {
+    super(`SQS refused ${codes.length} dead letters: ${codes.join(', ')}`, { context: { codes } });
+  }
+}
+
 /**
  * Thrown inside the idempotency guard for an event the consumer refused (a conflict, a database
  * rejection), so that the store forgets its in-progress record instead of remembering the event as done:

@@ -3,7 +3,6 @@ import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache'
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { IPolicy } from 'cockatiel';
 import { conflictKeyOf, type PendingEvent } from '../customers/applyEventsToShard.js';
-import { describeError } from '../describeError.js';
 import { eventDigest } from '../events/index.js';
 import { type RedisClient, untilDeadline } from '../redis/createRedisClient.js';
 import type { Counters } from './counters.js';
@@ -161,7 +160,7 @@ function guarded(
         throw error;
       }
       if (!submitted.has(conflictKeyOf(pending.event))) counters.idempotencyBypassed += 1;
-      deps.logger.debug('idempotency store bypassed', { eventId, error: describeError(error) });
+      deps.logger.debug('idempotency store bypassed', { eventId, error });
       return submit(shardId, pending);
     }
     if (call.outcome !== undefined) return call.outcome;

@@ -1,6 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MSKRecord } from 'aws-lambda';
-import { describeError } from '../describeError.js';
 import type { Counters } from './counters.js';
 import { ShardUnavailableError } from './errors.js';
 
@@ -71,7 +70,7 @@ export async function parkRecords(
     // Never drop a record: unparked, it is redelivered in place.
     logger.error('retry topic unavailable; records kept for redelivery', {
       records: records.length,
-      error: describeError(error),
+      error,
     });
     failed.push(...records);
     counters.failed += records.length;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isArnOf } from '../aws/arn.js';
 
 /**
  * A function's environment is missing a variable or holds a malformed one: a deployment fault, never
@@ -39,7 +40,7 @@ export const httpsUrl = requiredString.refine((value) => value.startsWith('https
 
 /** An ARN of `service`. */
 export const arnOf = (service: string) =>
-  requiredString.refine((value) => new RegExp(`^arn:aws[a-z-]*:${service}:`).test(value), {
+  requiredString.refine((value) => isArnOf(value, service), {
     error: `must be an ARN of ${service}`,
   });
 

@@ -67,7 +67,7 @@ export async function recoverBatches(deps: RecoveryDependencies): Promise<Recove
       started.push({ ...rerun, execution: await deps.starter.start(rerun) });
     } catch (error: unknown) {
       startFailures.push({ batchId: batch.batchId, error: describeError(error) });
-      deps.logger?.error('Starting a re-run failed', { ...rerun, error: describeError(error) });
+      deps.logger?.error('Starting a re-run failed', { ...rerun, error });
     }
   }
   deps.metrics?.addMetric(ETL_METRIC_NAMES.batchRerunsStarted, MetricUnit.Count, started.length);

@@ -143,10 +143,10 @@ export function createEtlSteps(deps: EtlStepDependencies): EtlSteps {
         .catch((auditError: unknown) =>
           deps.logger?.error('Recording a failed attempt failed', {
             ...base,
-            error: describeError(auditError),
+            error: auditError,
           }),
         );
-      deps.logger?.warn('ETL step failed', { ...base, error: describeError(failure) });
+      deps.logger?.warn('ETL step failed', { ...base, error: failure });
       throw failure;
     }
     try {

@@ -6,6 +6,7 @@ import {
   ListNodesCommand,
   type NodeInfo,
 } from '@aws-sdk/client-kafka';
+import { mskClusterArnOf } from '../aws/arn.js';
 import { BROKER_HEALTH_METRIC_NAMES, DIMENSIONS, ENV } from '../contracts/index.js';
 import { type Environment, positiveIntegerVariable, requiredVariable } from './environment.js';
 import { ControlPlaneError, HealthCheckConfigError } from './errors.js';
@@ -40,8 +41,6 @@ const MAX_LIST_NODES_PAGES = 10;
 
 /** Brokers whose client subnet is not reported. */
 const UNKNOWN_SUBNET = 'unknown';
-
-const CLUSTER_ARN = /^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/([^/]+)\/.+$/;
 
 export interface BrokerHealthConfig {
   readonly clusterArn: string;
@@ -78,7 +77,7 @@ export type BrokerHealthDependencies = HealthCheckDependencies<KafkaClient>;
  * @throws {HealthCheckConfigError} when the ARN is not an MSK cluster ARN.
  */
 export function clusterNameOf(clusterArn: string): string {
-  const name = CLUSTER_ARN.exec(clusterArn)?.[1];
+  const name = mskClusterArnOf(clusterArn)?.clusterName;
   if (name === undefined) {
     throw new HealthCheckConfigError(`"${clusterArn}" is not an MSK cluster ARN`, {
       context: { clusterArn },

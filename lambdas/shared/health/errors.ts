@@ -1,3 +1,5 @@
+import { ReplicationGroupNotFoundFault } from '@aws-sdk/client-elasticache';
+import { NotFoundException } from '@aws-sdk/client-kafka';
 import { TaskCancelledError } from 'cockatiel';
 import { isTransientAwsError, stringProperty } from '../aws/transientAwsError.js';
 import {
@@ -52,8 +54,12 @@ export class ControlPlaneError extends HealthCheckError {
   }
 }
 
-/** The resource the check watches is gone: a finding about the dependency, not about the check. */
-const NOT_FOUND = new Set(['NotFoundException', 'ReplicationGroupNotFoundFault']);
+/**
+ * The resource the check watches (an MSK cluster, an ElastiCache replication group) is gone: a finding
+ * about the dependency, not about the check.
+ */
+const isResourceGone = (error: unknown): boolean =>
+  error instanceof NotFoundException || error instanceof ReplicationGroupNotFoundFault;
 
 const messageOf = (value: unknown): string => (value instanceof Error ? value.message : String(value));
 
@@ -95,7 +101,7 @@ export function classifyControlPlaneError(
       resource,
     });
   }
-  if (name !== undefined && NOT_FOUND.has(name)) {
+  if (isResourceGone(error)) {
     return new ControlPlaneError(reason, operation, 'not-found', {
       cause: error,
       retriable: false,

@@ -9,7 +9,6 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { IPolicy } from 'cockatiel';
 import { INGEST_METRIC_NAMES } from '../contracts/index.js';
-import { describeError } from '../describeError.js';
 import type { Envelope } from '../events/index.js';
 import {
   type ApiErrorCode,
@@ -187,7 +186,7 @@ export class IngestService {
     const { idempotencyKey } = request;
     const { redis } = this.deps;
     if (idempotencyKey === undefined || redis === undefined) return this.publish(parsed.envelopes);
-    if (!redis.isReady) return this.bypass(parsed, 'redis is not connected');
+    if (!redis.isReady) return this.bypass(parsed, { reason: 'redis is not connected' });
 
     let outcome: Outcome | undefined;
     const idempotent = makeIdempotent(
@@ -226,7 +225,7 @@ export class IngestService {
       if (outcome !== undefined) {
         // Published, but the response could not be remembered: the client still gets its 202.
         this.logger.warn('idempotency store failed after publishing; the response is not remembered', {
-          error: describeError(error),
+          error,
         });
         return outcome.published;
       }
@@ -234,12 +233,15 @@ export class IngestService {
       if (error instanceof IdempotencyAlreadyInProgressError) {
         throw new IdempotencyKeyInProgressError(this.settings.inProgressRetryAfterSeconds, { cause: error });
       }
-      return this.bypass(parsed, describeError(error));
+      return this.bypass(parsed, { error });
     }
   }
 
-  private bypass(parsed: ParsedBody, reason: string): Promise<IngestResponse> {
-    this.logger.warn('idempotency store bypassed; publishing without the Idempotency-Key guard', { reason });
+  private bypass(
+    parsed: ParsedBody,
+    why: { readonly reason: string } | { readonly error: unknown },
+  ): Promise<IngestResponse> {
+    this.logger.warn('idempotency store bypassed; publishing without the Idempotency-Key guard', why);
     this.count(INGEST_METRIC_NAMES.idempotencyStoreBypassed, 1);
     return this.publish(parsed.envelopes);
   }
@@ -274,7 +276,7 @@ export class IngestService {
       });
     }
     if (isRetriable(error)) {
-      this.logger.warn('publish failed; the client may retry', { error: describeError(error) });
+      this.logger.warn('publish failed; the client may retry', { error });
       const seconds = this.settings.retryAfterSeconds;
       return errorResponse(
         503,

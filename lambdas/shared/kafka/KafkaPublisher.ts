@@ -1,6 +1,7 @@
 import type { KafkaClient } from '@aws-sdk/client-kafka';
 import { type TimeoutPolicy, TimeoutStrategy, timeout } from 'cockatiel';
 import kafkajs, { type KafkaConfig, type Producer, type ProducerConfig, type RetryOptions } from 'kafkajs';
+import { mskClusterArnOf } from '../aws/arn.js';
 import type { Envelope } from '../events/index.js';
 import { encodeEvent } from '../events/index.js';
 import { type EventPublisher, PublishError } from '../ingest/publisher.js';
@@ -91,8 +92,6 @@ export type KafkaPublisherOptions = MskPublisherOptions | PlaintextPublisherOpti
 
 const isMsk = (options: KafkaPublisherOptions): options is MskPublisherOptions => 'clusterArn' in options;
 
-const CLUSTER_ARN = /^arn:aws[a-z-]*:kafka:([a-z0-9-]+):\d{12}:cluster\/.+/;
-
 /**
  * {@link EventPublisher} on MSK with kafkajs: sends of at most `maxRecordsPerRequest` envelopes as JSON
  * with key = customerId (kafkajs' default, Java-compatible murmur2 partitioner, so one customer's events
@@ -123,7 +122,7 @@ export class KafkaPublisher implements EventPublisher {
    */
   public constructor(private readonly options: KafkaPublisherOptions) {
     if (isMsk(options)) {
-      const region = CLUSTER_ARN.exec(options.clusterArn)?.[1];
+      const region = mskClusterArnOf(options.clusterArn)?.region;
       if (region === undefined) throw new RangeError(`not an MSK cluster ARN: ${options.clusterArn}`);
       this.region = region;
       this.bootstrapPolicy = options.bootstrapPolicy ?? kafkaPolicy(BOOTSTRAP_POLICY);
@@ -254,7 +253,7 @@ export class KafkaPublisher implements EventPublisher {
     const done = producer
       .then((p) => p.disconnect())
       .catch((error: unknown) => {
-        this.options.logger?.debug('producer disconnect failed', { error: String(error) });
+        this.options.logger?.debug('producer disconnect failed', { error });
       })
       .finally(() => this.disconnecting.delete(done));
     this.disconnecting.add(done);

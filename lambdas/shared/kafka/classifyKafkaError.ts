@@ -6,6 +6,7 @@ import { BootstrapBrokersError } from './errors.js';
 // kafkajs is CommonJS and spreads its error classes into module.exports, which Node's ESM loader cannot
 // see as named exports: take them from the default export.
 const {
+  KafkaJSBrokerNotFound,
   KafkaJSConnectionError,
   KafkaJSError,
   KafkaJSNumberOfRetriesExceeded,
@@ -33,7 +34,7 @@ export const isConnectionFailure = (error: unknown): boolean =>
     (e) =>
       e instanceof KafkaJSConnectionError ||
       e instanceof TaskCancelledError ||
-      (e instanceof KafkaJSError && e.name === 'KafkaJSBrokerNotFound'),
+      e instanceof KafkaJSBrokerNotFound,
   );
 
 /**

@@ -3,7 +3,6 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { type BulkheadPolicy, BulkheadRejectedError } from 'cockatiel';
 import { QUERY_METRIC_NAMES } from '../contracts/index.js';
-import { describeError } from '../describeError.js';
 import type { RedisClient } from '../redis/createRedisClient.js';
 import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';
@@ -192,7 +191,7 @@ export class CustomerQueryService implements CustomerQueries {
       // An index still being built (or rebuilt after Redis lost its data) does not know every customer.
       if (customerId === null) complete = await index.run((i) => i.isComplete());
     } catch (error: unknown) {
-      this.deps.logger.debug('index unusable; scanning the shards', { error: describeError(error) });
+      this.deps.logger.debug('index unusable; scanning the shards', { error });
       return undefined;
     }
     this.count('indexLookups', QUERY_METRICS.indexLookups);
@@ -311,7 +310,7 @@ export class CustomerQueryService implements CustomerQueries {
       this.deps.logger.warn('stale index entry not repaired', {
         kind,
         customerId,
-        error: describeError(error),
+        error,
       });
     }
   }

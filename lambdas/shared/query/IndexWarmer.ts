@@ -4,7 +4,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { QUERY_METRIC_NAMES } from '../contracts/index.js';
-import { describeError } from '../describeError.js';
 import { CustomerIndex } from '../index/CustomerIndex.js';
 import { type RebuildProgress, rebuildIndexStep } from '../index/rebuildIndex.js';
 import { type RedisClient, withDeadline } from '../redis/createRedisClient.js';
@@ -90,7 +89,7 @@ export class IndexWarmer {
       if ('error' in failure) {
         deps.logger.warn('index warm-up step failed; retrying', {
           attempt: failure.attempt,
-          error: describeError(failure.error),
+          error: failure.error,
         });
       }
     });

@@ -1,5 +1,4 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { describeError } from '../describeError.js';
 import type { IndexedCustomer } from '../index/CustomerIndex.js';
 import type { GuardedIndex } from './GuardedIndex.js';
 
@@ -37,7 +36,7 @@ export class IndexWriteThrough {
       await this.index.run((index) => index.update(entries));
       this.writtenCount += entries.length;
     } catch (error: unknown) {
-      this.options.logger.debug('write-through deferred', { error: describeError(error) });
+      this.options.logger.debug('write-through deferred', { error });
       this.defer(entries);
     }
   }
@@ -85,7 +84,7 @@ export class IndexWriteThrough {
         await this.index.run((index) => index.update(batch));
       } catch (error: unknown) {
         this.options.logger.debug('write-through of pending entries postponed', {
-          error: describeError(error),
+          error,
         });
         break;
       }

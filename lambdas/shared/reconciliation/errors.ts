@@ -34,6 +34,14 @@ export class InvalidReconciliationInputError extends ReconciliationError {
   public override readonly name = 'InvalidReconciliationInputError';
 }
 
+/**
+ * Ends a read of the event log from inside because the shard failed while the read was under way; the
+ * shard's own error is what the search reports.
+ */
+export class GapSearchStoppedError extends ReconciliationError {
+  public override readonly name = 'GapSearchStoppedError';
+}
+
 /** A dependency failed in a way that repeating will not fix (a rejected statement, a refused request). */
 export class ReconciliationStepError extends ReconciliationError {
   public override readonly name = 'ReconciliationStepError';

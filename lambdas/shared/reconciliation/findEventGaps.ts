@@ -4,7 +4,7 @@ import { boundedRanges, rangesForTime } from '../replay/offsetRanges.js';
 import type { EventLogPolicy } from '../replay/policies.js';
 import type { ShardRouter } from '../sharding/index.js';
 import { type SqlClient, SqlJson } from '../sql/index.js';
-import { InvalidReconciliationInputError } from './errors.js';
+import { GapSearchStoppedError, InvalidReconciliationInputError } from './errors.js';
 import type { StepPolicy } from './policies.js';
 
 /** The time window of the events topic a reconciliation checks (ISO-8601, `from` included, `to` not). */
@@ -128,7 +128,7 @@ export async function findShardGaps(deps: GapDependencies, window: Reconciliatio
       } catch (error: unknown) {
         // Keep the shard's failure as it is (the log policy would take it for a log failure).
         shardFailure = error;
-        throw new Error('gap search stopped: the shard failed');
+        throw new GapSearchStoppedError('gap search stopped: the shard failed');
       }
     };
     // A retried read starts the range over: reset what the failed attempt had counted.

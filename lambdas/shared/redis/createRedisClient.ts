@@ -74,8 +74,7 @@ export async function openRedis(
   options: RedisConnectionOptions,
   logger: { debug(message: string, extra: Record<string, unknown>): void },
 ): Promise<RedisClient> {
-  const onError = (error: unknown) =>
-    logger.debug('redis connection error', { error: error instanceof Error ? error.message : String(error) });
+  const onError = (error: unknown) => logger.debug('redis connection error', { error });
   const client = createRedisClient(options, onError);
   await connectLeniently(client, onError);
   return client;

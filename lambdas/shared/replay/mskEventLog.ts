@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { KafkaClient } from '@aws-sdk/client-kafka';
+import { mskClusterArnOf } from '../aws/arn.js';
 import { ENV } from '../contracts/index.js';
 import { getIamBootstrapBrokers } from '../kafka/bootstrapBrokers.js';
 import { createKafka } from '../kafka/createKafka.js';
@@ -7,8 +8,6 @@ import { KafkaPublisher } from '../kafka/KafkaPublisher.js';
 import { BOOTSTRAP_POLICY, kafkaPolicy } from '../kafka/policies.js';
 import { requiredEnv } from '../requiredEnv.js';
 import { KafkaEventLog } from './KafkaEventLog.js';
-
-const CLUSTER_ARN = /^arn:aws[a-z-]*:kafka:([a-z0-9-]+):\d{12}:cluster\/.+/;
 
 export interface MskEventLogOptions {
   readonly clusterArn: string;
@@ -25,7 +24,7 @@ export interface MskEventLogOptions {
  * @throws {RangeError} when `clusterArn` is not an MSK cluster ARN.
  */
 export function mskEventLog(options: MskEventLogOptions): KafkaEventLog {
-  const region = CLUSTER_ARN.exec(options.clusterArn)?.[1];
+  const region = mskClusterArnOf(options.clusterArn)?.region;
   if (region === undefined) throw new RangeError(`not an MSK cluster ARN: ${options.clusterArn}`);
   const logger = options.logger === undefined ? {} : { logger: options.logger };
   const bootstrap = kafkaPolicy(BOOTSTRAP_POLICY);

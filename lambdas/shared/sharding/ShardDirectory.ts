@@ -247,7 +247,7 @@ export class ShardDirectory {
       client.close().catch((error: unknown) => {
         this.logger.warn('closing a replaced shard client failed', {
           client: client.name,
-          error: describeError(error),
+          error,
         });
       });
     }, this.retireGraceMillis).unref();

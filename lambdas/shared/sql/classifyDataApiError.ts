@@ -1,30 +1,39 @@
+import * as RdsData from '@aws-sdk/client-rds-data';
 import { SqlError } from './errors.js';
 import { isDataExceptionState, RETRIABLE_NODE_CODES, RETRIABLE_SQLSTATES } from './retriableCodes.js';
 
 /** Data API exceptions after which the same call can succeed later. */
-const RETRIABLE_EXCEPTIONS = new Set([
-  'DatabaseResumingException', // Serverless v2 waking from zero capacity
-  'DatabaseUnavailableException',
-  'ServiceUnavailableError',
-  'ThrottlingException',
-  'InternalServerErrorException',
-  'StatementTimeoutException',
-  'TransactionNotFoundException', // the transaction died with its connection (failover, restart)
-  'TimeoutError', // SDK socket/connection timeout
-]);
+const RETRIABLE_EXCEPTIONS = [
+  RdsData.DatabaseResumingException, // Serverless v2 waking from zero capacity
+  RdsData.DatabaseUnavailableException,
+  RdsData.ServiceUnavailableError,
+  RdsData.InternalServerErrorException,
+  RdsData.StatementTimeoutException,
+  RdsData.TransactionNotFoundException, // the transaction died with its connection (failover, restart)
+];
+
+/**
+ * Transient failures the SDK raises without an exported class: throttling (an unmodelled service error,
+ * named after its code) and the HTTP handler's socket or connection timeout. Their name is the only mark
+ * they carry, so they alone are known by it.
+ */
+const RETRIABLE_UNMODELLED_NAMES = new Set(['ThrottlingException', 'TimeoutError']);
 
 /** Configuration, permission and result-shape problems: trying again changes nothing. */
-const PERMANENT_EXCEPTIONS = new Set([
-  'ForbiddenException',
-  'AccessDeniedException',
-  'DatabaseNotFoundException',
-  'SecretsErrorException',
-  'InvalidSecretException',
-  'UnsupportedResultException',
-  'HttpEndpointNotEnabledException',
-  'InvalidResourceStateException',
-  'NotFoundException',
-]);
+const PERMANENT_EXCEPTIONS = [
+  RdsData.ForbiddenException,
+  RdsData.AccessDeniedException,
+  RdsData.DatabaseNotFoundException,
+  RdsData.SecretsErrorException,
+  RdsData.InvalidSecretException,
+  RdsData.UnsupportedResultException,
+  RdsData.HttpEndpointNotEnabledException,
+  RdsData.InvalidResourceStateException,
+  RdsData.NotFoundException,
+];
+
+const isAnyOf = (error: unknown, classes: ReadonlyArray<abstract new (...args: never[]) => Error>): boolean =>
+  classes.some((exception) => error instanceof exception);
 
 /** Connection and failover symptoms the Data API reports inside BadRequest/DatabaseError messages. */
 const RETRIABLE_MESSAGES = [
@@ -67,8 +76,9 @@ export function classifyDataApiError(error: unknown, client: string): SqlError {
   if (error instanceof TypeError || error instanceof RangeError) retriable = false;
   // The data itself was refused: whatever the envelope says about the service, the same rows fail again.
   else if (sqlState !== undefined && isDataExceptionState(sqlState)) retriable = false;
-  else if (name !== undefined && PERMANENT_EXCEPTIONS.has(name)) retriable = false;
-  else if (name !== undefined && RETRIABLE_EXCEPTIONS.has(name)) retriable = true;
+  else if (isAnyOf(error, PERMANENT_EXCEPTIONS)) retriable = false;
+  else if (isAnyOf(error, RETRIABLE_EXCEPTIONS)) retriable = true;
+  else if (name !== undefined && RETRIABLE_UNMODELLED_NAMES.has(name)) retriable = true;
   else {
     // BadRequest, DatabaseError and anything unmodelled: retriable only on evidence of a transient cause.
     retriable =
