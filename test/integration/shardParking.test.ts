@@ -20,8 +20,12 @@ import { mskEvent, mskRecord } from '../support/events.js';
 import { MemoryDeadLetters } from '../support/memoryDeadLetters.js';
 
 const PARTITIONS = 3;
-// Long enough that a loaded machine cannot let the breaker half-open between the two deliveries.
-const HALF_OPEN_AFTER_MILLIS = 2_000;
+// Long enough that a loaded machine (two test files at once on two cores) cannot let the breaker half-open
+// between the two deliveries.
+const HALF_OPEN_AFTER_MILLIS = 5_000;
+// The test checks that no event bypassed the Redis guard: a loaded machine must not make an invocation of
+// 900 events outlive its Redis deadline.
+const REDIS_DEADLINE_MILLIS = 15_000;
 
 async function count(url: string, sql: string): Promise<number> {
   const client = new PgSqlClient({ name: 'check', connectionString: url });
@@ -69,6 +73,7 @@ describe('records of an unavailable shard are parked on the retry topic', () => 
         shardRetryInitialDelayMillis: 10,
         shardBreakerThreshold: 1,
         shardBreakerHalfOpenAfterMillis: HALF_OPEN_AFTER_MILLIS,
+        redisDeadlineMillis: REDIS_DEADLINE_MILLIS,
       },
       maxConnectionsPerShard: 2,
     }).then((wired) => {

@@ -109,7 +109,7 @@ describe.skipIf(!kafkaReady)('Kafka event source watchdog (real Kafka)', () => {
 
     try {
       // Act
-      const drained = source.drain({ timeoutMillis: 12_000 });
+      const drained = source.drain({ timeoutMillis: 8_000 });
 
       // Assess
       await expect(drained).rejects.toBeInstanceOf(DrainTimeoutError);
