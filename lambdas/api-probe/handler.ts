@@ -1,8 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ROUTES, routeKey, versionedPath } from '../shared/contracts/index.js';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import { type ApiProbeRequest, runApiProbe } from '../shared/probes/apiProbe.js';
 import { PROBE_CUSTOMER_PREFIX, probeEvents } from '../shared/probes/consumerProbe.js';
 import { type LifecycleHookEvent, reportProbe, versionInvoker } from '../shared/probes/preTrafficHook.js';
@@ -47,8 +49,7 @@ export function requestsFor(api: string): ApiProbeRequest[] {
  *
  * @throws the SDK's error when CodeDeploy cannot be told (the deployment then times out and rolls back).
  */
-export const handler = async (event: LifecycleHookEvent, context: Context) => {
-  logger.addContext(context);
+export const handler = lambdaHandler(async (event: LifecycleHookEvent) => {
   const env = readEnvironment();
   const api = env.probedApi;
   const report = await reportProbe(codedeploy, event, () =>
@@ -62,4 +63,4 @@ export const handler = async (event: LifecycleHookEvent, context: Context) => {
       problems: report.problems,
     });
   return report;
-};
+}).use(injectLambdaContext(logger));

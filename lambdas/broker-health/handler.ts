@@ -1,14 +1,17 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { KafkaClient } from '@aws-sdk/client-kafka';
-import type { Context, ScheduledEvent } from 'aws-lambda';
+import type { ScheduledEvent } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import {
   type BrokerHealthReport,
   brokerHealthConfigFrom,
   checkBrokerHealth,
 } from '../shared/health/brokerHealth.js';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 
 const logger = new Logger({ serviceName: 'broker-health' });
 const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.brokerHealth });
@@ -23,8 +26,7 @@ const kafka = tracer.captureAWSv3Client(new KafkaClient({ maxAttempts: 1 }));
  * @throws {HealthCheckConfigError} when `CLUSTER_ARN` or `EXPECTED_BROKERS` is missing or invalid, or
  *   the function may not read the cluster.
  */
-export const handler = async (_event: ScheduledEvent, context: Context): Promise<BrokerHealthReport> => {
-  logger.addContext(context);
+export const handler = lambdaHandler(async (_event: ScheduledEvent): Promise<BrokerHealthReport> => {
   const config = brokerHealthConfigFrom(process.env);
   const report = await checkBrokerHealth(config, {
     client: kafka,
@@ -34,4 +36,6 @@ export const handler = async (_event: ScheduledEvent, context: Context): Promise
   });
   tracer.putAnnotation('healthy', report.healthy);
   return report;
-};
+})
+  .use(injectLambdaContext(logger))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }));

@@ -1,14 +1,17 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
-import type { Context, ScheduledEvent } from 'aws-lambda';
+import type { ScheduledEvent } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import {
   type CacheHealthReport,
   cacheHealthConfigFrom,
   checkCacheHealth,
 } from '../shared/health/cacheHealth.js';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 
 const logger = new Logger({ serviceName: 'cache-health' });
 const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICES.cacheHealth });
@@ -23,8 +26,7 @@ const elastiCache = tracer.captureAWSv3Client(new ElastiCacheClient({ maxAttempt
  * @throws {HealthCheckConfigError} when `REPLICATION_GROUP_ID` or `EVENT_LOOKBACK_MINUTES` is invalid, or
  *   the function may not read the replication group or its events.
  */
-export const handler = async (_event: ScheduledEvent, context: Context): Promise<CacheHealthReport> => {
-  logger.addContext(context);
+export const handler = lambdaHandler(async (_event: ScheduledEvent): Promise<CacheHealthReport> => {
   const config = cacheHealthConfigFrom(process.env);
   const report = await checkCacheHealth(config, {
     client: elastiCache,
@@ -34,4 +36,6 @@ export const handler = async (_event: ScheduledEvent, context: Context): Promise
   });
   tracer.putAnnotation('healthy', report.healthy);
   return report;
-};
+})
+  .use(injectLambdaContext(logger))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }));

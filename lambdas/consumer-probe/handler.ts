@@ -1,7 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import type { Context } from 'aws-lambda';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import { runConsumerProbe } from '../shared/probes/consumerProbe.js';
 import { type LifecycleHookEvent, reportProbe, versionInvoker } from '../shared/probes/preTrafficHook.js';
 import { parseShardMap, ShardRouter } from '../shared/sharding/index.js';
@@ -19,8 +20,7 @@ const codedeploy = new CodeDeployClient({});
  *
  * @throws the SDK's error when CodeDeploy cannot be told (the deployment then times out and rolls back).
  */
-export const handler = async (event: LifecycleHookEvent, context: Context) => {
-  logger.addContext(context);
+export const handler = lambdaHandler(async (event: LifecycleHookEvent) => {
   const env = readEnvironment();
   const shardMap = parseShardMap(env.shardMap);
   const report = await reportProbe(codedeploy, event, () =>
@@ -50,4 +50,4 @@ export const handler = async (event: LifecycleHookEvent, context: Context) => {
   else
     logger.error('pre-traffic probe failed', { deploymentId: event.DeploymentId, problems: report.problems });
   return report;
-};
+}).use(injectLambdaContext(logger));

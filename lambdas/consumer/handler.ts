@@ -1,14 +1,17 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, MSKEvent } from 'aws-lambda';
+import type { MSKEvent } from 'aws-lambda';
 import type { KafkaBatchResponse } from '../shared/consumer/batchResponse.js';
 import { KafkaRecordParker } from '../shared/consumer/KafkaRecordParker.js';
 import { SqsDeadLetterSink } from '../shared/consumer/SqsDeadLetterSink.js';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { KafkaPublisher } from '../shared/kafka/KafkaPublisher.js';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { parseShardMap } from '../shared/sharding/index.js';
 import { type WiredConsumer, wireConsumer } from './dependencies.js';
@@ -49,8 +52,7 @@ async function wireFromEnvironment(): Promise<WiredConsumer> {
 let wired: Promise<WiredConsumer> | undefined;
 
 /** Entry point of the MSK event source mapping (provisioned mode, ReportBatchItemFailures). */
-export const handler = async (event: MSKEvent, context: Context): Promise<KafkaBatchResponse> => {
-  logger.addContext(context);
+export const handler = lambdaHandler(async (event: MSKEvent, context): Promise<KafkaBatchResponse> => {
   wired ??= wireFromEnvironment().catch((error: unknown) => {
     wired = undefined;
     throw error;
@@ -61,4 +63,6 @@ export const handler = async (event: MSKEvent, context: Context): Promise<KafkaB
   const response = await consumer.handle(event, context);
   tracer.putAnnotation('failedPartitions', response.batchItemFailures.length);
   return response;
-};
+})
+  .use(injectLambdaContext(logger))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }));

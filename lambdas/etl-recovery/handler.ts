@@ -1,10 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import type { Context, ScheduledEvent } from 'aws-lambda';
+import type { ScheduledEvent } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { type RecoveryReport, recoverBatches } from '../shared/etl/recoverBatches.js';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import { wireRecovery } from './dependencies.js';
 
 const logger = new Logger({ serviceName: 'etl-recovery' });
@@ -23,14 +27,12 @@ let wired: ReturnType<typeof wireRecovery> | undefined;
  * @throws {EtlConfigError} when a setting is missing or invalid.
  * @throws {SqlError} when the warehouse cannot be read.
  */
-export const handler = async (_event: ScheduledEvent, context: Context): Promise<RecoveryReport> => {
-  logger.addContext(context);
+export const handler = lambdaHandler(async (_event: ScheduledEvent): Promise<RecoveryReport> => {
   wired ??= wireRecovery(process.env, { sfn, logger, metrics });
-  try {
-    const report = await recoverBatches(wired);
-    tracer.putAnnotation('failedBatches', report.failedBatches);
-    return report;
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+  const report = await recoverBatches(wired);
+  tracer.putAnnotation('failedBatches', report.failedBatches);
+  return report;
+})
+  .use(injectLambdaContext(logger))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(logMetrics(metrics));

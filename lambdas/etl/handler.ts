@@ -1,9 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import type { Context } from 'aws-lambda';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import type { ClosedBatch, EtlSteps, OpenedBatch, ShardOutcome } from '../shared/etl/steps.js';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import { type WiredEtl, wireEtl } from './dependencies.js';
 
 const logger = new Logger({ serviceName: 'etl' });
@@ -18,43 +21,41 @@ const steps = (): EtlSteps => {
   return wired.steps;
 };
 
-/** Runs one step with the invocation's context in the logs; the step's metrics are published at the end. */
-async function invoke<T>(name: string, context: Context, run: () => Promise<T>): Promise<T> {
-  logger.addContext(context);
-  tracer.putAnnotation('step', name);
-  try {
-    return await run();
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-}
+/** One step's entry point: the invocation's context in the logs, its own subsegment, its metrics published at the end. */
+const step = <T>(name: string, run: (event: unknown) => Promise<T>) =>
+  lambdaHandler(async (event: unknown): Promise<T> => {
+    tracer.putAnnotation('step', name);
+    return run(event);
+  })
+    .use(injectLambdaContext(logger))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(logMetrics(metrics));
 
 /**
  * `OpenBatch` state: `{}` opens a new batch; `{ batchId }` re-runs that batch over its window.
  * @throws {EtlTransientError} when the warehouse is unavailable (the state machine retries).
  * @throws {EtlBatchNotFoundError} when a re-run names an unknown batch.
  */
-export const openBatch = (event: unknown, context: Context): Promise<OpenedBatch> =>
-  invoke('openBatch', context, () => steps().openBatch(event));
+export const openBatch = step('openBatch', (event): Promise<OpenedBatch> => steps().openBatch(event));
 
 /**
  * `ExtractLoad` state: copies one shard's window into the warehouse; returns counts only.
  * @throws {EtlTransientError} when the shard or the warehouse is unavailable (the state machine retries).
  */
-export const extractLoad = (event: unknown, context: Context) =>
-  invoke('extractLoad', context, () => steps().extractLoad(event));
+export const extractLoad = step('extractLoad', (event) => steps().extractLoad(event));
 
 /**
  * `ValidateShard` state: compares counts and checksums of the shard's window, source against warehouse.
  * @throws {EtlValidationError} when they differ (not retried).
  * @throws {EtlTransientError} when the shard or the warehouse is unavailable.
  */
-export const validateShard = (event: unknown, context: Context): Promise<ShardOutcome> =>
-  invoke('validateShard', context, () => steps().validateShard(event));
+export const validateShard = step(
+  'validateShard',
+  (event): Promise<ShardOutcome> => steps().validateShard(event),
+);
 
 /**
  * `CloseBatch` state: records the batch SUCCEEDED or FAILED with the shards' errors.
  * @throws {EtlTransientError} when the warehouse is unavailable.
  */
-export const closeBatch = (event: unknown, context: Context): Promise<ClosedBatch> =>
-  invoke('closeBatch', context, () => steps().closeBatch(event));
+export const closeBatch = step('closeBatch', (event): Promise<ClosedBatch> => steps().closeBatch(event));

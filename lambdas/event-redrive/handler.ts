@@ -1,9 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { Context } from 'aws-lambda';
 import { METRIC_NAMESPACE, REPLAY_METRIC_NAMES, SERVICES } from '../shared/contracts/index.js';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import { mskEventLogFromEnvironment } from '../shared/replay/mskEventLog.js';
 import { type RedriveReport, redriveFailures } from '../shared/replay/redrive.js';
 import { SqsRedriveSource } from '../shared/replay/SqsRedriveSource.js';
@@ -23,8 +25,7 @@ const kafka = new KafkaClient({});
  * @throws {EventLogUnavailableError} or {EventLogRequestError} when the cluster fails; nothing of that round
  *   is deleted, so a second invocation redrives it.
  */
-export const handler = async (_event: unknown, context: Context): Promise<RedriveReport> => {
-  logger.addContext(context);
+export const handler = lambdaHandler(async (_event: unknown): Promise<RedriveReport> => {
   const env = readEnvironment();
   const eventLog = mskEventLogFromEnvironment('cdp-event-redrive', { kafkaClient: kafka, logger });
   try {
@@ -38,7 +39,8 @@ export const handler = async (_event: unknown, context: Context): Promise<Redriv
     logger.info('redrive done', { ...report });
     return report;
   } finally {
-    metrics.publishStoredMetrics();
     await eventLog.close();
   }
-};
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

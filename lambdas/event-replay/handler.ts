@@ -1,9 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { KafkaClient } from '@aws-sdk/client-kafka';
-import type { Context } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import { mskEventLogFromEnvironment } from '../shared/replay/mskEventLog.js';
 import { type ReplayResult, replayEvents } from './dependencies.js';
 import { readEnvironment } from './environment.js';
@@ -21,8 +23,7 @@ let replay: ((input: unknown) => Promise<ReplayResult>) | undefined;
  * @throws {InvalidReplayRequestError} saying what is wrong with the input.
  * @throws {EventLogUnavailableError} or {EventLogRequestError} when the cluster fails.
  */
-export const handler = async (event: unknown, context: Context): Promise<ReplayResult> => {
-  logger.addContext(context);
+export const handler = lambdaHandler(async (event: unknown): Promise<ReplayResult> => {
   const env = readEnvironment();
   replay ??= replayEvents({
     eventLog: mskEventLogFromEnvironment('cdp-event-replay', {
@@ -37,4 +38,6 @@ export const handler = async (event: unknown, context: Context): Promise<ReplayR
   const result = await replay(event);
   tracer.putAnnotation('replayed', result.replayed);
   return result;
-};
+})
+  .use(injectLambdaContext(logger))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }));

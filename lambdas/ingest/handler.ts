@@ -1,11 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { errorResponse } from '../shared/http/index.js';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { createPublisher, type WiredIngest, wireIngest } from './dependencies.js';
 import { readIngestEnvironment } from './environment.js';
@@ -49,35 +52,37 @@ async function wireFromEnvironment(): Promise<WiredIngest> {
 let wired: Promise<WiredIngest> | undefined;
 
 /** Entry point of the HTTP API's `/v1` routes (payload format 2.0). */
-export const handler = async (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-): Promise<APIGatewayProxyStructuredResultV2> => {
-  logger.addContext(context);
-  try {
-    wired ??= wireFromEnvironment().catch((error: unknown) => {
-      wired = undefined;
-      throw error;
-    });
-    let router: WiredIngest['router'];
+export const handler = lambdaHandler(
+  async (event: APIGatewayProxyEventV2, context): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
-      ({ router } = await wired);
-    } catch (error: unknown) {
-      logger.error('ingest could not be wired', { error });
-      if (error instanceof RangeError || error instanceof TypeError) {
-        return errorResponse(500, 'internal', 'The events could not be accepted');
+      wired ??= wireFromEnvironment().catch((error: unknown) => {
+        wired = undefined;
+        throw error;
+      });
+      let router: WiredIngest['router'];
+      try {
+        ({ router } = await wired);
+      } catch (error: unknown) {
+        logger.error('ingest could not be wired', { error });
+        if (error instanceof RangeError || error instanceof TypeError) {
+          return errorResponse(500, 'internal', 'The events could not be accepted');
+        }
+        return errorResponse(
+          503,
+          'unavailable',
+          `Ingest is starting; retry after ${WIRING_RETRY_AFTER_SECONDS} s`,
+          { headers: { 'retry-after': String(WIRING_RETRY_AFTER_SECONDS) } },
+        );
       }
-      return errorResponse(
-        503,
-        'unavailable',
-        `Ingest is starting; retry after ${WIRING_RETRY_AFTER_SECONDS} s`,
-        { headers: { 'retry-after': String(WIRING_RETRY_AFTER_SECONDS) } },
-      );
+      const response = await router.resolve(event, context);
+      if (response.statusCode !== undefined) tracer.putAnnotation('status', response.statusCode);
+      return response;
+    } finally {
+      // Not `logMetrics`: it would warn "No application metrics to publish" for every request that stored
+      // none (a failed wiring, for one), so only stored metrics are flushed.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
-    const response = await router.resolve(event, context);
-    if (response.statusCode !== undefined) tracer.putAnnotation('status', response.statusCode);
-    return response;
-  } finally {
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-  }
-};
+  },
+)
+  .use(injectLambdaContext(logger))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }));

@@ -1,9 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import type { Context } from 'aws-lambda';
 import { METRIC_NAMESPACE, SCALING_METRIC_NAMES, SERVICES } from '../shared/contracts/index.js';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import { MappingNotReadyError, type ScalingReport, scalePollers } from '../shared/scaling/scalePollers.js';
 import { scalerEnvironment } from '../shared/scaling/scalerEnvironment.js';
 
@@ -20,8 +22,7 @@ const environment = scalerEnvironment(process.env);
  *
  * @throws the SDK's error when CloudWatch or Lambda stay unreachable through the retries.
  */
-export const handler = async (_event: unknown, context: Context): Promise<ScalingReport | undefined> => {
-  logger.addContext(context);
+export const handler = lambdaHandler(async (_event: unknown): Promise<ScalingReport | undefined> => {
   try {
     const report = await scalePollers({ lambda, cloudwatch, ...environment });
     metrics.addMetric(SCALING_METRIC_NAMES.consumerMinimumPollers, MetricUnit.Count, report.decision.target);
@@ -34,7 +35,7 @@ export const handler = async (_event: unknown, context: Context): Promise<Scalin
       return undefined;
     }
     throw error;
-  } finally {
-    metrics.publishStoredMetrics();
   }
-};
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

@@ -1,9 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import type { HttpApi } from '../shared/http/index.js';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import type { CustomerQueries } from '../shared/query/index.js';
 import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { parseShardMap } from '../shared/sharding/index.js';
@@ -58,23 +61,25 @@ function apiFor(customers: CustomerQueries): HttpApi {
 }
 
 /** Entry point of the HTTP API (payload format 2.0): `GET /v1/customers/{customerId}` and `GET /v1/customers`. */
-export const handler = async (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-): Promise<APIGatewayProxyResultV2> => {
-  logger.addContext(context);
-  try {
-    let customers: WiredQueryService['service'];
+export const handler = lambdaHandler(
+  async (event: APIGatewayProxyEventV2, context): Promise<APIGatewayProxyResultV2> => {
     try {
-      customers = (await service()).service;
-    } catch (error: unknown) {
-      logger.error('query function could not be wired', { error });
-      return problem(500, 'internal', 'The request could not be processed.');
+      let customers: WiredQueryService['service'];
+      try {
+        customers = (await service()).service;
+      } catch (error: unknown) {
+        logger.error('query function could not be wired', { error });
+        return problem(500, 'internal', 'The request could not be processed.');
+      }
+      const response = await apiFor(customers).resolve(event, context);
+      if (response.statusCode !== undefined) tracer.putAnnotation('status', response.statusCode);
+      return response;
+    } finally {
+      // Not `logMetrics`: it would warn "No application metrics to publish" for every request that stored
+      // none (a look-up by id, a failed wiring), so only stored metrics are flushed.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
-    const response = await apiFor(customers).resolve(event, context);
-    if (response.statusCode !== undefined) tracer.putAnnotation('status', response.statusCode);
-    return response;
-  } finally {
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-  }
-};
+  },
+)
+  .use(injectLambdaContext(logger))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }));

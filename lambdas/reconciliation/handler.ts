@@ -1,9 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { KafkaClient } from '@aws-sdk/client-kafka';
-import type { Context } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import type { ReconciliationSteps } from '../shared/reconciliation/steps.js';
 import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { mskEventLogFromEnvironment } from '../shared/replay/mskEventLog.js';
@@ -38,17 +40,17 @@ async function wireFromEnvironment(): Promise<WiredReconciliation> {
 
 let wired: Promise<WiredReconciliation> | undefined;
 
-const step =
-  (name: keyof ReconciliationSteps) =>
-  async (event: unknown, context: Context): Promise<unknown> => {
-    logger.addContext(context);
+const step = (name: keyof ReconciliationSteps) =>
+  lambdaHandler(async (event: unknown): Promise<unknown> => {
     wired ??= wireFromEnvironment().catch((error: unknown) => {
       wired = undefined;
       throw error;
     });
     tracer.putAnnotation('step', name);
     return (await wired).steps[name](event);
-  };
+  })
+    .use(injectLambdaContext(logger))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }));
 
 /**
  * Task `ReconcileIndex`: one shard's customers against the Redis index; missing and stale entries repaired.

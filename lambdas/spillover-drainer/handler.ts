@@ -1,13 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { Context } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { type DrainPass, SpilloverDrainer } from '../shared/ingest/SpilloverDrainer.js';
 import { SqsSpilloverBuffer } from '../shared/ingest/SqsSpilloverBuffer.js';
 import { KafkaPublisher } from '../shared/kafka/KafkaPublisher.js';
+import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import { readDrainerEnvironment } from './environment.js';
 
 const logger = new Logger({ serviceName: 'spillover-drainer' });
@@ -44,8 +47,7 @@ function createDrainer(): SpilloverDrainer {
  * spill order, acknowledging each chunk only after the brokers took it. Passes repeat while the queue
  * still holds events and time is left; an unhealthy broker ends the invocation, the next one tries again.
  */
-export const handler = async (_event: unknown, context: Context): Promise<DrainPass> => {
-  logger.addContext(context);
+export const handler = lambdaHandler(async (_event: unknown, context): Promise<DrainPass> => {
   drainer ??= createDrainer();
   let total = 0;
   for (;;) {
@@ -56,8 +58,10 @@ export const handler = async (_event: unknown, context: Context): Promise<DrainP
       pass.error !== undefined ||
       context.getRemainingTimeInMillis() < SAFETY_MARGIN_MILLIS
     ) {
-      metrics.publishStoredMetrics();
       return { ...pass, drained: total };
     }
   }
-};
+})
+  .use(injectLambdaContext(logger))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(logMetrics(metrics));

@@ -32,6 +32,14 @@ describe('telemetry ownership', () => {
     },
   );
 
+  it("leaves the invocation's context to injectLambdaContext: no entry point adds it to a logger by hand", () => {
+    const byHand = sourcesUnder(join(ROOT, 'lambdas'))
+      .map((path) => relative(ROOT, path))
+      .filter(isEntryPoint)
+      .filter((file) => /\.addContext\(/.test(readFileSync(join(ROOT, file), 'utf8')));
+    expect(byHand).toEqual([]);
+  });
+
   it('recognizes a construction outside an entry point', () => {
     // The check itself must be able to fail: the pattern finds the construction it looks for.
     expect(/\bnew Metrics\(/.test("const m = new Metrics({ namespace: 'x' });")).toBe(true);
