@@ -10,12 +10,8 @@ import {
 import { CACHE_HEALTH_METRIC_NAMES, DIMENSIONS, ENV } from '../contracts/index.js';
 import { type Environment, positiveIntegerVariable, requiredVariable } from './environment.js';
 import { ControlPlaneError, HealthCheckConfigError } from './errors.js';
-import {
-  type ControlPlanePolicy,
-  controlPlaneReadPolicy,
-  healthCheckSettings,
-  readControlPlane,
-} from './policies.js';
+import { type ControlPlaneReads, runHealthCheck, startReads } from './healthCheck.js';
+import { readControlPlane } from './policies.js';
 import type { HealthCheckDependencies, HealthMetrics } from './types.js';
 
 /** Metric names, in the `CustomerDataPlatform` namespace with the {@link REPLICATION_GROUP_DIMENSION}. */
@@ -118,10 +114,7 @@ export function cacheHealthConfigFrom(env: Environment): CacheHealthConfig {
   return { replicationGroupId, eventLookbackMinutes };
 }
 
-interface Reads {
-  readonly policy: ControlPlanePolicy;
-  readonly deadline: AbortSignal;
-  readonly deps: CacheHealthDependencies;
+interface Reads extends ControlPlaneReads<ElastiCacheClient> {
   readonly replicationGroupId: string;
 }
 
@@ -258,53 +251,41 @@ export async function checkCacheHealth(
   config: CacheHealthConfig,
   deps: CacheHealthDependencies,
 ): Promise<CacheHealthReport> {
-  const settings = healthCheckSettings(deps.settings);
-  const reads: Reads = {
-    policy: controlPlaneReadPolicy(settings),
-    deadline: AbortSignal.timeout(settings.checkBudgetMillis),
-    deps,
-    replicationGroupId: config.replicationGroupId,
-  };
+  const reads: Reads = { ...startReads(deps), replicationGroupId: config.replicationGroupId };
   const now = deps.now();
   const checkedAt = now.toISOString();
   const window = {
     start: new Date(now.getTime() - config.eventLookbackMinutes * MILLIS_PER_MINUTE),
     end: now,
   };
-
-  let report: CacheHealthReport;
-  let groupKnown = true;
-  try {
-    const group = await describeGroup(reads);
-    let failovers: RecentFailover[] = [];
-    let failoverEventsRead = true;
-    try {
-      failovers = await recentFailovers(reads, group, window);
-    } catch (error: unknown) {
-      if (!(error instanceof ControlPlaneError)) throw error;
-      deps.logger.warn('ElastiCache events unreadable; failovers not counted', {
-        error,
-        context: error.context,
-      });
-      failoverEventsRead = false;
-    }
-    report = {
-      replicationGroupId: config.replicationGroupId,
-      ...assess(group),
-      multiAz: group.MultiAZ === 'enabled',
-      automaticFailover: group.AutomaticFailover === 'enabled',
-      recentFailovers: failovers,
-      failoverEventsRead,
-      checkedAt,
-    };
-  } catch (error: unknown) {
-    if (!(error instanceof ControlPlaneError)) throw error;
-    deps.logger.error('ElastiCache control plane unreadable; reporting the cache unhealthy', {
-      error,
-      context: error.context,
-    });
-    groupKnown = false;
-    report = {
+  return runHealthCheck(deps, {
+    subject: 'ElastiCache replication group',
+    unreadableMessage: 'ElastiCache control plane unreadable; reporting the cache unhealthy',
+    read: async () => {
+      const group = await describeGroup(reads);
+      let failovers: RecentFailover[] = [];
+      let failoverEventsRead = true;
+      try {
+        failovers = await recentFailovers(reads, group, window);
+      } catch (error: unknown) {
+        if (!(error instanceof ControlPlaneError)) throw error;
+        deps.logger.warn('ElastiCache events unreadable; failovers not counted', {
+          error,
+          context: error.context,
+        });
+        failoverEventsRead = false;
+      }
+      return {
+        replicationGroupId: config.replicationGroupId,
+        ...assess(group),
+        multiAz: group.MultiAZ === 'enabled',
+        automaticFailover: group.AutomaticFailover === 'enabled',
+        recentFailovers: failovers,
+        failoverEventsRead,
+        checkedAt,
+      };
+    },
+    unreadable: (error) => ({
       replicationGroupId: config.replicationGroupId,
       status: UNKNOWN_STATUS,
       healthy: false,
@@ -317,11 +298,7 @@ export async function checkCacheHealth(
       recentFailovers: [],
       failoverEventsRead: false,
       checkedAt,
-    };
-  }
-
-  if (report.healthy) deps.logger.info('ElastiCache replication group healthy', { report });
-  else deps.logger.warn('ElastiCache replication group unhealthy', { report });
-  publish(report, deps.metrics, groupKnown);
-  return report;
+    }),
+    publish,
+  });
 }
