@@ -1,3 +1,5 @@
+// Over 300 lines on purpose: one scenario: the spike run, its member pool and the two targets it runs on are used only together, and
+// the spike test drives runSpike and memberPool directly.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
