@@ -16,7 +16,13 @@ import {
 } from './postmaster.js';
 import { type ManagedServer, untrackServer } from './registry.js';
 import { fileSize, logTail, readFrom } from './serverFiles.js';
-import { placeServer, startRetryingPort, startTracked, waitUntilPortClosed } from './serverLifecycle.js';
+import {
+  placeServer,
+  type ServerPlace,
+  startRetryingPort,
+  startTracked,
+  waitUntilPortClosed,
+} from './serverLifecycle.js';
 import { waitFor } from './waitFor.js';
 
 /** Options for {@link PostgresServer.start}. */
@@ -42,9 +48,7 @@ export type PostgresStopMode = 'fast' | 'immediate';
 
 interface PostgresServerInit {
   readonly name: string;
-  readonly rootDir: string;
-  readonly port: number;
-  readonly portFixed: boolean;
+  readonly place: ServerPlace;
   readonly settings: Readonly<Record<string, string>>;
 }
 
@@ -82,11 +86,11 @@ export class PostgresServer implements ManagedServer {
 
   private constructor(init: PostgresServerInit) {
     this.name = init.name;
-    this.rootDir = init.rootDir;
-    this.dataDir = join(init.rootDir, 'data');
-    this.logFile = join(init.rootDir, 'postgres.log');
-    this.currentPort = init.port;
-    this.portPinned = init.portFixed;
+    this.rootDir = init.place.dir;
+    this.dataDir = join(init.place.dir, 'data');
+    this.logFile = join(init.place.dir, 'postgres.log');
+    this.currentPort = init.place.port;
+    this.portPinned = init.place.portFixed;
     this.settings = init.settings;
   }
 
@@ -102,13 +106,7 @@ export class PostgresServer implements ManagedServer {
     const initdb = await postgresBinary('initdb');
     const name = options.name ?? 'postgres';
     const place = await placeServer(`cdp-pg-${name}`, options.port, { forPostgres: true });
-    const server = new PostgresServer({
-      name,
-      rootDir: place.dir,
-      port: place.port,
-      portFixed: place.portFixed,
-      settings,
-    });
+    const server = new PostgresServer({ name, place, settings });
     return startTracked(server, async () => {
       await runCommand(
         initdb,
@@ -193,13 +191,7 @@ export class PostgresServer implements ManagedServer {
     if (options.port !== undefined) assertNotReserved(options.port);
     const name = options.name ?? `${this.name}-standby`;
     const place = await placeServer(`cdp-pg-${name}`, options.port, { forPostgres: true });
-    const standby = new PostgresServer({
-      name,
-      rootDir: place.dir,
-      port: place.port,
-      portFixed: place.portFixed,
-      settings: this.settings,
-    });
+    const standby = new PostgresServer({ name, place, settings: this.settings });
     return startTracked(standby, async () => {
       await baseBackup(this, standby);
       await standby.start();
