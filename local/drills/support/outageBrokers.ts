@@ -2,10 +2,9 @@ import { join } from 'node:path';
 import type { EventPublisher } from '../../../lambdas/shared/ingest/publisher.js';
 import { LOCAL_TOPIC } from '../../consumer/LocalConsumer.js';
 import { FaultyLocalBroker } from '../../ingest/index.js';
-import { applyTopics, configuredTopics } from '../../kafka/topics.js';
 import { LocalLog } from '../../log/index.js';
-import { KafkaCluster } from '../../services/KafkaCluster.js';
-import { KafkaStream, LocalLogStream, type LocalStream } from '../../stream/index.js';
+import { LocalLogStream, type LocalStream } from '../../stream/index.js';
+import { startDrillKafka } from './drillKafka.js';
 
 /** Where the topic lives, and how the outage is put on it. */
 export interface Brokers {
@@ -19,10 +18,7 @@ export interface Brokers {
 }
 
 export async function kafkaBrokers(): Promise<Brokers> {
-  const cluster = await KafkaCluster.start({ nodes: 3, name: 'drill-kafka-outage' });
-  const admin = await cluster.admin();
-  await applyTopics(admin, configuredTopics('dev')).finally(() => admin.disconnect());
-  const stream = new KafkaStream({ brokers: cluster.brokers, clientId: 'kafka-outage' });
+  const { cluster, stream } = await startDrillKafka(3, 'drill-kafka-outage', 'kafka-outage');
   return {
     description: 'Apache Kafka (3 KRaft nodes on loopback)',
     stream,
