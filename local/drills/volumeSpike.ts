@@ -1,5 +1,6 @@
 // Over 300 lines on purpose: one scenario: the spike run, its member pool and the drill that scores them are
-// used only together, and the spike test drives runSpike and memberPool directly; its targets live in ./support.
+// used only together, and the spike test drives runSpike and memberPool directly; its targets live in
+// ./support.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,6 +1,6 @@
-// Over 300 lines on purpose: one consumer group member's lifecycle (start, crash and stall replacement,
-// stop, drain) and its delivery loop share the member, its abort signal and its counters; the parts that
-// stand alone live beside it (StallWatchdog, BatchWindow, kafkaFailures, kafkaSourceSettings).
+// Over 300 lines on purpose: one consumer group member's lifecycle (start, crash and stall replacement, stop,
+// drain) and its delivery loop share the member, its abort signal and its counters; the parts that stand
+// alone live beside it (StallWatchdog, BatchWindow, kafkaFailures, kafkaSourceSettings).
 import { setMaxListeners } from 'node:events';
 import { TimeoutStrategy, timeout } from 'cockatiel';
 import kafkajs, { type Admin, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';

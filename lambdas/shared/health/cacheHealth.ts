@@ -1,5 +1,5 @@
-// Over 300 lines on purpose: the cache check's config, control plane reads, assessment and metrics; the skeleton
-// it shares with the broker check lives in healthCheck.
+// Over 300 lines on purpose: the cache check's config, control plane reads, assessment and metrics; the
+// skeleton it shares with the broker check lives in healthCheck.
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
   DescribeEventsCommand,
