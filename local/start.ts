@@ -1,3 +1,5 @@
+// Over 300 lines on purpose: a top-level script that runs the platform step by step and reports each step;
+// splitting it would only move the steps away from the order they run in.
 /**
  * `npm start`: runs the platform on this machine. Throwaway PostgreSQL (one database per shard, migrated)
  * and Redis, a durable local log playing MSK, sample customer traffic published to it, and the real

@@ -1,3 +1,5 @@
+// Over 300 lines on purpose: the consumer's function, its two event source mappings, failure queue,
+// migrations and alarms reference one another; the parts with behaviour of their own already are constructs.
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';

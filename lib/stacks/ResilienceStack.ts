@@ -1,3 +1,6 @@
+// Over 300 lines on purpose: the experiment templates share the stop conditions, the tag resolution and the
+// fault configuration bucket set up here; the templates themselves are constructs (GameDayExperiments,
+// KafkaBrokerReboot).
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';

@@ -1,3 +1,5 @@
+// Over 300 lines on purpose: one scenario: the rollback guard read from the synthesized template, the canary
+// alias and the canary run are used only by this drill, and its test drives each of them directly.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

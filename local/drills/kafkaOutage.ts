@@ -1,3 +1,5 @@
+// Over 300 lines on purpose: the drill is one timed script (load, outage, recovery, drain, assessment) whose
+// phases share the running services and the counters; its adapters and readers live in ./support.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,26 +8,21 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { METRIC_NAMESPACE, SERVICES } from '../../lambdas/shared/contracts/index.js';
 import type { Envelope } from '../../lambdas/shared/events/index.js';
 import { IngestService } from '../../lambdas/shared/ingest/IngestService.js';
-import {
-  BackpressureError,
-  type EventPublisher,
-  PublishError,
-} from '../../lambdas/shared/ingest/publisher.js';
 import { ResilientPublisher } from '../../lambdas/shared/ingest/ResilientPublisher.js';
 import { SpilloverDrainer } from '../../lambdas/shared/ingest/SpilloverDrainer.js';
 import { LOCAL_DLQ_TOPIC, LOCAL_GROUP, LOCAL_TOPIC, LocalConsumer } from '../consumer/LocalConsumer.js';
-import { FaultyLocalBroker, LOCAL_SPILLOVER_TOPIC, LocalLogSpillover } from '../ingest/index.js';
-import { applyTopics, configuredTopics } from '../kafka/topics.js';
+import { LocalLogSpillover } from '../ingest/index.js';
 import { LocalLog } from '../log/index.js';
 import { LocalDataServices } from '../platform/LocalDataServices.js';
 import { sleep, waitFor } from '../services/index.js';
-import { KafkaCluster } from '../services/KafkaCluster.js';
 import { kafkaAvailability } from '../services/kafkaDistribution.js';
-import { KafkaStream, LocalLogStream, type LocalStream } from '../stream/index.js';
 import { generateTraffic } from '../traffic/generateTraffic.js';
 import { Recorder } from './Recorder.js';
 import { score } from './scorecard.js';
 import { readEffects, tally, withInjectedLoss } from './support/effects.js';
+import { kafkaBrokers, logBrokers } from './support/outageBrokers.js';
+import { RecordingPublisher } from './support/RecordingPublisher.js';
+import { outOfSpillOrder, spilledEventIds, topicEventIds } from './support/topicReading.js';
 import type { DrillOptions, DrillResult, Progress } from './types.js';
 
 /** Concurrent clients, each sending one request at a time. */
@@ -91,142 +88,6 @@ function requestsOf(traffic: readonly Envelope[]): Array<{ events: Envelope[]; d
     i += events.length;
   }
   return requests;
-}
-
-/** Passes publishes through, keeping every BackpressureError the API turned into a 503. */
-class RecordingPublisher implements EventPublisher {
-  public readonly backpressure: Array<{ error: BackpressureError; events: number }> = [];
-  /** Retriable refusals other than a full spillover: a spill write that outlived its deadline under load. */
-  public readonly spillFailures: PublishError[] = [];
-
-  public constructor(private readonly inner: EventPublisher) {}
-
-  public async publish(topic: string, envelopes: readonly Envelope[]): Promise<void> {
-    try {
-      await this.inner.publish(topic, envelopes);
-    } catch (error: unknown) {
-      if (error instanceof BackpressureError) this.backpressure.push({ error, events: envelopes.length });
-      else if (error instanceof PublishError && error.retriable) this.spillFailures.push(error);
-      throw error;
-    }
-  }
-
-  public close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
-/** Every event id on the topic per partition, in offset order, duplicates included. */
-async function topicEventIds(stream: LocalStream): Promise<string[][]> {
-  const reader = stream.eventLog();
-  const ends = await reader.endOffsets(LOCAL_TOPIC);
-  const partitions: string[][] = [];
-  for (const [partition, end] of ends.entries()) {
-    const ids: string[] = [];
-    if (end > 0) {
-      await reader.read(LOCAL_TOPIC, { partition, fromOffset: 0, toOffset: end - 1 }, async (records) => {
-        for (const record of records) {
-          ids.push((JSON.parse(record.value?.toString('utf8') ?? '{}') as Envelope).eventId);
-        }
-      });
-    }
-    partitions.push(ids);
-  }
-  return partitions;
-}
-
-/** The spilled events in spill order (the spillover is one partition of the local log). */
-async function spilledEventIds(log: LocalLog): Promise<string[]> {
-  const end = await log.endOffset(LOCAL_SPILLOVER_TOPIC, 0).catch(() => 0);
-  const ids: string[] = [];
-  for (let offset = 0; offset < end; offset += 5_000) {
-    for (const record of await log.read(LOCAL_SPILLOVER_TOPIC, 0, offset, Math.min(5_000, end - offset))) {
-      ids.push((JSON.parse(record.value?.toString('utf8') ?? '{}') as Envelope).eventId);
-    }
-  }
-  return ids;
-}
-
-/**
- * Spilled events a partition holds out of spill order: the drainer republishes in spill order, so within
- * each partition the first copies of spilled events must follow it.
- */
-function outOfSpillOrder(partitions: readonly string[][], spilled: readonly string[]): number {
-  // A spill whose write outlived its deadline and was retried holds its events twice: rank by the first.
-  const rank = new Map<string, number>();
-  spilled.forEach((id, index) => {
-    if (!rank.has(id)) rank.set(id, index);
-  });
-  let disorder = 0;
-  for (const ids of partitions) {
-    const seen = new Set<string>();
-    let last = -1;
-    for (const id of ids) {
-      const position = rank.get(id);
-      if (position === undefined || seen.has(id)) continue;
-      seen.add(id);
-      if (position < last) disorder += 1;
-      last = Math.max(last, position);
-    }
-  }
-  return disorder;
-}
-
-/** Where the topic lives, and how the outage is put on it. */
-interface Brokers {
-  readonly description: string;
-  readonly stream: LocalStream;
-  publisher(clientId: string): EventPublisher;
-  pause(): Promise<void>;
-  kill(): Promise<void>;
-  restart(): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function kafkaBrokers(): Promise<Brokers> {
-  const cluster = await KafkaCluster.start({ nodes: 3, name: 'drill-kafka-outage' });
-  const admin = await cluster.admin();
-  await applyTopics(admin, configuredTopics('dev')).finally(() => admin.disconnect());
-  const stream = new KafkaStream({ brokers: cluster.brokers, clientId: 'kafka-outage' });
-  return {
-    description: 'Apache Kafka (3 KRaft nodes on loopback)',
-    stream,
-    publisher: (clientId) => stream.publisher(clientId),
-    // Every broker paused (SIGSTOP: connections open, nothing answers).
-    pause: async () => {
-      for (const node of cluster.nodes) node.pause();
-    },
-    // Every broker killed (SIGKILL: connections refused).
-    kill: async () => {
-      await Promise.all(cluster.nodes.map((node) => node.kill()));
-    },
-    // All three at once: a single node cannot form the controller quorum (2 of 3 voters) on its own.
-    restart: async () => {
-      await Promise.all(cluster.nodes.map((node) => node.start()));
-      await cluster.waitForBrokers(3);
-    },
-    close: async () => {
-      await stream.close();
-      await cluster.destroy();
-    },
-  };
-}
-
-async function logBrokers(dir: string): Promise<Brokers> {
-  const writer = await LocalLog.open(join(dir, 'brokers'));
-  await writer.createTopic(LOCAL_TOPIC, 12);
-  const broker = new FaultyLocalBroker(writer, { hangTimeoutMillis: 30_000 });
-  // The consumer reads through its own instance, as a separate process would.
-  const stream = new LocalLogStream(await LocalLog.open(join(dir, 'brokers')));
-  return {
-    description: 'the local log behind a fault switch (Kafka cannot run here)',
-    stream,
-    publisher: () => broker,
-    pause: async () => broker.setFault('hang'),
-    kill: async () => broker.setFault('refuse'),
-    restart: async () => broker.setFault('none'),
-    close: async () => broker.close(),
-  };
 }
 
 /**

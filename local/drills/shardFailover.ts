@@ -1,3 +1,5 @@
+// Over 300 lines on purpose: the drill is one timed script (publish, fail over, repoint, drain, assessment)
+// whose phases share the running services and the samples; shared helpers already live in ./support.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,3 +1,6 @@
+// Over 300 lines on purpose: one scenario: the spike run, its member pool and the drill that scores them are
+// used only together, and the spike test drives runSpike and memberPool directly; its targets live in
+// ./support.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,19 +13,17 @@ import {
   LOCAL_RETRY_TOPIC,
   LOCAL_TOPIC,
 } from '../consumer/LocalConsumer.js';
-import { applyTopics, configuredTopics } from '../kafka/topics.js';
-import { LocalLog } from '../log/index.js';
 import { LocalDataServices } from '../platform/LocalDataServices.js';
 import { LocalScaler, type ScalingSample } from '../scaling/LocalScaler.js';
 import { sleep, waitFor } from '../services/index.js';
-import { KafkaCluster } from '../services/KafkaCluster.js';
 import { kafkaAvailability } from '../services/kafkaDistribution.js';
-import { KafkaStream, LocalLogStream, type LocalStream } from '../stream/index.js';
+import type { LocalStream } from '../stream/index.js';
 import { generateTraffic } from '../traffic/generateTraffic.js';
 import { Recorder } from './Recorder.js';
 import { score } from './scorecard.js';
 import { type ConsumerProcess, exited, startConsumerProcess } from './support/consumerProcesses.js';
 import { readEffects, tally, withInjectedLoss } from './support/effects.js';
+import { kafkaTarget, logTarget, type SpikeTarget } from './support/spikeTargets.js';
 import type { DrillOptions, DrillResult, Progress } from './types.js';
 
 /** The lag thresholds of the local scaler (the scaler's own high and low alarms in AWS). */
@@ -61,14 +62,7 @@ export interface SpikeRun {
   readonly published: readonly Envelope[];
 }
 
-/** Where the members consume from: a Kafka cluster, or (one member only) the local log. */
-export interface SpikeTarget {
-  readonly stream: LocalStream;
-  /** Environment of a consumer process reading this stream. */
-  readonly memberEnv: Readonly<Record<string, string>>;
-  readonly maxMembers: number;
-  publish(prefix: string): { publish(envelopes: readonly Envelope[]): Promise<void>; close(): Promise<void> };
-}
+export type { SpikeTarget } from './support/spikeTargets.js';
 
 export const totalLag = async (stream: LocalStream): Promise<number> => {
   const lags = await Promise.all([
@@ -225,52 +219,6 @@ export interface VolumeSpikeDetails {
   readonly wrongCustomers: string[];
 }
 
-/** Where Kafka cannot run, the members read the local log: one member at a time (no consumer group). */
-async function logTarget(dir: string): Promise<SpikeTarget & { close(): Promise<void> }> {
-  const logDir = join(dir, 'log');
-  const writer = await LocalLog.open(logDir, { fsync: false });
-  await writer.createTopic(LOCAL_TOPIC, PARTITIONS);
-  return {
-    stream: new LocalLogStream(await LocalLog.open(logDir, { fsync: false })),
-    memberEnv: { CDP_LOG_DIR: logDir, CDP_PARTITIONS: String(PARTITIONS) },
-    maxMembers: 1,
-    publish: () => ({
-      publish: async (envelopes) => {
-        if (envelopes.length > 0)
-          await writer.append(
-            LOCAL_TOPIC,
-            envelopes.map((e) => ({ key: e.customerId, value: JSON.stringify(e) })),
-          );
-      },
-      close: async () => undefined,
-    }),
-    close: async () => undefined,
-  };
-}
-
-async function kafkaTarget(): Promise<SpikeTarget & { close(): Promise<void> }> {
-  const cluster = await KafkaCluster.start({ nodes: 1, name: 'drill-spike' });
-  const admin = await cluster.admin();
-  await applyTopics(admin, configuredTopics('dev')).finally(() => admin.disconnect());
-  const stream = new KafkaStream({ brokers: cluster.brokers, clientId: 'spike-drill' });
-  return {
-    stream,
-    memberEnv: { CDP_KAFKA_BROKERS: cluster.brokers.join(',') },
-    maxMembers: POLICY.ceiling,
-    publish: (clientId) => {
-      const producer = stream.publisher(clientId);
-      return {
-        publish: (envelopes) => producer.publish(LOCAL_TOPIC, envelopes),
-        close: () => producer.close(),
-      };
-    },
-    close: async () => {
-      await stream.close();
-      await cluster.destroy();
-    },
-  };
-}
-
 /**
  * §6 Message volume spikes: steady traffic, ten times as much for `seconds`, steady again; the consumer
  * members are scaled on lag (the lag scaler's thresholds) and must drain below the high threshold, then
@@ -300,7 +248,7 @@ export async function runVolumeSpike(
   const dir = await mkdtemp(join(tmpdir(), 'cdp-drill-spike-'));
   const [services, target] = await Promise.all([
     LocalDataServices.start({ shards: 4, name: 'drill-spike' }),
-    backend === 'kafka' ? kafkaTarget() : logTarget(dir),
+    backend === 'kafka' ? kafkaTarget(POLICY.ceiling) : logTarget(dir, PARTITIONS),
   ]);
   const children = new Set<ConsumerProcess>();
   try {

@@ -1,132 +1,23 @@
+// Over 300 lines on purpose: one consumer group member's lifecycle (start, crash and stall replacement, stop,
+// drain) and its delivery loop share the member, its abort signal and its counters; the parts that stand
+// alone live beside it (StallWatchdog, BatchWindow, kafkaFailures, kafkaSourceSettings).
 import { setMaxListeners } from 'node:events';
 import { TimeoutStrategy, timeout } from 'cockatiel';
-import kafkajs, {
-  type Admin,
-  type Consumer,
-  type EachBatchPayload,
-  type Kafka,
-  type KafkaMessage,
-  type Producer,
-} from 'kafkajs';
-import type { LogRecord } from '../log/index.js';
-import {
-  type EmulatorSettings,
-  type EventSourceOptions,
-  type EventSourceStats,
-  resolveSettings,
-} from './emulatorSettings.js';
-import { DrainTimeoutError, EventSourceError } from './errors.js';
+import kafkajs, { type Admin, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
+import { BatchWindow } from './BatchWindow.js';
+import { type EmulatorSettings, type EventSourceStats, resolveSettings } from './emulatorSettings.js';
+import { CommitFailedError, DrainTimeoutError } from './errors.js';
 import { FunctionInvoker } from './FunctionInvoker.js';
+import { describe, isRebalance, isRetriable } from './kafkaFailures.js';
 import { kafkaGroupLag } from './kafkaGroupLag.js';
+import { toLogRecord } from './kafkaRecord.js';
+import { KAFKA_SOURCE_DEFAULTS, type KafkaEventSourceOptions } from './kafkaSourceSettings.js';
 import type { PartitionFeed } from './PartitionFeed.js';
 import { type Counters, PartitionWorker } from './PartitionWorker.js';
+import { StallWatchdog } from './StallWatchdog.js';
 import { backoffMillis, sleep } from './timing.js';
 
-const { KafkaJSError, KafkaJSProtocolError } = kafkajs;
-
-/** Consumer-group timings of the local mappings: a dead member is noticed within seconds. */
-export const KAFKA_SOURCE_DEFAULTS = {
-  sessionTimeoutMillis: 10_000,
-  heartbeatIntervalMillis: 1_000,
-  rebalanceTimeoutMillis: 20_000,
-  /** How often the consumer refreshes metadata, so new partitions of the topic are picked up. */
-  metadataMaxAgeMillis: 3_000,
-  /** How long the broker holds a fetch when no record is available. */
-  fetchWaitMillis: 100,
-  /** While a small batch waits for the batching window, how often it is fetched again. */
-  windowRecheckMillis: 25,
-  maxBytesPerPartition: 4 * 1024 * 1024,
-  /** kafkajs processes at most this many partitions at once when the mapping sets no concurrency. */
-  defaultPartitionsConcurrently: 64,
-  /** kafkajs' retries inside the consumer (joins, fetches), after which it crashes and restarts. */
-  consumerRetry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
-  /**
-   * Longest wait for one offset commit. A commit stuck on a hung broker would hold the batch, and kafkajs
-   * cannot rejoin the group while a batch is held; past this the batch is let go and fetched again.
-   */
-  commitTimeoutMillis: 10_000,
-  /**
-   * A partition with records waiting that has not committed for this long, while no batch of it is in the
-   * handler, is stalled: the member is replaced by a new consumer, as Lambda replaces a stuck poller.
-   * Longer than a session timeout plus a rebalance, so a member still joining is never taken for stalled.
-   */
-  stallTimeoutMillis: 30_000,
-  /** How often the stall check runs (at most a third of the stall timeout). */
-  stallCheckMillis: 5_000,
-} as const;
-
-/** The event source on a real Kafka cluster. */
-export interface KafkaEventSourceOptions extends EventSourceOptions {
-  /** A kafkajs client of the cluster (its brokers are reported as `bootstrapServers`). */
-  readonly kafka: Kafka;
-  /** The brokers the client bootstraps from, as the event names them. */
-  readonly brokers: readonly string[];
-  readonly sessionTimeoutMillis?: number;
-  /** See {@link KAFKA_SOURCE_DEFAULTS.stallTimeoutMillis}; `Infinity` turns the watchdog off. */
-  readonly stallTimeoutMillis?: number;
-}
-
-/** Errors that mean this member lost the partition or the group is moving: leave it to the new owner. */
-const REBALANCE_CODES = new Set([
-  'REBALANCE_IN_PROGRESS',
-  'ILLEGAL_GENERATION',
-  'UNKNOWN_MEMBER_ID',
-  'FENCED_INSTANCE_ID',
-]);
-
-/** The group refused or could not take a commit: this member leaves the batch to be fetched again. */
-class CommitFailedError extends EventSourceError {
-  public override readonly name = 'CommitFailedError';
-
-  public constructor(topic: string, partition: number, offset: number, cause: unknown) {
-    super(`Could not commit ${topic}-${partition} at offset ${offset}`, {
-      cause,
-      context: { topic, partition, offset, rebalance: isRebalance(cause) },
-      retriable: true,
-    });
-  }
-}
-
-/** Follows `cause` links, the error itself first. */
-function* causes(error: unknown): Generator<unknown> {
-  const seen = new Set<unknown>();
-  for (let current = error; current instanceof Error && !seen.has(current); current = current.cause) {
-    seen.add(current);
-    yield current;
-  }
-}
-
-const isRebalance = (error: unknown): boolean =>
-  [...causes(error)].some((e) => e instanceof KafkaJSProtocolError && REBALANCE_CODES.has(e.type));
-
-/**
- * Whether a failure to commit or to write the destination may clear up. Every kafkajs error counts: kafkajs
- * reports a broker that stayed unreachable through its own retries as a non-retriable error wrapping the
- * connection error, and a member must outlast a whole cluster outage, not give up on it.
- */
-const isRetriable = (error: unknown): boolean => {
-  if (error instanceof TypeError || error instanceof RangeError) return false;
-  if (error instanceof KafkaJSError) return true;
-  return typeof error === 'object' && error !== null && 'retriable' in error && error.retriable === true;
-};
-
-const describe = (error: unknown): string =>
-  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-
-function toLogRecord(message: KafkaMessage): LogRecord {
-  const headers: Record<string, Buffer> = {};
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) headers[name] = Buffer.isBuffer(first) ? first : Buffer.from(first);
-  }
-  return {
-    offset: Number(message.offset),
-    timestamp: Number(message.timestamp),
-    key: message.key,
-    value: message.value,
-    headers,
-  };
-}
+const { KafkaJSError } = kafkajs;
 
 /**
  * The Lambda event source mapping for MSK on a real Kafka cluster: one kafkajs consumer group member per
@@ -154,18 +45,9 @@ export class KafkaEventSource {
     sentToDestination: 0,
   };
   private readonly lag = new Map<number, number>();
-  /** Per partition: when a batch smaller than the batch size was first held back for the window. */
-  private readonly windowOpenedAt = new Map<number, number>();
+  private readonly window: BatchWindow;
   private inFlight = 0;
-  /** Partitions with a batch in the handler now. */
-  private readonly busy = new Map<number, number>();
-  /** Per partition: when it last committed, or when the current consumer started. */
-  private readonly lastCommitAt = new Map<number, number>();
-  private consumerStartedAt = 0;
-  private watchdog: NodeJS.Timeout | undefined;
-  private checkingStall = false;
-  /** Per partition: since when the stall check has seen records waiting there. */
-  private readonly waitingSince = new Map<number, number>();
+  private readonly watchdog: StallWatchdog<Consumer>;
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private admin: Admin | undefined;
@@ -194,6 +76,18 @@ export class KafkaEventSource {
       this.settings.functionTimeoutMillis,
       this.settings.concurrency,
     );
+    this.window = new BatchWindow(
+      this.settings.batchSize,
+      this.settings.batchWindowMillis,
+      KAFKA_SOURCE_DEFAULTS.windowRecheckMillis,
+    );
+    const stallMillis = options.stallTimeoutMillis ?? KAFKA_SOURCE_DEFAULTS.stallTimeoutMillis;
+    this.watchdog = new StallWatchdog({
+      stallMillis,
+      checkMillis: Math.min(KAFKA_SOURCE_DEFAULTS.stallCheckMillis, Math.ceil(stallMillis / 3)),
+      member: () => this.consumer,
+      readLag: () => this.groupLag(),
+    });
   }
 
   /** The consumer group this mapping's member belongs to. */
@@ -221,8 +115,7 @@ export class KafkaEventSource {
     const consumer = this.consumer;
     if (consumer === undefined) return;
     this.controller?.abort();
-    clearInterval(this.watchdog);
-    this.watchdog = undefined;
+    this.watchdog.stop();
     await consumer.disconnect().catch(() => undefined);
     await this.producer?.disconnect().catch(() => undefined);
     await this.admin?.disconnect().catch(() => undefined);
@@ -314,58 +207,14 @@ export class KafkaEventSource {
       this.consumer = undefined;
       throw error;
     }
-    const stallMillis = this.options.stallTimeoutMillis ?? KAFKA_SOURCE_DEFAULTS.stallTimeoutMillis;
-    this.watchdog = setInterval(
-      () => void this.checkStall(controller.signal),
-      Math.min(KAFKA_SOURCE_DEFAULTS.stallCheckMillis, Math.ceil(stallMillis / 3)),
-    );
-    this.watchdog.unref();
-    this.settings.logger.info('Kafka event source started', { topic, group });
-  }
-
-  /**
-   * The poller's watchdog. kafkajs can come back from a whole-cluster restart as a member that runs yet no
-   * longer fetches some of its partitions (no crash, no error): a partition with records waiting, no batch
-   * in the handler and no commit for the stall timeout gets the member replaced by a new consumer, which
-   * rejoins the group and resumes from the committed offsets.
-   */
-  private async checkStall(signal: AbortSignal): Promise<void> {
-    const current = this.consumer;
-    if (this.checkingStall || current === undefined || signal.aborted) return;
-    this.checkingStall = true;
-    try {
-      const stallMillis = this.options.stallTimeoutMillis ?? KAFKA_SOURCE_DEFAULTS.stallTimeoutMillis;
-      const now = Date.now();
-      if (now - this.consumerStartedAt < stallMillis) return;
-      const lag = await this.groupLag().catch(() => undefined);
-      if (lag === undefined || signal.aborted || this.consumer !== current) return;
-      const stalled: Array<{ partition: number; records: number }> = [];
-      for (const [key, records] of Object.entries(lag)) {
-        const partition = Number(key);
-        if (records === 0 || (this.busy.get(partition) ?? 0) > 0) {
-          this.waitingSince.delete(partition);
-          continue;
-        }
-        const since = this.waitingSince.get(partition) ?? now;
-        this.waitingSince.set(partition, since);
-        const quietSince = Math.max(since, this.lastCommitAt.get(partition) ?? 0, this.consumerStartedAt);
-        if (now - quietSince >= stallMillis) stalled.push({ partition, records });
-      }
-      if (stalled.length === 0) return;
-      this.waitingSince.clear();
+    this.watchdog.start(controller.signal, (stalledMember, stalled) => {
       this.settings.logger.warn(
         'Kafka consumer made no progress on partitions with records waiting; starting a new one',
-        {
-          topic: this.settings.topic,
-          group: this.settings.group,
-          stallMillis,
-          stalled,
-        },
+        { topic, group, stallMillis: this.watchdog.stallMillis, stalled },
       );
-      void this.replaceConsumer(current, signal);
-    } finally {
-      this.checkingStall = false;
-    }
+      void this.replaceConsumer(stalledMember, controller.signal);
+    });
+    this.settings.logger.info('Kafka event source started', { topic, group });
   }
 
   /**
@@ -396,7 +245,7 @@ export class KafkaEventSource {
       void this.replaceConsumer(consumer, signal);
     });
     this.consumer = consumer;
-    this.consumerStartedAt = Date.now();
+    this.watchdog.memberStarted();
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
@@ -439,7 +288,7 @@ export class KafkaEventSource {
     if (first === undefined) return;
     const end = first.offset + records.length;
     const { partition, topic } = batch;
-    if (await this.holdForWindow(partition, records.length, signal)) return;
+    if (await this.window.holdBack(partition, records.length, signal)) return;
     let position = first.offset;
     const feed: PartitionFeed = {
       committed: async () => position,
@@ -455,7 +304,7 @@ export class KafkaEventSource {
         }
         resolveOffset(String(nextOffset - 1));
         position = nextOffset;
-        this.lastCommitAt.set(partition, Date.now());
+        this.watchdog.committed(partition);
         this.lag.set(partition, Math.max(0, Number(batch.highWatermark) - nextOffset));
       },
     };
@@ -475,7 +324,7 @@ export class KafkaEventSource {
       heartbeat().catch(() => undefined);
     }, KAFKA_SOURCE_DEFAULTS.heartbeatIntervalMillis);
     this.inFlight += 1;
-    this.busy.set(partition, (this.busy.get(partition) ?? 0) + 1);
+    this.watchdog.batchStarted(partition);
     let failures = 0;
     try {
       while (position < end && isRunning() && !isStale() && !signal.aborted) {
@@ -519,32 +368,8 @@ export class KafkaEventSource {
     } finally {
       clearInterval(beat);
       this.inFlight -= 1;
-      this.busy.set(partition, (this.busy.get(partition) ?? 1) - 1);
+      this.watchdog.batchFinished(partition);
     }
-  }
-
-  /**
-   * Lambda's batching window: a batch smaller than the batch size waits until the window has passed since
-   * records were first available. Returning without resolving any offset makes kafkajs fetch the same
-   * records again, with whatever arrived since.
-   * @returns true when the batch is held back for now.
-   */
-  private async holdForWindow(partition: number, available: number, signal: AbortSignal): Promise<boolean> {
-    const { batchWindowMillis, batchSize } = this.settings;
-    if (batchWindowMillis === 0 || available >= batchSize) {
-      this.windowOpenedAt.delete(partition);
-      return false;
-    }
-    const now = Date.now();
-    const openedAt = this.windowOpenedAt.get(partition) ?? now;
-    this.windowOpenedAt.set(partition, openedAt);
-    const remaining = openedAt + batchWindowMillis - now;
-    if (remaining <= 0) {
-      this.windowOpenedAt.delete(partition);
-      return false;
-    }
-    await sleep(Math.min(remaining, KAFKA_SOURCE_DEFAULTS.windowRecheckMillis), signal);
-    return true;
   }
 
   private readonly writeDestination = async (topic: string, key: string, value: string): Promise<void> => {

@@ -1,3 +1,5 @@
+// Over 300 lines on purpose: one state machine: Lambda's retry, bisect, partial batch response, record age
+// and on-failure destination semantics for one partition, shared by both event sources.
 import { randomUUID } from 'node:crypto';
 import type { LogRecord } from '../log/index.js';
 import { interpretResponse } from './batchOutcome.js';

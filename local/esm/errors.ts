@@ -1,4 +1,5 @@
 import { type ErrorContext, PlatformError, type PlatformErrorOptions } from '../../lambdas/shared/errors.js';
+import { isRebalance } from './kafkaFailures.js';
 
 /** Context attached to every event source error, logged as structured fields. */
 export type EventSourceErrorContext = ErrorContext;
@@ -74,6 +75,19 @@ export class DestinationWriteError extends EventSourceError {
       cause: options.cause,
       context: { destination },
       retriable: !(options.cause instanceof TypeError || options.cause instanceof RangeError),
+    });
+  }
+}
+
+/** The group refused or could not take a commit: this member leaves the batch to be fetched again. */
+export class CommitFailedError extends EventSourceError {
+  public override readonly name = 'CommitFailedError';
+
+  public constructor(topic: string, partition: number, offset: number, cause: unknown) {
+    super(`Could not commit ${topic}-${partition} at offset ${offset}`, {
+      cause,
+      context: { topic, partition, offset, rebalance: isRebalance(cause) },
+      retriable: true,
     });
   }
 }

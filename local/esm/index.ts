@@ -20,8 +20,9 @@ export {
 } from './errors.js';
 export type { MskHandler } from './FunctionInvoker.js';
 export type { FailureCondition, KafkaFailureRecord, KafkaRecordsInfo } from './failureRecord.js';
-export { KAFKA_SOURCE_DEFAULTS, KafkaEventSource, type KafkaEventSourceOptions } from './KafkaEventSource.js';
+export { KafkaEventSource } from './KafkaEventSource.js';
 export { kafkaGroupLag } from './kafkaGroupLag.js';
+export { KAFKA_SOURCE_DEFAULTS, type KafkaEventSourceOptions } from './kafkaSourceSettings.js';
 export { createLambdaContext, type FunctionIdentity, functionArnFor } from './lambdaContext.js';
 export {
   buildMskEvent,

@@ -1,3 +1,5 @@
+// Over 300 lines on purpose: the fault switch and its effect on the listener and on open links are one state
+// machine; the per-connection plumbing lives in Link and Channel.
 import { connect, type Socket } from 'node:net';
 import { LOOPBACK, RESERVED_PORTS } from '../services/freePort.js';
 import { type Delay, NO_DELAY } from './Channel.js';

@@ -1,3 +1,5 @@
+// Over 300 lines on purpose: the log's public face (topics, append, read, offsets, lag, seek) over one shared
+// per-partition file map; the file format and appends live in PartitionFile.
 import { mkdir, open, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidLogRequestError, PartitionShrinkRefusedError, UnknownTopicError } from './errors.js';

@@ -1,3 +1,5 @@
+// Over 300 lines on purpose: the cluster's documented face (start, admin, restart, waits, destroy), which the
+// tests and drills call; one node's mechanics live in KafkaNode, the distribution in kafkaDistribution.
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';

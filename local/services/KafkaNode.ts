@@ -3,10 +3,10 @@ import { closeSync, openSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isolatedEnv } from './binaries.js';
-import { HarnessError, tailLines } from './errors.js';
+import { HarnessError } from './errors.js';
 import { signalQuietly } from './processes.js';
-import { fileSize, readFrom, settlesWithin } from './serverFiles.js';
-import { waitUntilPortClosed } from './serverLifecycle.js';
+import { fileSize, logTail, readFrom } from './serverFiles.js';
+import { terminate, waitUntilPortClosed } from './serverLifecycle.js';
 import { waitFor } from './waitFor.js';
 
 /** Heap and JIT settings that keep a broker small and quick to start on a 2-core machine. */
@@ -217,11 +217,7 @@ export class KafkaNode {
     const pid = this.pid;
     if (pid === undefined) return;
     if (this.paused) this.resume();
-    signalQuietly(pid, 'SIGTERM');
-    if (!(await settlesWithin(this.exited, STOP_TIMEOUT_MS))) {
-      signalQuietly(pid, 'SIGKILL');
-      await this.exited;
-    }
+    await terminate((signal) => signalQuietly(pid, signal), this.exited, STOP_TIMEOUT_MS);
   }
 
   /** A crash: SIGKILL, then waits until the client port refuses connections. */
@@ -258,6 +254,6 @@ export class KafkaNode {
   }
 
   async logTail(lines = 30): Promise<string> {
-    return tailLines(await readFrom(this.logFile, 0), lines);
+    return logTail(this.logFile, lines);
   }
 }

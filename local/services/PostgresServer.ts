@@ -1,15 +1,9 @@
 import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
-import {
-  createScratchDir,
-  postgresBinary,
-  removeScratchDir,
-  removeScratchDirSync,
-  runCommand,
-} from './binaries.js';
-import { HarnessError, isHarnessError, tailLines } from './errors.js';
-import { assertNotReserved, freePort, LOOPBACK } from './freePort.js';
+import { postgresBinary, removeScratchDir, removeScratchDirSync, runCommand } from './binaries.js';
+import { HarnessError, isHarnessError } from './errors.js';
+import { assertNotReserved, LOOPBACK } from './freePort.js';
 import { assertSettings, prepareConfiguration, writeHarnessConf } from './postgresConfig.js';
 import { createMissingDatabases, queryOnce } from './postgresQueries.js';
 import { baseBackup, waitForRecovery } from './postgresReplication.js';
@@ -20,9 +14,15 @@ import {
   readPostmasterPid,
   removePostmasterLocks,
 } from './postmaster.js';
-import { type ManagedServer, trackServer, untrackServer } from './registry.js';
-import { fileSize, readFrom } from './serverFiles.js';
-import { startRetryingPort, waitUntilPortClosed } from './serverLifecycle.js';
+import { type ManagedServer, untrackServer } from './registry.js';
+import { fileSize, logTail, readFrom } from './serverFiles.js';
+import {
+  placeServer,
+  type ServerPlace,
+  startRetryingPort,
+  startTracked,
+  waitUntilPortClosed,
+} from './serverLifecycle.js';
 import { waitFor } from './waitFor.js';
 
 /** Options for {@link PostgresServer.start}. */
@@ -48,9 +48,7 @@ export type PostgresStopMode = 'fast' | 'immediate';
 
 interface PostgresServerInit {
   readonly name: string;
-  readonly rootDir: string;
-  readonly port: number;
-  readonly portFixed: boolean;
+  readonly place: ServerPlace;
   readonly settings: Readonly<Record<string, string>>;
 }
 
@@ -88,11 +86,11 @@ export class PostgresServer implements ManagedServer {
 
   private constructor(init: PostgresServerInit) {
     this.name = init.name;
-    this.rootDir = init.rootDir;
-    this.dataDir = join(init.rootDir, 'data');
-    this.logFile = join(init.rootDir, 'postgres.log');
-    this.currentPort = init.port;
-    this.portPinned = init.portFixed;
+    this.rootDir = init.place.dir;
+    this.dataDir = join(init.place.dir, 'data');
+    this.logFile = join(init.place.dir, 'postgres.log');
+    this.currentPort = init.place.port;
+    this.portPinned = init.place.portFixed;
     this.settings = init.settings;
   }
 
@@ -107,15 +105,9 @@ export class PostgresServer implements ManagedServer {
     if (options.port !== undefined) assertNotReserved(options.port);
     const initdb = await postgresBinary('initdb');
     const name = options.name ?? 'postgres';
-    const server = new PostgresServer({
-      name,
-      rootDir: await createScratchDir(`cdp-pg-${name}`, { forPostgres: true }),
-      port: options.port ?? (await freePort()),
-      portFixed: options.port !== undefined,
-      settings,
-    });
-    trackServer(server);
-    try {
+    const place = await placeServer(`cdp-pg-${name}`, options.port, { forPostgres: true });
+    const server = new PostgresServer({ name, place, settings });
+    return startTracked(server, async () => {
       await runCommand(
         initdb,
         ['-D', server.dataDir, '--no-sync', '-A', 'trust', '-U', 'postgres', '--encoding=UTF8', '--locale=C'],
@@ -123,11 +115,7 @@ export class PostgresServer implements ManagedServer {
       );
       await prepareConfiguration(server.dataDir);
       await server.start();
-      return server;
-    } catch (error: unknown) {
-      await server.discard();
-      throw error;
-    }
+    });
   }
 
   /** The TCP port the server listens on (stays the same across restarts). */
@@ -202,23 +190,13 @@ export class PostgresServer implements ManagedServer {
     if (!this.isRunning()) throw new HarnessError(`Cannot clone ${this.describe()}: it is not running`);
     if (options.port !== undefined) assertNotReserved(options.port);
     const name = options.name ?? `${this.name}-standby`;
-    const standby = new PostgresServer({
-      name,
-      rootDir: await createScratchDir(`cdp-pg-${name}`, { forPostgres: true }),
-      port: options.port ?? (await freePort()),
-      portFixed: options.port !== undefined,
-      settings: this.settings,
-    });
-    trackServer(standby);
-    try {
+    const place = await placeServer(`cdp-pg-${name}`, options.port, { forPostgres: true });
+    const standby = new PostgresServer({ name, place, settings: this.settings });
+    return startTracked(standby, async () => {
       await baseBackup(this, standby);
       await standby.start();
       await waitForRecovery(standby, true, READY_TIMEOUT_MS);
-      return standby;
-    } catch (error: unknown) {
-      await standby.discard();
-      throw error;
-    }
+    });
   }
 
   /**
@@ -349,16 +327,7 @@ export class PostgresServer implements ManagedServer {
 
   /** The last `lines` lines of the server log. */
   async logTail(lines = 30): Promise<string> {
-    return tailLines(await readFrom(this.logFile, 0), lines);
-  }
-
-  private async discard(): Promise<void> {
-    try {
-      await this.destroy();
-    } catch {
-      this.killSync();
-      untrackServer(this);
-    }
+    return logTail(this.logFile, lines);
   }
 
   /**

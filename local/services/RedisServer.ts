@@ -1,9 +1,7 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  createScratchDir,
   formatCommand,
   isolatedEnv,
   redisServerBinary,
@@ -11,10 +9,17 @@ import {
   removeScratchDirSync,
 } from './binaries.js';
 import { HarnessError, tailLines } from './errors.js';
-import { assertNotReserved, freePort, LOOPBACK } from './freePort.js';
-import { type ManagedServer, trackServer, untrackServer } from './registry.js';
-import { fileSize, readFrom, settlesWithin } from './serverFiles.js';
-import { startRetryingPort, waitUntilPortClosed } from './serverLifecycle.js';
+import { assertNotReserved, LOOPBACK } from './freePort.js';
+import { probeProcessId } from './redisProbe.js';
+import { type ManagedServer, untrackServer } from './registry.js';
+import { fileSize, logTail, readFrom } from './serverFiles.js';
+import {
+  placeServer,
+  startRetryingPort,
+  startTracked,
+  terminate,
+  waitUntilPortClosed,
+} from './serverLifecycle.js';
 import { waitFor } from './waitFor.js';
 
 /** Options for {@link RedisServer.start}. */
@@ -42,37 +47,6 @@ const READY_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
 const STDERR_LIMIT = 16 * 1024;
 const ADDRESS_IN_USE = /address already in use/i;
-
-/**
- * Asks the server on `port` for `PING` and `INFO server` over a raw socket and returns its `process_id`,
- * or undefined when nothing answers `+PONG` yet.
- */
-function probeProcessId(port: number, timeoutMs = 500): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: LOOPBACK, port });
-    let reply = '';
-    const finish = (pid: number | undefined): void => {
-      socket.removeAllListeners();
-      socket.on('error', () => undefined);
-      socket.destroy();
-      resolve(pid);
-    };
-    socket.setEncoding('utf8');
-    socket.setTimeout(timeoutMs, () => finish(undefined));
-    socket.once('error', () => finish(undefined));
-    socket.once('close', () => finish(undefined));
-    socket.once('connect', () => socket.write('PING\r\nINFO server\r\n'));
-    socket.on('data', (chunk: string) => {
-      reply += chunk;
-      if (!reply.startsWith('+PONG') && reply.length >= 5) {
-        finish(undefined);
-        return;
-      }
-      const match = /\r\nprocess_id:(\d+)\r\n/.exec(reply);
-      if (match?.[1] !== undefined) finish(Number(match[1]));
-    });
-  });
-}
 
 /**
  * A throwaway `redis-server` run as a child process of this process, on 127.0.0.1 and a free port (never
@@ -119,23 +93,16 @@ export class RedisServer implements ManagedServer {
     if (options.port !== undefined) assertNotReserved(options.port);
     const binary = await redisServerBinary();
     const name = options.name ?? 'redis';
+    const place = await placeServer(`cdp-redis-${name}`, options.port);
     const server = new RedisServer({
       name,
       binary,
-      dir: await createScratchDir(`cdp-redis-${name}`),
-      port: options.port ?? (await freePort()),
-      portFixed: options.port !== undefined,
+      dir: place.dir,
+      port: place.port,
+      portFixed: place.portFixed,
       args: [...(options.args ?? [])],
     });
-    trackServer(server);
-    try {
-      await server.start();
-      return server;
-    } catch (error: unknown) {
-      await server.destroy().catch(() => server.killSync());
-      untrackServer(server);
-      throw error;
-    }
+    return startTracked(server, () => server.start());
   }
 
   /** The TCP port the server listens on (stays the same across restarts). */
@@ -192,11 +159,7 @@ export class RedisServer implements ManagedServer {
   async stop(): Promise<void> {
     const child = this.child;
     if (child === undefined || !this.isRunning()) return;
-    child.kill('SIGTERM');
-    if (!(await settlesWithin(this.exited, STOP_TIMEOUT_MS))) {
-      child.kill('SIGKILL');
-      await this.exited;
-    }
+    await terminate((signal) => child.kill(signal), this.exited, STOP_TIMEOUT_MS);
   }
 
   /**
@@ -251,7 +214,7 @@ export class RedisServer implements ManagedServer {
 
   /** The last `lines` lines of the server log. */
   async logTail(lines = 30): Promise<string> {
-    return tailLines(await readFrom(this.logFile, 0), lines);
+    return logTail(this.logFile, lines);
   }
 
   private async killProcess(): Promise<void> {

@@ -1,3 +1,6 @@
+// Over 300 lines on purpose: finding the system's PostgreSQL and Redis binaries, the postgres OS user, its
+// scratch dirs and running commands as that user depend on one another and on the cached bin dir and user
+// lookups.
 import { execFile, spawn } from 'node:child_process';
 import { constants, rmSync } from 'node:fs';
 import { access, chmod, chown, mkdtemp, readdir, rm } from 'node:fs/promises';

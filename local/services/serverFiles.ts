@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import { tailLines } from './errors.js';
 
 /** Size of a server's log file in bytes, 0 when it does not exist yet. */
 export async function fileSize(path: string): Promise<number> {
@@ -16,6 +17,11 @@ export async function readFrom(path: string, offset: number): Promise<string> {
   } catch {
     return '';
   }
+}
+
+/** The last `lines` lines of a server's log file ('' when it cannot be read). */
+export async function logTail(path: string, lines: number): Promise<string> {
+  return tailLines(await readFrom(path, 0), lines);
 }
 
 /** Resolves true when `promise` settles within `ms`, false otherwise; never leaves a timer behind. */

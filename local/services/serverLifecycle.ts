@@ -1,4 +1,7 @@
+import { createScratchDir } from './binaries.js';
 import { acceptsConnections, freePort } from './freePort.js';
+import { type ManagedServer, trackServer, untrackServer } from './registry.js';
+import { settlesWithin } from './serverFiles.js';
 import { sleep, waitFor } from './waitFor.js';
 
 /** Fresh ports tried when the kernel-chosen port is taken before the server binds it. */
@@ -51,4 +54,59 @@ export async function waitUntilPortClosed(port: number, owner: string, timeoutMs
     timeoutMs,
     description: `port ${port} of ${owner} to close`,
   });
+}
+
+/** Where a new server lives, from {@link placeServer}. */
+export interface ServerPlace {
+  /** Its own scratch dir. */
+  readonly dir: string;
+  readonly port: number;
+  /** Whether the caller chose the port (it is then kept even when busy). */
+  readonly portFixed: boolean;
+}
+
+/**
+ * Makes a new server's scratch dir and picks its port: the one asked for, or a free one.
+ * @throws {HarnessError} when the dir cannot be made or handed over to the postgres OS user.
+ */
+export async function placeServer(
+  prefix: string,
+  port: number | undefined,
+  scratch: { readonly forPostgres?: boolean } = {},
+): Promise<ServerPlace> {
+  const dir = await createScratchDir(prefix, scratch);
+  return { dir, port: port ?? (await freePort()), portFixed: port !== undefined };
+}
+
+/**
+ * Tracks a new server so the exit hooks remove it, then runs its first start. A server whose first start
+ * fails is destroyed (SIGKILLed when that fails too) and untracked before the error is rethrown.
+ * @throws whatever `firstStart` threw.
+ */
+export async function startTracked<S extends ManagedServer>(
+  server: S,
+  firstStart: () => Promise<void>,
+): Promise<S> {
+  trackServer(server);
+  try {
+    await firstStart();
+    return server;
+  } catch (error: unknown) {
+    await server.destroy().catch(() => server.killSync());
+    untrackServer(server);
+    throw error;
+  }
+}
+
+/** Stops a child process gracefully: SIGTERM, then SIGKILL when it has not exited within `timeoutMs`. */
+export async function terminate(
+  signal: (name: NodeJS.Signals) => void,
+  exited: Promise<void>,
+  timeoutMs: number,
+): Promise<void> {
+  signal('SIGTERM');
+  if (!(await settlesWithin(exited, timeoutMs))) {
+    signal('SIGKILL');
+    await exited;
+  }
 }

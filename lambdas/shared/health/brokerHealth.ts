@@ -10,12 +10,8 @@ import { mskClusterArnOf } from '../aws/arn.js';
 import { BROKER_HEALTH_METRIC_NAMES, DIMENSIONS, ENV } from '../contracts/index.js';
 import { type Environment, positiveIntegerVariable, requiredVariable } from './environment.js';
 import { ControlPlaneError, HealthCheckConfigError } from './errors.js';
-import {
-  type ControlPlanePolicy,
-  controlPlaneReadPolicy,
-  healthCheckSettings,
-  readControlPlane,
-} from './policies.js';
+import { type ControlPlaneReads, runHealthCheck, startReads } from './healthCheck.js';
+import { readControlPlane } from './policies.js';
 import type { HealthCheckDependencies, HealthMetrics } from './types.js';
 
 /** Metric names, in the `CustomerDataPlatform` namespace with the {@link CLUSTER_NAME_DIMENSION} dimension. */
@@ -97,10 +93,7 @@ export function brokerHealthConfigFrom(env: Environment): BrokerHealthConfig {
   return { clusterArn, expectedBrokers: positiveIntegerVariable(env, ENV.expectedBrokers) };
 }
 
-interface Reads {
-  readonly policy: ControlPlanePolicy;
-  readonly deadline: AbortSignal;
-  readonly deps: BrokerHealthDependencies;
+interface Reads extends ControlPlaneReads<KafkaClient> {
   readonly clusterArn: string;
 }
 
@@ -218,30 +211,18 @@ export async function checkBrokerHealth(
   deps: BrokerHealthDependencies,
 ): Promise<BrokerHealthReport> {
   const clusterName = clusterNameOf(config.clusterArn);
-  const settings = healthCheckSettings(deps.settings);
-  const reads: Reads = {
-    policy: controlPlaneReadPolicy(settings),
-    deadline: AbortSignal.timeout(settings.checkBudgetMillis),
-    deps,
-    clusterArn: config.clusterArn,
-  };
+  const reads: Reads = { ...startReads(deps), clusterArn: config.clusterArn };
   const base = { clusterArn: config.clusterArn, clusterName, brokersExpected: config.expectedBrokers };
   const checkedAt = deps.now().toISOString();
-
-  let report: BrokerHealthReport;
-  let brokersKnown = true;
-  try {
-    const cluster = await describeCluster(reads);
-    const nodes = await listNodes(reads);
-    report = { ...base, ...assess(config, cluster, nodes), checkedAt };
-  } catch (error: unknown) {
-    if (!(error instanceof ControlPlaneError)) throw error;
-    deps.logger.error('MSK control plane unreadable; reporting the cluster unhealthy', {
-      error,
-      context: error.context,
-    });
-    brokersKnown = false;
-    report = {
+  return runHealthCheck(deps, {
+    subject: 'MSK cluster',
+    unreadableMessage: 'MSK control plane unreadable; reporting the cluster unhealthy',
+    read: async () => {
+      const cluster = await describeCluster(reads);
+      const nodes = await listNodes(reads);
+      return { ...base, ...assess(config, cluster, nodes), checkedAt };
+    },
+    unreadable: (error) => ({
       ...base,
       state: UNKNOWN_STATE,
       healthy: false,
@@ -249,11 +230,7 @@ export async function checkBrokerHealth(
       brokersListed: 0,
       brokersPerAz: {},
       checkedAt,
-    };
-  }
-
-  if (report.healthy) deps.logger.info('MSK cluster healthy', { report });
-  else deps.logger.warn('MSK cluster unhealthy', { report });
-  publish(report, deps.metrics, brokersKnown);
-  return report;
+    }),
+    publish,
+  });
 }

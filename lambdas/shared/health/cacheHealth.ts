@@ -1,22 +1,18 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
-  DescribeEventsCommand,
   DescribeReplicationGroupsCommand,
   type ElastiCacheClient,
-  type Event,
   type ReplicationGroup,
-  type SourceType,
 } from '@aws-sdk/client-elasticache';
 import { CACHE_HEALTH_METRIC_NAMES, DIMENSIONS, ENV } from '../contracts/index.js';
+import { type CacheReads, type RecentFailover, recentFailovers } from './cacheFailovers.js';
 import { type Environment, positiveIntegerVariable, requiredVariable } from './environment.js';
 import { ControlPlaneError, HealthCheckConfigError } from './errors.js';
-import {
-  type ControlPlanePolicy,
-  controlPlaneReadPolicy,
-  healthCheckSettings,
-  readControlPlane,
-} from './policies.js';
+import { runHealthCheck, startReads } from './healthCheck.js';
+import { readControlPlane } from './policies.js';
 import type { HealthCheckDependencies, HealthMetrics } from './types.js';
+
+export { EVENTS_PAGE_SIZE, FAILOVER_MESSAGE, type RecentFailover } from './cacheFailovers.js';
 
 /** Metric names, in the `CustomerDataPlatform` namespace with the {@link REPLICATION_GROUP_DIMENSION}. */
 export const CACHE_HEALTH_METRICS = CACHE_HEALTH_METRIC_NAMES;
@@ -35,22 +31,9 @@ export const MIN_REPLICAS = 1;
 /** The status reported when the control plane could not be read. */
 export const UNKNOWN_STATUS = 'unknown';
 
-/**
- * Matches every failover message (`Failover to replica node ... completed`, `Failover from primary node
- * ... to replica node ... completed`, `Test Failover API called for node group ...`). One failover can
- * raise several such events, so `CacheFailoversRecent` counts events, not failovers: alarm on > 0.
- */
-export const FAILOVER_MESSAGE = /failover/i;
-
 export const DEFAULT_EVENT_LOOKBACK_MINUTES = 60;
 /** ElastiCache keeps events for 14 days. */
 export const MAX_EVENT_LOOKBACK_MINUTES = 14 * 24 * 60;
-/**
- * DescribeEvents returns at most 100 per page. Only the first page of each source is read: a node
- * raising more than 100 events within the lookback window is in enough trouble that the group's status
- * tells the story, and the count of failovers is then a lower bound.
- */
-export const EVENTS_PAGE_SIZE = 100;
 
 const MILLIS_PER_MINUTE = 60_000;
 const REPLICATION_GROUP_ID = /^[a-z](-?[a-z0-9])*$/;
@@ -59,12 +42,6 @@ const MAX_REPLICATION_GROUP_ID_LENGTH = 40;
 export interface CacheHealthConfig {
   readonly replicationGroupId: string;
   readonly eventLookbackMinutes: number;
-}
-
-export interface RecentFailover {
-  /** ISO 8601. */
-  readonly at: string;
-  readonly message: string;
 }
 
 export interface CacheHealthReport {
@@ -118,19 +95,12 @@ export function cacheHealthConfigFrom(env: Environment): CacheHealthConfig {
   return { replicationGroupId, eventLookbackMinutes };
 }
 
-interface Reads {
-  readonly policy: ControlPlanePolicy;
-  readonly deadline: AbortSignal;
-  readonly deps: CacheHealthDependencies;
-  readonly replicationGroupId: string;
-}
-
 async function describeGroup({
   policy,
   deadline,
   deps,
   replicationGroupId,
-}: Reads): Promise<ReplicationGroup> {
+}: CacheReads): Promise<ReplicationGroup> {
   const request = { operation: 'DescribeReplicationGroups', resource: replicationGroupId, deadline };
   const response = await readControlPlane(policy, request, (abortSignal) =>
     deps.client.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: replicationGroupId }), {
@@ -147,56 +117,6 @@ async function describeGroup({
     );
   }
   return group;
-}
-
-/** The group's member clusters, from the group or else from its node groups. */
-const memberClustersOf = (group: ReplicationGroup): string[] => {
-  const members =
-    group.MemberClusters ??
-    (group.NodeGroups ?? []).flatMap((ng) => (ng.NodeGroupMembers ?? []).map((m) => m.CacheClusterId));
-  return [...new Set(members.filter((id): id is string => id !== undefined && id !== ''))];
-};
-
-/**
- * Failover events of the group and of each member cluster within the window, deduplicated, newest first.
- * One page per source (see {@link EVENTS_PAGE_SIZE}); sources are read one after the other so that a
- * burst does not meet the API's throttling.
- */
-async function recentFailovers(
-  reads: Reads,
-  group: ReplicationGroup,
-  window: { readonly start: Date; readonly end: Date },
-): Promise<RecentFailover[]> {
-  const sources: Array<{ type: SourceType; id: string }> = [
-    { type: 'replication-group', id: reads.replicationGroupId },
-    ...memberClustersOf(group).map((id) => ({ type: 'cache-cluster' as const, id })),
-  ];
-  const events: Event[] = [];
-  for (const source of sources) {
-    const request = { operation: 'DescribeEvents', resource: source.id, deadline: reads.deadline };
-    const response = await readControlPlane(reads.policy, request, (abortSignal) =>
-      reads.deps.client.send(
-        new DescribeEventsCommand({
-          SourceType: source.type,
-          SourceIdentifier: source.id,
-          StartTime: window.start,
-          EndTime: window.end,
-          MaxRecords: EVENTS_PAGE_SIZE,
-        }),
-        { abortSignal },
-      ),
-    );
-    events.push(...(response.Events ?? []));
-  }
-  const failovers = new Map<string, RecentFailover>();
-  for (const event of events) {
-    // An event without a date cannot be placed in the window; the API always sets one.
-    if (event.Date === undefined || event.Message === undefined || !FAILOVER_MESSAGE.test(event.Message))
-      continue;
-    const failover = { at: event.Date.toISOString(), message: event.Message };
-    failovers.set(`${failover.at} ${failover.message}`, failover);
-  }
-  return [...failovers.values()].sort((a, b) => b.at.localeCompare(a.at));
 }
 
 function assess(
@@ -258,53 +178,41 @@ export async function checkCacheHealth(
   config: CacheHealthConfig,
   deps: CacheHealthDependencies,
 ): Promise<CacheHealthReport> {
-  const settings = healthCheckSettings(deps.settings);
-  const reads: Reads = {
-    policy: controlPlaneReadPolicy(settings),
-    deadline: AbortSignal.timeout(settings.checkBudgetMillis),
-    deps,
-    replicationGroupId: config.replicationGroupId,
-  };
+  const reads: CacheReads = { ...startReads(deps), replicationGroupId: config.replicationGroupId };
   const now = deps.now();
   const checkedAt = now.toISOString();
   const window = {
     start: new Date(now.getTime() - config.eventLookbackMinutes * MILLIS_PER_MINUTE),
     end: now,
   };
-
-  let report: CacheHealthReport;
-  let groupKnown = true;
-  try {
-    const group = await describeGroup(reads);
-    let failovers: RecentFailover[] = [];
-    let failoverEventsRead = true;
-    try {
-      failovers = await recentFailovers(reads, group, window);
-    } catch (error: unknown) {
-      if (!(error instanceof ControlPlaneError)) throw error;
-      deps.logger.warn('ElastiCache events unreadable; failovers not counted', {
-        error,
-        context: error.context,
-      });
-      failoverEventsRead = false;
-    }
-    report = {
-      replicationGroupId: config.replicationGroupId,
-      ...assess(group),
-      multiAz: group.MultiAZ === 'enabled',
-      automaticFailover: group.AutomaticFailover === 'enabled',
-      recentFailovers: failovers,
-      failoverEventsRead,
-      checkedAt,
-    };
-  } catch (error: unknown) {
-    if (!(error instanceof ControlPlaneError)) throw error;
-    deps.logger.error('ElastiCache control plane unreadable; reporting the cache unhealthy', {
-      error,
-      context: error.context,
-    });
-    groupKnown = false;
-    report = {
+  return runHealthCheck(deps, {
+    subject: 'ElastiCache replication group',
+    unreadableMessage: 'ElastiCache control plane unreadable; reporting the cache unhealthy',
+    read: async () => {
+      const group = await describeGroup(reads);
+      let failovers: RecentFailover[] = [];
+      let failoverEventsRead = true;
+      try {
+        failovers = await recentFailovers(reads, group, window);
+      } catch (error: unknown) {
+        if (!(error instanceof ControlPlaneError)) throw error;
+        deps.logger.warn('ElastiCache events unreadable; failovers not counted', {
+          error,
+          context: error.context,
+        });
+        failoverEventsRead = false;
+      }
+      return {
+        replicationGroupId: config.replicationGroupId,
+        ...assess(group),
+        multiAz: group.MultiAZ === 'enabled',
+        automaticFailover: group.AutomaticFailover === 'enabled',
+        recentFailovers: failovers,
+        failoverEventsRead,
+        checkedAt,
+      };
+    },
+    unreadable: (error) => ({
       replicationGroupId: config.replicationGroupId,
       status: UNKNOWN_STATUS,
       healthy: false,
@@ -317,11 +225,7 @@ export async function checkCacheHealth(
       recentFailovers: [],
       failoverEventsRead: false,
       checkedAt,
-    };
-  }
-
-  if (report.healthy) deps.logger.info('ElastiCache replication group healthy', { report });
-  else deps.logger.warn('ElastiCache replication group unhealthy', { report });
-  publish(report, deps.metrics, groupKnown);
-  return report;
+    }),
+    publish,
+  });
 }

@@ -1,3 +1,6 @@
+// Over 300 lines on purpose: one request path (parse, idempotency, publish, map the failure to a response)
+// whose steps share the settings, the breaker and the metrics; the resilience policies live in their own
+// modules.
 import {
   IdempotencyAlreadyInProgressError,
   IdempotencyConfig,

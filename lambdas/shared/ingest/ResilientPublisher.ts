@@ -1,3 +1,5 @@
+// Over 300 lines on purpose: the queue, the dispatch to the brokers and the spill to the spillover share one
+// queue and its depth accounting; the policies live in ingestPolicies.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { CircuitState } from 'cockatiel';

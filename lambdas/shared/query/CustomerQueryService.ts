@@ -1,3 +1,5 @@
+// Over 300 lines on purpose: one lookup path (index, verified fallback cache, scatter-gather, repair) whose
+// steps share the mode, the counters and the in-flight scans; the policies and adapters live beside it.
 import { setMaxListeners } from 'node:events';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
