@@ -8,6 +8,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import { errorResponse } from '../shared/http/index.js';
+import { flushStoredMetrics } from '../shared/powertools/flushStoredMetrics.js';
 import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
 import { createPublisher, type WiredIngest, wireIngest } from './dependencies.js';
@@ -54,35 +55,30 @@ let wired: Promise<WiredIngest> | undefined;
 /** Entry point of the HTTP API's `/v1` routes (payload format 2.0). */
 export const handler = lambdaHandler(
   async (event: APIGatewayProxyEventV2, context): Promise<APIGatewayProxyStructuredResultV2> => {
+    wired ??= wireFromEnvironment().catch((error: unknown) => {
+      wired = undefined;
+      throw error;
+    });
+    let router: WiredIngest['router'];
     try {
-      wired ??= wireFromEnvironment().catch((error: unknown) => {
-        wired = undefined;
-        throw error;
-      });
-      let router: WiredIngest['router'];
-      try {
-        ({ router } = await wired);
-      } catch (error: unknown) {
-        logger.error('ingest could not be wired', { error });
-        if (error instanceof RangeError || error instanceof TypeError) {
-          return errorResponse(500, 'internal', 'The events could not be accepted');
-        }
-        return errorResponse(
-          503,
-          'unavailable',
-          `Ingest is starting; retry after ${WIRING_RETRY_AFTER_SECONDS} s`,
-          { headers: { 'retry-after': String(WIRING_RETRY_AFTER_SECONDS) } },
-        );
+      ({ router } = await wired);
+    } catch (error: unknown) {
+      logger.error('ingest could not be wired', { error });
+      if (error instanceof RangeError || error instanceof TypeError) {
+        return errorResponse(500, 'internal', 'The events could not be accepted');
       }
-      const response = await router.resolve(event, context);
-      if (response.statusCode !== undefined) tracer.putAnnotation('status', response.statusCode);
-      return response;
-    } finally {
-      // Not `logMetrics`: it would warn "No application metrics to publish" for every request that stored
-      // none (a failed wiring, for one), so only stored metrics are flushed.
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      return errorResponse(
+        503,
+        'unavailable',
+        `Ingest is starting; retry after ${WIRING_RETRY_AFTER_SECONDS} s`,
+        { headers: { 'retry-after': String(WIRING_RETRY_AFTER_SECONDS) } },
+      );
     }
+    const response = await router.resolve(event, context);
+    if (response.statusCode !== undefined) tracer.putAnnotation('status', response.statusCode);
+    return response;
   },
 )
   .use(injectLambdaContext(logger))
-  .use(captureLambdaHandler(tracer, { captureResponse: false }));
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(flushStoredMetrics(metrics));

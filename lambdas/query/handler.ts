@@ -6,6 +6,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
 import { METRIC_NAMESPACE, SERVICES } from '../shared/contracts/index.js';
 import type { HttpApi } from '../shared/http/index.js';
+import { flushStoredMetrics } from '../shared/powertools/flushStoredMetrics.js';
 import { lambdaHandler } from '../shared/powertools/lambdaHandler.js';
 import type { CustomerQueries } from '../shared/query/index.js';
 import { elastiCacheFrom } from '../shared/redis/elastiCacheFromEnvironment.js';
@@ -63,23 +64,18 @@ function apiFor(customers: CustomerQueries): HttpApi {
 /** Entry point of the HTTP API (payload format 2.0): `GET /v1/customers/{customerId}` and `GET /v1/customers`. */
 export const handler = lambdaHandler(
   async (event: APIGatewayProxyEventV2, context): Promise<APIGatewayProxyResultV2> => {
+    let customers: WiredQueryService['service'];
     try {
-      let customers: WiredQueryService['service'];
-      try {
-        customers = (await service()).service;
-      } catch (error: unknown) {
-        logger.error('query function could not be wired', { error });
-        return problem(500, 'internal', 'The request could not be processed.');
-      }
-      const response = await apiFor(customers).resolve(event, context);
-      if (response.statusCode !== undefined) tracer.putAnnotation('status', response.statusCode);
-      return response;
-    } finally {
-      // Not `logMetrics`: it would warn "No application metrics to publish" for every request that stored
-      // none (a look-up by id, a failed wiring), so only stored metrics are flushed.
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      customers = (await service()).service;
+    } catch (error: unknown) {
+      logger.error('query function could not be wired', { error });
+      return problem(500, 'internal', 'The request could not be processed.');
     }
+    const response = await apiFor(customers).resolve(event, context);
+    if (response.statusCode !== undefined) tracer.putAnnotation('status', response.statusCode);
+    return response;
   },
 )
   .use(injectLambdaContext(logger))
-  .use(captureLambdaHandler(tracer, { captureResponse: false }));
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(flushStoredMetrics(metrics));
