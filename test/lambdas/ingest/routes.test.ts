@@ -13,7 +13,7 @@ import { BackpressureError, PublishError } from '../../../lambdas/shared/ingest/
 import { MAX_BODY_BYTES } from '../../../lambdas/shared/ingest/validation.js';
 import { quietTelemetry } from '../../support/emf.js';
 import { registered } from '../../support/events.js';
-import { type ApiCall, callApi } from '../../support/httpApi.js';
+import { type ApiCall, apiEvent, callApi } from '../../support/httpApi.js';
 import { RecordingPublisher } from './recordingPublisher.js';
 
 const TOPIC = 'customer-events.v1';
@@ -327,31 +327,12 @@ describe('router', () => {
 
 describe('requestOf', () => {
   const event = (overrides: Partial<APIGatewayProxyEventV2> = {}): APIGatewayProxyEventV2 => ({
-    version: '2.0',
-    routeKey: 'POST /v1/events',
-    rawPath: '/v1/events',
-    rawQueryString: '',
-    headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'k-1' },
-    requestContext: {
-      accountId: '111111111111',
-      apiId: 'api',
-      domainName: 'api.example.com',
-      domainPrefix: 'api',
-      http: {
-        method: 'POST',
-        path: '/v1/events',
-        protocol: 'HTTP/1.1',
-        sourceIp: '10.0.0.1',
-        userAgent: 'test',
-      },
-      requestId: 'r-1',
-      routeKey: 'POST /v1/events',
-      stage: '$default',
-      time: '02/Nov/2026:10:00:00 +0000',
-      timeEpoch: 0,
-    },
-    body: '{"a":1}',
-    isBase64Encoded: false,
+    ...apiEvent({
+      method: 'POST',
+      path: '/v1/events',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'k-1' },
+      body: '{"a":1}',
+    }),
     ...overrides,
   });
 

@@ -1,5 +1,6 @@
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { apiEvent } from '../../support/httpApi.js';
 
 const VARIABLES = ['SHARD_MAP', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_AUTH_SECRET_ARN'] as const;
 
@@ -18,32 +19,7 @@ const context: Context = {
   succeed: () => undefined,
 };
 
-const event: APIGatewayProxyEventV2 = {
-  version: '2.0',
-  routeKey: '$default',
-  rawPath: '/v1/customers/cust-1',
-  rawQueryString: '',
-  headers: {},
-  isBase64Encoded: false,
-  requestContext: {
-    accountId: '111111111111',
-    apiId: 'api',
-    domainName: 'api.example.com',
-    domainPrefix: 'api',
-    http: {
-      method: 'GET',
-      path: '/v1/customers/cust-1',
-      protocol: 'HTTP/1.1',
-      sourceIp: '192.0.2.1',
-      userAgent: 'test',
-    },
-    requestId: 'request-1',
-    routeKey: '$default',
-    stage: '$default',
-    time: '01/Jan/2026:00:00:00 +0000',
-    timeEpoch: 1_767_225_600_000,
-  },
-};
+const event = apiEvent({ method: 'GET', path: '/v1/customers/cust-1' });
 
 describe('query function handler', () => {
   beforeEach(() => {
