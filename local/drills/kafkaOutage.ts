@@ -62,6 +62,8 @@ export interface KafkaOutageDetails {
   readonly notOnTopic: string[];
   readonly distinctOnTopic: number;
   readonly lagAfter: number;
+  /** Consumer group members replaced after kafkajs stopped one, or after one stopped fetching (Kafka only). */
+  readonly membersReplaced: { readonly crashed: number; readonly stalled: number };
   readonly customers: number;
   readonly expectedCustomers: number;
   readonly effects: number;
@@ -286,6 +288,7 @@ export async function runKafkaOutage(
     const partitions = await topicEventIds(brokers.stream);
     const onTopic = new Set(partitions.flat());
     const spillOrder = await spilledEventIds(log);
+    const membersReplaced = consumer.emulator.stats().membersReplaced ?? { crashed: 0, stalled: 0 };
     const lagAfter = Object.values(await brokers.stream.lag(LOCAL_GROUP, LOCAL_TOPIC)).reduce(
       (a, b) => a + b,
       0,
@@ -360,6 +363,7 @@ export async function runKafkaOutage(
         notOnTopic: [...accepted].filter((id) => !onTopic.has(id)),
         distinctOnTopic: onTopic.size,
         lagAfter,
+        membersReplaced,
         customers: effects.customers.size,
         expectedCustomers: customers,
         effects: effects.effects,

@@ -34,6 +34,7 @@ const { KafkaJSError } = kafkajs;
 export class KafkaEventSource {
   private readonly settings: EmulatorSettings;
   private readonly invoker: FunctionInvoker;
+  private readonly replaced = { crashed: 0, stalled: 0 };
   private readonly counters: Counters = {
     invocations: 0,
     recordsDelivered: 0,
@@ -164,7 +165,7 @@ export class KafkaEventSource {
 
   /** Counters since construction, and the lag per partition as last seen. */
   public stats(): EventSourceStats {
-    return { ...this.counters, lag: Object.fromEntries(this.lag) };
+    return { ...this.counters, lag: Object.fromEntries(this.lag), membersReplaced: { ...this.replaced } };
   }
 
   private async connectedAdmin(): Promise<Admin> {
@@ -212,6 +213,7 @@ export class KafkaEventSource {
         'Kafka consumer made no progress on partitions with records waiting; starting a new one',
         { topic, group, stallMillis: this.watchdog.stallMillis, stalled },
       );
+      this.replaced.stalled += 1;
       void this.replaceConsumer(stalledMember, controller.signal);
     });
     this.settings.logger.info('Kafka event source started', { topic, group });
@@ -242,6 +244,7 @@ export class KafkaEventSource {
         group,
         error: describe(payload.error),
       });
+      this.replaced.crashed += 1;
       void this.replaceConsumer(consumer, signal);
     });
     this.consumer = consumer;

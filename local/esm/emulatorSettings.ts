@@ -38,6 +38,11 @@ export interface EventSourceStats {
   readonly sentToDestination: number;
   /** Unconsumed records per partition, as last seen. */
   readonly lag: Readonly<Record<number, number>>;
+  /**
+   * Consumer group members replaced by a new one (the Kafka backend only): after kafkajs stopped one for
+   * good (`crashed`), or after the watchdog found one holding partitions it no longer fetched (`stalled`).
+   */
+  readonly membersReplaced?: { readonly crashed: number; readonly stalled: number };
 }
 
 /** What every event source takes, whichever log it reads: the mapping's settings and the function. */

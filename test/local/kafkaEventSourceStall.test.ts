@@ -98,6 +98,7 @@ describe.skipIf(!kafkaReady)('Kafka event source watchdog (real Kafka)', () => {
       expect(stall?.attributes[0]).toMatchObject({ stallMillis: 3_000 });
       const stalled = (stall?.attributes[0]?.stalled ?? []) as Array<{ partition: number }>;
       expect(stalled.map((p) => p.partition).sort()).toEqual([0, 1]);
+      expect(source.stats().membersReplaced?.stalled).toBeGreaterThanOrEqual(1);
     } finally {
       await source.stop();
     }
@@ -115,6 +116,7 @@ describe.skipIf(!kafkaReady)('Kafka event source watchdog (real Kafka)', () => {
       await expect(drained).rejects.toBeInstanceOf(DrainTimeoutError);
       const after = new Set(delivered.filter((value) => value.startsWith('after-')));
       expect([...after].every((value) => value.startsWith('after-2-'))).toBe(true);
+      expect(source.stats().membersReplaced).toEqual({ crashed: 0, stalled: 0 });
     } finally {
       await source.stop();
     }
