@@ -5,9 +5,9 @@
  * applied first (idempotent). Shards are named shard-0, shard-1, ... in the order given.
  */
 import { parseArgs } from 'node:util';
-import { etlSettings } from '../lambdas/shared/etl/policies.js';
 import { recoverBatches } from '../lambdas/shared/etl/recoverBatches.js';
 import { migrateShard } from '../lambdas/shared/migrations/index.js';
+import { etlSettings } from '../lambdas/shared/resilience/defaults.js';
 import { PgSqlClient } from '../lambdas/shared/sql/index.js';
 import { WAREHOUSE_MIGRATIONS } from '../lambdas/shared/warehouse/migrations.js';
 import { LocalBatchStarter, type LocalEtlOptions, runEtlLocally } from './workflows/etl.js';

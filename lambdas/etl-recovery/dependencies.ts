@@ -4,8 +4,8 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { type BatchStarter, SfnBatchStarter } from '../shared/etl/BatchStarter.js';
 import { etlSettingsFrom, warehouseClientFrom } from '../shared/etl/environment.js';
 import { EtlConfigError } from '../shared/etl/errors.js';
-import { startExecutionPolicy } from '../shared/etl/policies.js';
 import type { RecoveryDependencies } from '../shared/etl/recoverBatches.js';
+import { startExecutionPolicy } from '../shared/resilience/named.js';
 
 type Environment = Readonly<Record<string, string | undefined>>;
 

@@ -2,9 +2,10 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { REPLAY_METRIC_NAMES } from '../shared/contracts/index.js';
 import type { EventLogReader, EventLogWriter } from '../shared/replay/eventLog.js';
-import { eventLogPolicy, type ReplaySettings, replaySettings } from '../shared/replay/policies.js';
+import { eventLogPolicy } from '../shared/replay/eventLogPolicy.js';
 import { type ReplaySummary, runReplay } from '../shared/replay/replayRecords.js';
 import { parseReplayRequest } from '../shared/replay/replayRequest.js';
+import { type ReplaySettings, replaySettings } from '../shared/resilience/defaults.js';
 
 export interface ReplayWiring {
   readonly eventLog: EventLogReader & EventLogWriter;

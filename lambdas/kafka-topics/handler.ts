@@ -7,13 +7,9 @@ import { getIamBootstrapBrokers } from '../shared/kafka/bootstrapBrokers.js';
 import { createKafka } from '../shared/kafka/createKafka.js';
 import { InvalidTopicRequestError, KafkaAdminError } from '../shared/kafka/errors.js';
 import type { DesiredTopic } from '../shared/kafka/planTopicChanges.js';
-import {
-  BOOTSTRAP_POLICY,
-  type KafkaPolicy,
-  kafkaPolicy,
-  TOPIC_RECONCILE_POLICY,
-} from '../shared/kafka/policies.js';
 import { type ReconcileResult, reconcileTopics, type TopicAdmin } from '../shared/kafka/reconcileTopics.js';
+import { BOOTSTRAP_POLICY, TOPIC_RECONCILE_POLICY } from '../shared/resilience/defaults.js';
+import { type KafkaPolicy, kafkaPolicy } from '../shared/resilience/named.js';
 
 const logger = new Logger();
 

@@ -1,11 +1,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { CustomerIndex } from '../shared/index/CustomerIndex.js';
-import { type ReconciliationSettings, reconciliationSettings } from '../shared/reconciliation/policies.js';
 import { type ReconciliationSteps, reconciliationSteps } from '../shared/reconciliation/steps.js';
 import { openRedis, type RedisClient } from '../shared/redis/createRedisClient.js';
 import type { EventLogReader, EventLogWriter } from '../shared/replay/eventLog.js';
-import { type ReplaySettings, replaySettings } from '../shared/replay/policies.js';
+import {
+  type ReconciliationSettings,
+  type ReplaySettings,
+  reconciliationSettings,
+  replaySettings,
+} from '../shared/resilience/defaults.js';
 import { type ShardMap, ShardRouter } from '../shared/sharding/index.js';
 import { type SqlClient, sqlClientFor } from '../shared/sql/index.js';
 

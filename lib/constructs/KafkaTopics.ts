@@ -54,7 +54,8 @@ export class KafkaTopics extends Construct {
       securityGroups: props.securityGroups,
       logRetentionDays: props.logRetentionDays,
       logRemovalPolicy,
-      // Bootstrap discovery plus up to three reconciliation attempts (see lambdas/shared/kafka/policies.ts).
+      // Bootstrap discovery plus up to three reconciliation attempts (see `TOPIC_RECONCILE_POLICY` in
+      // lambdas/shared/resilience/defaults.ts).
       timeout: Duration.minutes(7),
       memorySize: 512,
     });

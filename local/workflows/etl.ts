@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { BatchRerun, BatchStarter } from '../../lambdas/shared/etl/BatchStarter.js';
-import { type EtlSettings, etlSettings } from '../../lambdas/shared/etl/policies.js';
 import { createEtlSteps } from '../../lambdas/shared/etl/steps.js';
+import { type EtlSettings, etlSettings } from '../../lambdas/shared/resilience/defaults.js';
 import type { SqlClient } from '../../lambdas/shared/sql/index.js';
 import { type JSONValue, type LocalTask, runWorkflow, type WorkflowResult } from './runWorkflow.js';
 

@@ -6,9 +6,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { wireReconciliation } from '../../lambdas/reconciliation/dependencies.js';
-import type { ReconciliationSettings } from '../../lambdas/shared/reconciliation/policies.js';
 import type { ReconciliationReport } from '../../lambdas/shared/reconciliation/report.js';
-import type { ReplaySettings } from '../../lambdas/shared/replay/policies.js';
+import type { ReconciliationSettings, ReplaySettings } from '../../lambdas/shared/resilience/defaults.js';
 import type { ShardMap } from '../../lambdas/shared/sharding/index.js';
 import { LOCAL_RETRY_TOPIC, LOCAL_TOPIC } from '../consumer/LocalConsumer.js';
 import { LocalLog } from '../log/index.js';

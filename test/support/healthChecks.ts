@@ -1,8 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { expect } from 'vitest';
-import type { HealthCheckSettings } from '../../lambdas/shared/health/policies.js';
 import type { HealthCheckDependencies } from '../../lambdas/shared/health/types.js';
+import type { HealthCheckSettings } from '../../lambdas/shared/resilience/defaults.js';
 import { type Emf, recordingMetrics } from './emf.js';
 
 /** Milliseconds instead of seconds, so that retries and timeouts run within a test. */

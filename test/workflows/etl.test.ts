@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEventsToShard } from '../../lambdas/shared/customers/applyEventsToShard.js';
-import { etlSettings } from '../../lambdas/shared/etl/policies.js';
 import { recoverBatches } from '../../lambdas/shared/etl/recoverBatches.js';
 import { decodeEvent, type Envelope } from '../../lambdas/shared/events/index.js';
+import { etlSettings } from '../../lambdas/shared/resilience/defaults.js';
 import { ShardRouter } from '../../lambdas/shared/sharding/index.js';
 import { PgSqlClient, type SqlClient } from '../../lambdas/shared/sql/index.js';
 import { FaultProxy } from '../../local/faults/index.js';

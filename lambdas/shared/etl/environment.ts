@@ -1,7 +1,7 @@
 import { ENV } from '../contracts/index.js';
+import { type EtlSettings, etlSettings } from '../resilience/defaults.js';
 import { DataApiSqlClient, PgSqlClient, type SqlClient } from '../sql/index.js';
 import { EtlConfigError } from './errors.js';
-import { type EtlSettings, etlSettings } from './policies.js';
 
 /** The environment of the ETL step functions and of the recovery job, as Lambda passes it. */
 type Environment = Readonly<Record<string, string | undefined>>;

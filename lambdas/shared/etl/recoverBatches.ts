@@ -2,10 +2,11 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ETL_METRIC_NAMES } from '../contracts/index.js';
 import { describeError } from '../describeError.js';
+import type { EtlSettings } from '../resilience/defaults.js';
+import { etlSqlPolicy } from '../resilience/named.js';
 import type { SqlClient } from '../sql/index.js';
 import type { BatchStarter } from './BatchStarter.js';
 import { EtlAuditLog } from './EtlAuditLog.js';
-import { type EtlSettings, etlSqlPolicy } from './policies.js';
 
 export interface RecoveryDependencies {
   readonly warehouse: SqlClient;

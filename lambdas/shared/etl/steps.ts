@@ -4,11 +4,12 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { ETL_METRIC_NAMES } from '../contracts/index.js';
 import { describeError } from '../describeError.js';
+import type { EtlSettings } from '../resilience/defaults.js';
+import { etlSqlPolicy } from '../resilience/named.js';
 import type { SqlClient } from '../sql/index.js';
 import { EtlAuditLog } from './EtlAuditLog.js';
 import { asStepError, EtlInputError } from './errors.js';
 import { extractLoad, type LoadCounts, type ShardWindow } from './extractLoad.js';
-import { type EtlSettings, etlSqlPolicy } from './policies.js';
 import { addChecksums } from './reportingRow.js';
 import { validateShard } from './validateShard.js';
 

@@ -10,8 +10,7 @@ import { mskClusterArnOf } from '../aws/arn.js';
 import { BROKER_HEALTH_METRIC_NAMES, DIMENSIONS, ENV } from '../contracts/index.js';
 import { type Environment, positiveIntegerVariable, requiredVariable } from './environment.js';
 import { ControlPlaneError, HealthCheckConfigError } from './errors.js';
-import { type ControlPlaneReads, runHealthCheck, startReads } from './healthCheck.js';
-import { readControlPlane } from './policies.js';
+import { type ControlPlaneReads, readControlPlane, runHealthCheck, startReads } from './healthCheck.js';
 import type { HealthCheckDependencies, HealthMetrics } from './types.js';
 
 /** Metric names, in the `CustomerDataPlatform` namespace with the {@link CLUSTER_NAME_DIMENSION} dimension. */

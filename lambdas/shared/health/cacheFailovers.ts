@@ -5,8 +5,7 @@ import {
   type ReplicationGroup,
   type SourceType,
 } from '@aws-sdk/client-elasticache';
-import type { ControlPlaneReads } from './healthCheck.js';
-import { readControlPlane } from './policies.js';
+import { type ControlPlaneReads, readControlPlane } from './healthCheck.js';
 
 /**
  * Matches every failover message (`Failover to replica node ... completed`, `Failover from primary node

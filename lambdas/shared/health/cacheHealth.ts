@@ -8,8 +8,7 @@ import { CACHE_HEALTH_METRIC_NAMES, DIMENSIONS, ENV } from '../contracts/index.j
 import { type CacheReads, type RecentFailover, recentFailovers } from './cacheFailovers.js';
 import { type Environment, positiveIntegerVariable, requiredVariable } from './environment.js';
 import { ControlPlaneError, HealthCheckConfigError } from './errors.js';
-import { runHealthCheck, startReads } from './healthCheck.js';
-import { readControlPlane } from './policies.js';
+import { readControlPlane, runHealthCheck, startReads } from './healthCheck.js';
 import type { HealthCheckDependencies, HealthMetrics } from './types.js';
 
 export { EVENTS_PAGE_SIZE, FAILOVER_MESSAGE, type RecentFailover } from './cacheFailovers.js';

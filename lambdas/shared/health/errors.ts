@@ -66,14 +66,6 @@ const messageOf = (value: unknown): string => (value instanceof Error ? value.me
 export { isProgrammingError };
 
 /**
- * Whether a failed attempt may succeed if repeated: a timed-out attempt, or a health-check error that
- * says so. Programming errors never do.
- */
-export const isRetriable = (error: unknown): boolean =>
-  !isProgrammingError(error) &&
-  (error instanceof TaskCancelledError || (error instanceof HealthCheckError && error.retriable));
-
-/**
  * Classifies an error thrown by an AWS control-plane read (or by the policy around it).
  *
  * - throttling, server faults, socket errors and timeouts: `ControlPlaneError('unreachable')`, retriable;

@@ -1,5 +1,6 @@
-import { ControlPlaneError } from './errors.js';
-import { type ControlPlanePolicy, controlPlaneReadPolicy, healthCheckSettings } from './policies.js';
+import { healthCheckSettings } from '../resilience/defaults.js';
+import { type ControlPlanePolicy, controlPlaneReadPolicy } from '../resilience/named.js';
+import { ControlPlaneError, classifyControlPlaneError, isProgrammingError } from './errors.js';
 import type { HealthCheckDependencies, HealthLogger, HealthMetrics } from './types.js';
 
 /** What one check's control plane reads share: the read policy and the deadline of the whole check. */
@@ -17,6 +18,34 @@ export function startReads<Client>(deps: HealthCheckDependencies<Client>): Contr
     deadline: AbortSignal.timeout(settings.checkBudgetMillis),
     deps,
   };
+}
+
+/**
+ * Runs one control-plane read through `policy`, under the check's `deadline`.
+ *
+ * @throws {TypeError|RangeError} unchanged: a bug in the check.
+ * @throws {HealthCheckError} every other failure, classified (see `classifyControlPlaneError`).
+ */
+export async function readControlPlane<T>(
+  policy: ControlPlanePolicy,
+  request: { readonly operation: string; readonly resource: string; readonly deadline: AbortSignal },
+  read: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const classify = (error: unknown): unknown =>
+    isProgrammingError(error) ? error : classifyControlPlaneError(error, request.operation, request.resource);
+  try {
+    return await policy.execute(async ({ signal }) => {
+      try {
+        return await read(signal);
+      } catch (error: unknown) {
+        // Classified inside the policy, so that the retry sees which failures are worth another attempt.
+        throw classify(error);
+      }
+    }, request.deadline);
+  } catch (error: unknown) {
+    // Timeouts surface here, raised by the policy itself after the last attempt.
+    throw classify(error);
+  }
 }
 
 /** One health check, as {@link runHealthCheck} runs it. */

@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { METRIC_NAMESPACE } from '../contracts/index.js';
-import type { HealthCheckSettings } from './policies.js';
+import type { HealthCheckSettings } from '../resilience/defaults.js';
 
 /** The CloudWatch namespace of every health metric, shared with the platform's other metrics. */
 export const HEALTH_METRICS_NAMESPACE = METRIC_NAMESPACE;

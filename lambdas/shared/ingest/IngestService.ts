@@ -12,6 +12,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { IPolicy } from 'cockatiel';
 import { INGEST_METRIC_NAMES } from '../contracts/index.js';
+import { isRetriable } from '../errors.js';
 import type { Envelope } from '../events/index.js';
 import {
   type ApiErrorCode,
@@ -19,12 +20,8 @@ import {
   type ErrorResponseOptions,
 } from '../http/index.js';
 import type { RedisClient } from '../redis/createRedisClient.js';
-import {
-  isRetriable,
-  type ResilienceSettings,
-  redisPolicy,
-  resilienceSettings,
-} from '../resilience/policies.js';
+import { type ResilienceSettings, resilienceSettings } from '../resilience/defaults.js';
+import { redisPolicy } from '../resilience/named.js';
 import {
   IdempotencyKeyInProgressError,
   IdempotencyKeyReusedError,

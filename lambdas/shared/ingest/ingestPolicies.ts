@@ -13,7 +13,7 @@ import {
   timeout,
 } from 'cockatiel';
 import { INGEST_METRIC_NAMES } from '../contracts/index.js';
-import { isRetriable } from '../resilience/policies.js';
+import { isRetriable } from '../errors.js';
 import { BackpressureError } from './publisher.js';
 
 /**

@@ -1,14 +1,16 @@
 import type { KafkaClient } from '@aws-sdk/client-kafka';
-import { type TimeoutPolicy, TimeoutStrategy, timeout } from 'cockatiel';
+import type { TimeoutPolicy } from 'cockatiel';
 import kafkajs, { type KafkaConfig, type Producer, type ProducerConfig, type RetryOptions } from 'kafkajs';
 import { mskClusterArnOf } from '../aws/arn.js';
 import type { Envelope } from '../events/index.js';
 import { encodeEvent } from '../events/index.js';
 import { type EventPublisher, PublishError } from '../ingest/publisher.js';
+import { deadline } from '../resilience/builders.js';
+import { BOOTSTRAP_POLICY } from '../resilience/defaults.js';
+import { type KafkaPolicy, kafkaPolicy } from '../resilience/named.js';
 import { getIamBootstrapBrokers } from './bootstrapBrokers.js';
 import { classifyKafkaError, isConnectionFailure } from './classifyKafkaError.js';
 import { type KafkaLogger, kafkaConfig, type MskTokenProvider, plaintextKafkaConfig } from './createKafka.js';
-import { BOOTSTRAP_POLICY, type KafkaPolicy, kafkaPolicy } from './policies.js';
 
 // kafkajs is CommonJS and spreads its exports into module.exports, which Node's ESM loader cannot see
 // as named exports: take them from the default export.
@@ -135,7 +137,7 @@ export class KafkaPublisher implements EventPublisher {
     const { maxRecordsPerRequest } = this.settings;
     if (!Number.isInteger(maxRecordsPerRequest) || maxRecordsPerRequest < 1)
       throw new RangeError(`maxRecordsPerRequest must be a positive integer, not ${maxRecordsPerRequest}`);
-    this.publishDeadline = timeout(this.settings.publishTimeoutMillis, TimeoutStrategy.Aggressive);
+    this.publishDeadline = deadline(this.settings.publishTimeoutMillis);
   }
 
   /** The options of every producer this publisher creates. */

@@ -6,6 +6,8 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { type BulkheadPolicy, BulkheadRejectedError } from 'cockatiel';
 import { QUERY_METRIC_NAMES } from '../contracts/index.js';
 import type { RedisClient } from '../redis/createRedisClient.js';
+import { type QuerySettings, querySettings } from '../resilience/defaults.js';
+import { fallbackBulkhead } from '../resilience/named.js';
 import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';
 import { holds, type StoredCustomer } from './customerRows.js';
@@ -13,7 +15,6 @@ import { OverloadedError } from './errors.js';
 import { FallbackCache } from './FallbackCache.js';
 import { GuardedIndex } from './GuardedIndex.js';
 import { IndexWriteThrough } from './IndexWriteThrough.js';
-import { fallbackBulkhead, type QuerySettings, querySettings } from './policies.js';
 import { SHARD_QUERY_LATENCY_METRIC, ShardReader } from './ShardReader.js';
 import type { Customer, CustomerQueries, LookupKind, QueryStats } from './types.js';
 

@@ -2,7 +2,8 @@ import { setMaxListeners } from 'node:events';
 import { CircuitState } from 'cockatiel';
 import { CustomerIndex } from '../index/CustomerIndex.js';
 import { type RedisClient, withDeadline } from '../redis/createRedisClient.js';
-import { type QuerySettings, type RedisReadPolicy, redisReadPolicy } from './policies.js';
+import type { QuerySettings } from '../resilience/defaults.js';
+import { type RedisReadPolicy, redisReadPolicy } from '../resilience/named.js';
 
 /** The Redis index behind its policies (see `redisReadPolicy`): every command has a deadline and a breaker. */
 export class GuardedIndex {

@@ -4,18 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { QUERY_METRIC_NAMES } from '../contracts/index.js';
+import { isProgrammingError } from '../errors.js';
 import { CustomerIndex } from '../index/CustomerIndex.js';
 import { type RebuildProgress, rebuildIndexStep } from '../index/rebuildIndex.js';
 import { type RedisClient, withDeadline } from '../redis/createRedisClient.js';
+import { type QuerySettings, querySettings } from '../resilience/defaults.js';
+import { type WarmupStepPolicy, warmupStepPolicy } from '../resilience/named.js';
 import type { SqlClient } from '../sql/index.js';
 import { IndexWarmupError } from './errors.js';
-import {
-  isProgrammingError,
-  type QuerySettings,
-  querySettings,
-  type WarmupStepPolicy,
-  warmupStepPolicy,
-} from './policies.js';
 
 /** Customers written to the index by the warm-up, per step (Count). */
 export const INDEX_WARMUP_PROGRESS_METRIC = QUERY_METRIC_NAMES.indexWarmupProgress;

@@ -1,16 +1,19 @@
 import { performance } from 'node:perf_hooks';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  IsolatedCircuitError,
+  TaskCancelledError,
+} from 'cockatiel';
 import { QUERY_METRIC_NAMES } from '../contracts/index.js';
+import { isRetriable } from '../errors.js';
+import type { QuerySettings } from '../resilience/defaults.js';
+import { type ShardReadPolicy, shardReadPolicy } from '../resilience/named.js';
 import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';
 import { findCustomer, latestHolder, readCustomer, type StoredCustomer } from './customerRows.js';
 import { ShardUnavailableError } from './errors.js';
-import {
-  type QuerySettings,
-  type ShardReadPolicy,
-  shardReadPolicy,
-  shardUnavailability,
-} from './policies.js';
 import type { LookupKind } from './types.js';
 
 /** Per-shard latency of every read attempt (Milliseconds, dimension `shard`). */
@@ -165,4 +168,23 @@ export class ShardReader {
     this.policies.set(shardId, { client, read });
     return read;
   }
+}
+
+/**
+ * Translates what a shard's policy threw into `ShardUnavailableError`, or returns the error unchanged
+ * when it is not about availability (a bug, a statement the database rejects).
+ */
+function shardUnavailability(shardId: string, error: unknown, settings: QuerySettings): unknown {
+  if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) {
+    const wait = Math.ceil(settings.shardBreakerHalfOpenAfterMillis / 1000);
+    return new ShardUnavailableError([shardId], 'circuit-open', Math.max(1, wait), { cause: error });
+  }
+  if (error instanceof TaskCancelledError) {
+    return new ShardUnavailableError([shardId], 'timeout', 1, { cause: error });
+  }
+  if (error instanceof BulkheadRejectedError) {
+    return new ShardUnavailableError([shardId], 'saturated', 1, { cause: error });
+  }
+  if (isRetriable(error)) return new ShardUnavailableError([shardId], 'unreachable', 1, { cause: error });
+  return error;
 }

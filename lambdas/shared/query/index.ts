@@ -1,3 +1,4 @@
+export { QUERY_DEFAULTS, type QuerySettings, querySettings } from '../resilience/defaults.js';
 export {
   type CustomerQueryDependencies,
   CustomerQueryService,
@@ -26,5 +27,4 @@ export {
   type WarmupProgress,
   type WarmupResult,
 } from './IndexWarmer.js';
-export { QUERY_DEFAULTS, type QuerySettings, querySettings } from './policies.js';
 export type { Customer, CustomerQueries, LookupKind, QueryStats } from './types.js';

@@ -1,11 +1,11 @@
 import { decodeEvent, PoisonRecordError } from '../events/index.js';
 import type { EventLogReader, EventLogRecord, OffsetRange } from '../replay/eventLog.js';
+import type { EventLogPolicy } from '../replay/eventLogPolicy.js';
 import { boundedRanges, rangesForTime } from '../replay/offsetRanges.js';
-import type { EventLogPolicy } from '../replay/policies.js';
 import type { ShardRouter } from '../sharding/index.js';
 import { type SqlClient, SqlJson } from '../sql/index.js';
 import { GapSearchStoppedError, InvalidReconciliationInputError } from './errors.js';
-import type { StepPolicy } from './policies.js';
+import type { StepPolicy } from './stepPolicy.js';
 
 /** The time window of the events topic a reconciliation checks (ISO-8601, `from` included, `to` not). */
 export interface ReconciliationWindow {

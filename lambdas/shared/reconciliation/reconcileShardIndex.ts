@@ -2,7 +2,7 @@ import type { CustomerIndex, IndexedCustomer, IndexedKind } from '../index/Custo
 import { customerPage, customersById } from '../index/customerRows.js';
 import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';
-import type { StepPolicy } from './policies.js';
+import type { StepPolicy } from './stepPolicy.js';
 
 /** What one shard's index check found and fixed. */
 export interface IndexCheckResult {

@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { RECONCILIATION_METRIC_NAMES } from '../contracts/index.js';
 import type { CustomerIndex } from '../index/CustomerIndex.js';
 import type { EventLogReader, EventLogWriter } from '../replay/eventLog.js';
-import { eventLogPolicy, type ReplaySettings, replaySettings } from '../replay/policies.js';
+import { eventLogPolicy } from '../replay/eventLogPolicy.js';
 import { replayRanges } from '../replay/replayRecords.js';
+import { type ReconciliationSettings, type ReplaySettings, replaySettings } from '../resilience/defaults.js';
 import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';
 import { InvalidReconciliationInputError } from './errors.js';
@@ -15,9 +16,9 @@ import {
   planReconciliation,
   type ReconciliationPlan,
 } from './findEventGaps.js';
-import { indexPolicy, type ReconciliationSettings, shardReadPolicy } from './policies.js';
 import { type IndexCheckResult, reconcileShardIndex } from './reconcileShardIndex.js';
 import { buildReport, type ReconciliationReport, type ReportInput } from './report.js';
+import { indexPolicy, shardReadPolicy } from './stepPolicy.js';
 import { SWEEP_START, type SweepState, sweepIndexStep } from './sweepIndex.js';
 
 export interface ReconciliationDependencies {

@@ -2,7 +2,7 @@ import type { CustomerIndex, IndexedCustomer, IndexKeyEntry } from '../index/Cus
 import { customersById } from '../index/customerRows.js';
 import type { ShardRouter } from '../sharding/index.js';
 import type { SqlClient } from '../sql/index.js';
-import type { StepPolicy } from './policies.js';
+import type { StepPolicy } from './stepPolicy.js';
 
 /** Where a sweep stands; passed from one step to the next by the workflow. */
 export interface SweepState {

@@ -5,8 +5,9 @@ import { ENV } from '../contracts/index.js';
 import { getIamBootstrapBrokers } from '../kafka/bootstrapBrokers.js';
 import { createKafka } from '../kafka/createKafka.js';
 import { KafkaPublisher } from '../kafka/KafkaPublisher.js';
-import { BOOTSTRAP_POLICY, kafkaPolicy } from '../kafka/policies.js';
 import { requiredEnv } from '../requiredEnv.js';
+import { BOOTSTRAP_POLICY } from '../resilience/defaults.js';
+import { kafkaPolicy } from '../resilience/named.js';
 import { KafkaEventLog } from './KafkaEventLog.js';
 
 export interface MskEventLogOptions {

@@ -1,6 +1,6 @@
 import type { OffsetRange } from './eventLog.js';
+import type { EventLogPolicy } from './eventLogPolicy.js';
 import { mergeRanges } from './offsetRanges.js';
-import type { EventLogPolicy } from './policies.js';
 import { type ReplayTarget, replayRanges } from './replayRecords.js';
 
 /** One message of the on-failure destination, with what acknowledges it. */

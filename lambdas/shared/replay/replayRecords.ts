@@ -1,7 +1,7 @@
 import { InvalidReplayRequestError } from './errors.js';
 import type { EventLogReader, EventLogRecord, EventLogWriter, OffsetRange } from './eventLog.js';
+import { type EventLogPolicy, eventLogPolicy } from './eventLogPolicy.js';
 import { mergeRanges, rangesForTime } from './offsetRanges.js';
-import { type EventLogPolicy, eventLogPolicy } from './policies.js';
 import type { ReplayRequest } from './replayRequest.js';
 
 /** Header added to every copy: where the record was read (`topic/partition/offset`). */

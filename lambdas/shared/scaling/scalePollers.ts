@@ -4,46 +4,10 @@ import {
   type LambdaClient,
   UpdateEventSourceMappingCommand,
 } from '@aws-sdk/client-lambda';
-import {
-  ExponentialBackoff,
-  handleWhen,
-  type ICancellationContext,
-  type IPolicy,
-  type IRetryContext,
-  retry,
-  TimeoutStrategy,
-  timeout,
-  wrap,
-} from 'cockatiel';
-import { isTransientAwsError } from '../aws/transientAwsError.js';
 import { PlatformError } from '../errors.js';
+import type { CancellablePolicy } from '../resilience/builders.js';
+import { scalerCallPolicy } from '../resilience/named.js';
 import { decideScaling, type LagSignal, type ScalingDecision, type ScalingPolicy } from './decideScaling.js';
-
-/** The numbers of the scaler's control-plane calls; tests pass smaller ones. */
-export const SCALER_CALL_DEFAULTS = {
-  attemptTimeoutMillis: 3_000,
-  retries: 2,
-  retryInitialDelayMillis: 200,
-  retryMaxDelayMillis: 1_000,
-} as const;
-
-export type ScalerCallSettings = { -readonly [K in keyof typeof SCALER_CALL_DEFAULTS]: number };
-
-/** Control-plane calls of the scaler: a timeout per attempt inside jittered retries of transient faults. */
-export function scalerCallPolicy(
-  settings: ScalerCallSettings = SCALER_CALL_DEFAULTS,
-): IPolicy<IRetryContext & ICancellationContext> {
-  return wrap(
-    retry(handleWhen(isTransientAwsError), {
-      maxAttempts: settings.retries,
-      backoff: new ExponentialBackoff({
-        initialDelay: settings.retryInitialDelayMillis,
-        maxDelay: settings.retryMaxDelayMillis,
-      }),
-    }),
-    timeout(settings.attemptTimeoutMillis, TimeoutStrategy.Aggressive),
-  );
-}
 
 /** The consumer mapping is mid-update or disabled: the scaler leaves it alone this time. */
 export class MappingNotReadyError extends PlatformError {
@@ -67,7 +31,7 @@ export interface PollerScalerDependencies {
   /** In ALARM while the lag has stayed low (scale in). */
   readonly lowLagAlarm: string;
   readonly policy: ScalingPolicy;
-  readonly callPolicy?: IPolicy<IRetryContext & ICancellationContext>;
+  readonly callPolicy?: CancellablePolicy;
   readonly now?: () => number;
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { etlSettingsFrom, shardMapFrom, warehouseClientFrom } from '../../../lambdas/etl/dependencies.js';
 import { EtlConfigError } from '../../../lambdas/shared/etl/errors.js';
-import { ETL_DEFAULTS } from '../../../lambdas/shared/etl/policies.js';
+import { ETL_DEFAULTS } from '../../../lambdas/shared/resilience/defaults.js';
 import { DataApiSqlClient, PgSqlClient } from '../../../lambdas/shared/sql/index.js';
 
 describe('ETL wiring from the environment', () => {

@@ -20,8 +20,8 @@ import {
   TopicOperationError,
 } from '../../../lambdas/shared/kafka/errors.js';
 import type { DesiredTopic } from '../../../lambdas/shared/kafka/planTopicChanges.js';
-import { kafkaPolicy } from '../../../lambdas/shared/kafka/policies.js';
 import type { TopicAdmin } from '../../../lambdas/shared/kafka/reconcileTopics.js';
+import { kafkaPolicy } from '../../../lambdas/shared/resilience/named.js';
 import { CLUSTER_ARN, DLQ, EVENTS, FakeAdmin, IAM_BROKERS } from '../../support/fakeTopicAdmin.js';
 
 const HOURS = 3_600_000;

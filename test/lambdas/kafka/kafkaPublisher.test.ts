@@ -28,7 +28,7 @@ import {
   type KafkaPublisherOptions,
   type ProducerHandle,
 } from '../../../lambdas/shared/kafka/KafkaPublisher.js';
-import { kafkaPolicy } from '../../../lambdas/shared/kafka/policies.js';
+import { kafkaPolicy } from '../../../lambdas/shared/resilience/named.js';
 import { mskRecord, registered } from '../../support/events.js';
 
 const CLUSTER_ARN =

@@ -4,11 +4,9 @@ import {
   IndexUnavailableError,
   ReconciliationStepError,
 } from '../../../lambdas/shared/reconciliation/errors.js';
-import {
-  indexPolicy,
-  isTransientRedisError,
-  reconciliationSettings,
-} from '../../../lambdas/shared/reconciliation/policies.js';
+import { indexPolicy } from '../../../lambdas/shared/reconciliation/stepPolicy.js';
+import { isTransientRedisError } from '../../../lambdas/shared/redis/transientRedisError.js';
+import { reconciliationSettings } from '../../../lambdas/shared/resilience/defaults.js';
 
 const FAST = reconciliationSettings({
   attemptTimeoutMillis: 200,

@@ -2,8 +2,9 @@ import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { EventLogRequestError, EventLogUnavailableError } from '../../../lambdas/shared/replay/errors.js';
 import type { EventLogReader, EventLogRecord, OffsetRange } from '../../../lambdas/shared/replay/eventLog.js';
-import { eventLogPolicy, replaySettings } from '../../../lambdas/shared/replay/policies.js';
+import { eventLogPolicy } from '../../../lambdas/shared/replay/eventLogPolicy.js';
 import { replayRanges } from '../../../lambdas/shared/replay/replayRecords.js';
+import { replaySettings } from '../../../lambdas/shared/resilience/defaults.js';
 import { ConcurrentAppendError, CorruptLogError } from '../../../local/log/errors.js';
 
 const { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } = kafkajs;

@@ -11,7 +11,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { replayEvents } from '../../../lambdas/event-replay/dependencies.js';
 import { handler } from '../../../lambdas/event-replay/handler.js';
 import { KafkaPublisher } from '../../../lambdas/shared/kafka/KafkaPublisher.js';
-import { kafkaPolicy } from '../../../lambdas/shared/kafka/policies.js';
 import {
   EventLogUnavailableError,
   InvalidReplayRequestError,
@@ -24,6 +23,7 @@ import {
 import { mskEventLogFromEnvironment } from '../../../lambdas/shared/replay/mskEventLog.js';
 import { REPLAYED_FROM_HEADER } from '../../../lambdas/shared/replay/replayRecords.js';
 import { parseReplayRequest } from '../../../lambdas/shared/replay/replayRequest.js';
+import { kafkaPolicy } from '../../../lambdas/shared/resilience/named.js';
 import { recordingMetrics, valuesOf } from '../../support/emf.js';
 
 const TOPIC = 'customer-events.v1';

@@ -6,12 +6,9 @@ import {
 } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  MappingNotReadyError,
-  SCALER_CALL_DEFAULTS,
-  scalePollers,
-  scalerCallPolicy,
-} from '../../../lambdas/shared/scaling/scalePollers.js';
+import { SCALER_CALL_DEFAULTS } from '../../../lambdas/shared/resilience/defaults.js';
+import { scalerCallPolicy } from '../../../lambdas/shared/resilience/named.js';
+import { MappingNotReadyError, scalePollers } from '../../../lambdas/shared/scaling/scalePollers.js';
 import { ScalerConfigError, scalerEnvironment } from '../../../lambdas/shared/scaling/scalerEnvironment.js';
 
 const lambda = mockClient(LambdaClient);

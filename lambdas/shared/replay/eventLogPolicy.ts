@@ -1,27 +1,9 @@
 import { TaskCancelledError } from 'cockatiel';
+import { isRetriable } from '../errors.js';
 import { classifyKafkaError } from '../kafka/classifyKafkaError.js';
-import { isRetriable } from '../kafka/errors.js';
-import { kafkaPolicy } from '../kafka/policies.js';
+import { type ReplaySettings, replaySettings } from '../resilience/defaults.js';
+import { eventLogCallPolicy } from '../resilience/named.js';
 import { EventLogRequestError, EventLogUnavailableError, type ReplayErrorContext } from './errors.js';
-
-/**
- * The numbers of the replay's calls to the event log. One attempt covers a whole request (a look-up of
- * offsets, or the read and copy of one range); a retried range is copied again, which is safe because
- * the consumers are idempotent. Tests pass smaller numbers.
- */
-export const REPLAY_DEFAULTS = {
-  attemptTimeoutMillis: 120_000,
-  retries: 2,
-  retryInitialDelayMillis: 500,
-  retryMaxDelayMillis: 5_000,
-} as const;
-
-export type ReplaySettings = { -readonly [K in keyof typeof REPLAY_DEFAULTS]: number };
-
-export const replaySettings = (overrides: Partial<ReplaySettings> = {}): ReplaySettings => ({
-  ...REPLAY_DEFAULTS,
-  ...overrides,
-});
 
 /** Runs one call to the event log, turning what finally fails into an `EventLog*Error`. */
 export interface EventLogPolicy {
@@ -38,17 +20,12 @@ export const isEventLogOutage = (error: unknown): boolean =>
   error instanceof TaskCancelledError || isRetriable(error) || classifyKafkaError(error).retriable;
 
 /**
- * `kafkaPolicy` (timeout per attempt inside jittered exponential retries) around calls whose failures
- * are classified per attempt: an outage becomes `EventLogUnavailableError` (retriable, retried here and
- * matched by the workflows' Retry), anything else `EventLogRequestError` (not retried).
+ * `eventLogCallPolicy` (timeout per attempt inside jittered exponential retries) around calls whose
+ * failures are classified per attempt: an outage becomes `EventLogUnavailableError` (retriable, retried
+ * here and matched by the workflows' Retry), anything else `EventLogRequestError` (not retried).
  */
 export function eventLogPolicy(settings: ReplaySettings = replaySettings()): EventLogPolicy {
-  const policy = kafkaPolicy({
-    attemptTimeoutMs: settings.attemptTimeoutMillis,
-    retries: settings.retries,
-    initialDelayMs: settings.retryInitialDelayMillis,
-    maxDelayMs: settings.retryMaxDelayMillis,
-  });
+  const policy = eventLogCallPolicy(settings);
   const classified = (error: unknown, context: ReplayErrorContext) => {
     if (error instanceof EventLogUnavailableError || error instanceof EventLogRequestError) return error;
     const message = `event log call failed: ${error instanceof Error ? error.message : String(error)}`;
