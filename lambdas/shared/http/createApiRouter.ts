@@ -150,7 +150,7 @@ export function createApiRouter(routes: readonly ApiRoute[], options: ApiRouterO
     async resolve(event, context) {
       const request = requestOf(event, context);
       if (!VERBS.includes(request.method)) {
-        return errorResponse(405, 'method-not-allowed', `${request.method} is not allowed`);
+        return errorResponse(405, 'method-not-allowed', `${request.method} is not allowed`, { headers: own });
       }
       // Only method and path decide the route; the Router needs no more, and could not parse every header.
       const { body: _body, cookies: _cookies, ...rest } = event;

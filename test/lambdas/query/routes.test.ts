@@ -190,13 +190,20 @@ describe('query API routes (v1)', () => {
       path: '/v1/customers/cust-1',
     });
 
+    const unrouted = await callApi(createQueryApi({ customers, logger }), {
+      method: 'PROPFIND',
+      path: '/v1/customers/cust-1',
+    });
+
     expect(unknown.statusCode).toBe(404);
     expect(deleted.statusCode).toBe(405);
     expect(deleted.headers.allow).toBe('GET');
-    expect([unknown.headers['cache-control'], deleted.headers['cache-control']]).toEqual([
-      'no-store',
-      'no-store',
-    ]);
+    expect(unrouted.statusCode).toBe(405);
+    expect([
+      unknown.headers['cache-control'],
+      deleted.headers['cache-control'],
+      unrouted.headers['cache-control'],
+    ]).toEqual(['no-store', 'no-store', 'no-store']);
     expect(customers.calls).toEqual([]);
   });
 
