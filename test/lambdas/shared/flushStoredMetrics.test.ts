@@ -46,7 +46,7 @@ describe('flushStoredMetrics', () => {
     expect(metrics.hasStoredMetrics()).toBe(false);
   });
 
-  it('publishes nothing, and warns of nothing, when the invocation stored no metric', async () => {
+  it('does not call publishStoredMetrics (which would warn of no metrics) when the invocation stored none', async () => {
     // Prepare
     const { handler, publish } = wrapped(async () => 'nothing recorded');
 
