@@ -45,3 +45,14 @@ export const isRetriable = (error: unknown): boolean =>
   error !== null &&
   'retriable' in error &&
   error.retriable === true;
+
+/** The error and every `cause` it links to, the error itself first; a cycle ends the walk. */
+export function* causesOf(error: unknown): Generator<unknown> {
+  const seen = new Set<unknown>();
+  let current = error;
+  while (current !== undefined && current !== null && !seen.has(current)) {
+    seen.add(current);
+    yield current;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+}

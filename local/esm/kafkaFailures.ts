@@ -1,4 +1,5 @@
 import kafkajs from 'kafkajs';
+import { causesOf } from '../../lambdas/shared/errors.js';
 
 // kafkajs is CommonJS and spreads its error classes into module.exports, which Node's ESM loader cannot
 // see as named exports: take them from the default export.
@@ -12,18 +13,9 @@ const REBALANCE_CODES = new Set([
   'FENCED_INSTANCE_ID',
 ]);
 
-/** Follows `cause` links, the error itself first. */
-function* causes(error: unknown): Generator<unknown> {
-  const seen = new Set<unknown>();
-  for (let current = error; current instanceof Error && !seen.has(current); current = current.cause) {
-    seen.add(current);
-    yield current;
-  }
-}
-
 /** Whether the failure, or one of its causes, says the group is rebalancing or this member left it. */
 export const isRebalance = (error: unknown): boolean =>
-  [...causes(error)].some((e) => e instanceof KafkaJSProtocolError && REBALANCE_CODES.has(e.type));
+  [...causesOf(error)].some((e) => e instanceof KafkaJSProtocolError && REBALANCE_CODES.has(e.type));
 
 /**
  * Whether a failure to commit or to write the destination may clear up. Every kafkajs error counts: kafkajs

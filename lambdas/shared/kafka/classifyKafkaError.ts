@@ -1,5 +1,6 @@
 import { TaskCancelledError } from 'cockatiel';
 import kafkajs from 'kafkajs';
+import { causesOf } from '../errors.js';
 import { PublishError } from '../ingest/publisher.js';
 import { BootstrapBrokersError } from './errors.js';
 
@@ -14,23 +15,12 @@ const {
   KafkaJSRequestTimeoutError,
 } = kafkajs;
 
-/** Follows `cause` links, first the error itself. */
-function* causes(error: unknown): Generator<unknown> {
-  const seen = new Set<unknown>();
-  let current = error;
-  while (current !== undefined && current !== null && !seen.has(current)) {
-    seen.add(current);
-    yield current;
-    current = current instanceof Error ? current.cause : undefined;
-  }
-}
-
 /**
  * Whether a failed publish lost its connection or its deadline, so that the brokers are worth discovering
  * again: a connection error, the publish deadline, or a broker kafkajs no longer knows.
  */
 export const isConnectionFailure = (error: unknown): boolean =>
-  [...causes(error)].some(
+  [...causesOf(error)].some(
     (e) =>
       e instanceof KafkaJSConnectionError ||
       e instanceof TaskCancelledError ||
@@ -42,7 +32,7 @@ export const isConnectionFailure = (error: unknown): boolean =>
  * own retries wrapped in KafkaJSNumberOfRetriesExceeded, carries one; otherwise the error's name.
  */
 const codeOf = (error: unknown): string | undefined => {
-  for (const e of causes(error)) if (e instanceof KafkaJSProtocolError) return e.type;
+  for (const e of causesOf(error)) if (e instanceof KafkaJSProtocolError) return e.type;
   return error instanceof Error ? error.name : undefined;
 };
 
